@@ -1,0 +1,213 @@
+"""Skeletons: named nodes, edges between them, and left/right symmetry pairs.
+
+Skeletons compare by value (same node names in the same order, same edges and
+symmetries). Edges and symmetries are stored as pairs of node indices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .errors import SkeletonMismatchError
+
+__all__ = ["Skeleton"]
+
+
+def _pair(a: int, b: int) -> tuple[int, int]:
+    return (int(a), int(b))
+
+
+@dataclass
+class Skeleton:
+    """A pose skeleton.
+
+    Parameters
+    ----------
+    node_names : list of str
+        Unique node names, in order. The order is the node axis of every pose table.
+    edges : list of (int, int)
+        Directed edges (source, destination) as node indices.
+    symmetries : list of (int, int)
+        Unordered left/right pairs as node indices (each stored with the smaller index first).
+    name : str
+        A display name.
+    """
+
+    node_names: list[str] = field(default_factory=list)
+    edges: list[tuple[int, int]] = field(default_factory=list)
+    symmetries: list[tuple[int, int]] = field(default_factory=list)
+    name: str = "skeleton"
+
+    def __post_init__(self):
+        self.node_names = [str(n) for n in self.node_names]
+        self.edges = [_pair(*e) for e in self.edges]
+        self.symmetries = [tuple(sorted(_pair(*s))) for s in self.symmetries]
+        self.validate()
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_names(
+        cls,
+        node_names: Sequence[str],
+        edges: Iterable[tuple[str, str]] = (),
+        symmetries: Iterable[tuple[str, str]] = (),
+        name: str = "skeleton",
+    ) -> "Skeleton":
+        """Build a skeleton from node names and name pairs."""
+        names = [str(n) for n in node_names]
+        index = {n: i for i, n in enumerate(names)}
+
+        def idx(n):
+            if n not in index:
+                raise SkeletonMismatchError(
+                    f"Edge or symmetry names node {n!r}, which is not one of the nodes {names}.",
+                    hint="Add the node first, or fix the spelling.",
+                )
+            return index[n]
+
+        return cls(
+            names,
+            [(idx(a), idx(b)) for a, b in edges],
+            [(idx(a), idx(b)) for a, b in symmetries],
+            name=name,
+        )
+
+    def validate(self) -> None:
+        """Raise :class:`SkeletonMismatchError` if names repeat or indices are out of range."""
+        seen = set()
+        for n in self.node_names:
+            if not n:
+                raise SkeletonMismatchError("A skeleton node has an empty name.", hint="Give every node a name.")
+            if n in seen:
+                raise SkeletonMismatchError(
+                    f"Skeleton {self.name!r} has the node name {n!r} twice; node names must be unique.",
+                    hint="Rename one of them.",
+                )
+            seen.add(n)
+        k = len(self.node_names)
+        for kind, pairs in (("edge", self.edges), ("symmetry", self.symmetries)):
+            for a, b in pairs:
+                if not (0 <= a < k and 0 <= b < k):
+                    raise SkeletonMismatchError(
+                        f"Skeleton {self.name!r} has a {kind} ({a}, {b}) but only {k} nodes.",
+                        hint="Remove the pair or add the missing node.",
+                    )
+                if a == b:
+                    raise SkeletonMismatchError(
+                        f"Skeleton {self.name!r} has a {kind} from node {self.node_names[a]!r} to itself.",
+                        hint="Remove it.",
+                    )
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.node_names.index(name)
+        except ValueError:
+            raise SkeletonMismatchError(
+                f"Skeleton {self.name!r} has no node {name!r}; its nodes are {self.node_names}.",
+                hint="Check the node name.",
+            ) from None
+
+    @property
+    def edge_names(self) -> list[tuple[str, str]]:
+        return [(self.node_names[a], self.node_names[b]) for a, b in self.edges]
+
+    @property
+    def symmetry_names(self) -> list[tuple[str, str]]:
+        return [(self.node_names[a], self.node_names[b]) for a, b in self.symmetries]
+
+    def flip_permutation(self) -> list[int]:
+        """Node permutation that swaps every symmetric pair (for left/right flips)."""
+        perm = list(range(self.n_nodes))
+        for a, b in self.symmetries:
+            perm[a], perm[b] = b, a
+        return perm
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Skeleton):
+            return NotImplemented
+        return (
+            self.node_names == other.node_names
+            and sorted(self.edges) == sorted(other.edges)
+            and sorted(self.symmetries) == sorted(other.symmetries)
+        )
+
+    def same_nodes(self, other: "Skeleton") -> bool:
+        """True if both skeletons have the same node names in the same order."""
+        return self.node_names == other.node_names
+
+    def node_mapping(self, other: "Skeleton") -> list[int]:
+        """Index in ``self`` of each node of ``other`` (-1 where ``self`` lacks it)."""
+        pos = {n: i for i, n in enumerate(self.node_names)}
+        return [pos.get(n, -1) for n in other.node_names]
+
+    def require_match(self, other: "Skeleton", *, source: str = "the input") -> None:
+        """Raise a teaching error unless ``other`` has exactly our nodes in our order."""
+        if self.same_nodes(other):
+            return
+        missing = [n for n in self.node_names if n not in other.node_names]
+        extra = [n for n in other.node_names if n not in self.node_names]
+        if not missing and not extra:
+            detail = f"the same nodes in another order ({other.node_names})"
+        else:
+            parts = []
+            if missing:
+                parts.append(f"missing {missing}")
+            if extra:
+                parts.append(f"extra {extra}")
+            detail = ", ".join(parts)
+        raise SkeletonMismatchError(
+            f"Expected {self.n_nodes} nodes to match skeleton {self.name!r} {self.node_names}, "
+            f"but {source} has {other.n_nodes}: {detail}.",
+            hint="Re-export with the full skeleton, map the nodes with Skeleton.merge, or pass --skeleton.",
+        )
+
+    # ------------------------------------------------------------------ editing (return new skeletons)
+    def merge(self, other: "Skeleton") -> tuple["Skeleton", list[int]]:
+        """Union of two skeletons.
+
+        Returns the merged skeleton (our nodes first, then ``other``'s new nodes) and, for each
+        node of ``other``, its index in the merged skeleton. Edges and symmetries of both are kept.
+        """
+        names = list(self.node_names)
+        for n in other.node_names:
+            if n not in names:
+                names.append(n)
+        pos = {n: i for i, n in enumerate(names)}
+        mapping = [pos[n] for n in other.node_names]
+        edges = list(self.edges)
+        for a, b in other.edges:
+            e = (mapping[a], mapping[b])
+            if e not in edges:
+                edges.append(e)
+        syms = list(self.symmetries)
+        for a, b in other.symmetries:
+            s = tuple(sorted((mapping[a], mapping[b])))
+            if s not in syms:
+                syms.append(s)
+        return Skeleton(names, edges, syms, name=self.name), mapping
+
+    def copy(self) -> "Skeleton":
+        return Skeleton(list(self.node_names), list(self.edges), list(self.symmetries), name=self.name)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "node_names": list(self.node_names),
+            "edges": [list(e) for e in self.edges],
+            "symmetries": [list(s) for s in self.symmetries],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Skeleton":
+        return cls(
+            list(d["node_names"]),
+            [tuple(e) for e in d.get("edges", [])],
+            [tuple(s) for s in d.get("symmetries", [])],
+            name=d.get("name", "skeleton"),
+        )
