@@ -1,0 +1,125 @@
+"""Pose tables <-> napari layer data. The only place that swaps (x, y) to (y, x).
+
+Points layers hold one row per labeled node: ``(frame, y, x)`` with features
+
+=========  =====  ==============================================
+feature    dtype  meaning
+=========  =====  ==============================================
+node       int    node index in the skeleton
+instance   int    row of the instance in the source pose table
+track      int    track id (-1 = none)
+state      int    1 = visible, 2 = occluded (0 rows are not emitted)
+score      float  node score (NaN for user labels)
+source     int    0 = user, 1 = predicted
+video      int    video id
+=========  =====  ==============================================
+
+These functions are pure (numpy + pandas) and tested without Qt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core.posetable import UNLABELED, PoseTable
+
+__all__ = ["table_to_points", "points_to_table", "table_to_edges", "table_to_tracks", "FEATURES"]
+
+FEATURES = ["node", "instance", "track", "state", "score", "source", "video"]
+
+
+def table_to_points(table: PoseTable) -> tuple[np.ndarray, pd.DataFrame]:
+    """Points layer data ``(M, 3)`` as (frame, y, x) and its features, for labeled nodes only."""
+    inst, node = np.nonzero(table.state != UNLABELED)
+    xy = table.points[inst, node]
+    data = np.column_stack([table.frame_idx[inst].astype(np.float64), xy[:, 1], xy[:, 0]])
+    features = pd.DataFrame(
+        {
+            "node": node.astype(np.int64),
+            "instance": inst.astype(np.int64),
+            "track": table.track_id[inst].astype(np.int64),
+            "state": table.state[inst, node].astype(np.int64),
+            "score": table.score[inst, node].astype(np.float64),
+            "source": table.source[inst].astype(np.int64),
+            "video": table.video_id[inst].astype(np.int64),
+        }
+    )
+    return data, features
+
+
+def points_to_table(data: np.ndarray, features: pd.DataFrame, n_nodes: int) -> PoseTable:
+    """Rebuild a pose table from Points layer data and features.
+
+    Rows are grouped into instances by the ``instance`` feature (one table row per distinct
+    value, in increasing order). Per-instance columns (frame, track, source, video) come from
+    the instance's first point. Nodes with no point become unlabeled.
+    """
+    data = np.asarray(data, dtype=np.float64).reshape(-1, 3)
+    if len(data) == 0:
+        return PoseTable.empty(n_nodes)
+    inst_ids, inv = np.unique(np.asarray(features["instance"], np.int64), return_inverse=True)
+    n = len(inst_ids)
+    node = np.asarray(features["node"], np.int64)
+    if node.min() < 0 or node.max() >= n_nodes:
+        from ..core.errors import SkeletonMismatchError
+
+        raise SkeletonMismatchError(
+            f"Points reference node {int(node.max())} but the skeleton has {n_nodes} nodes.",
+            hint="Load the skeleton the points were made with.",
+        )
+    pts = np.full((n, n_nodes, 2), np.nan, np.float32)
+    state = np.zeros((n, n_nodes), np.uint8)
+    score = np.full((n, n_nodes), np.nan, np.float32)
+    pts[inv, node, 0] = data[:, 2]
+    pts[inv, node, 1] = data[:, 1]
+    state[inv, node] = np.asarray(features.get("state", pd.Series(np.ones(len(data)))), np.uint8)
+    if "score" in features:
+        score[inv, node] = np.asarray(features["score"], np.float32)
+    first = np.zeros(n, np.int64)
+    first[inv[::-1]] = np.arange(len(inv))[::-1]
+
+    def per_instance(name, default):
+        if name in features:
+            return np.asarray(features[name])[first]
+        return np.full(n, default)
+
+    return PoseTable.from_arrays(
+        pts,
+        frame_idx=np.round(data[first, 0]).astype(np.int64),
+        video_id=per_instance("video", 0),
+        state=state,
+        score=score,
+        track_id=per_instance("track", -1),
+        source=per_instance("source", 0),
+    )
+
+
+def table_to_edges(table: PoseTable, edges: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Skeleton edges as napari line data.
+
+    Returns ``lines`` ``(E, 2, 3)`` of (frame, y, x) endpoints and ``instance`` ``(E,)``, for
+    every edge whose two nodes are labeled.
+    """
+    if not len(table) or not edges:
+        return np.zeros((0, 2, 3)), np.zeros((0,), np.int64)
+    e = np.asarray(edges, np.int64)
+    lab = table.state != UNLABELED
+    ok = lab[:, e[:, 0]] & lab[:, e[:, 1]]
+    inst, ei = np.nonzero(ok)
+    a = table.points[inst, e[ei, 0]]
+    b = table.points[inst, e[ei, 1]]
+    f = table.frame_idx[inst].astype(np.float64)
+    lines = np.stack([np.column_stack([f, a[:, 1], a[:, 0]]), np.column_stack([f, b[:, 1], b[:, 0]])], axis=1)
+    return lines, inst.astype(np.int64)
+
+
+def table_to_tracks(table: PoseTable) -> np.ndarray:
+    """napari Tracks data ``(M, 4)`` = (track_id, frame, y, x) of each tracked instance's centroid."""
+    keep = table.track_id >= 0
+    t = table.take(keep)
+    c = t.centroids()
+    ok = np.isfinite(c).all(1)
+    data = np.column_stack([t.track_id[ok], t.frame_idx[ok], c[ok, 1], c[ok, 0]]).astype(np.float64)
+    order = np.lexsort((data[:, 1], data[:, 0]))
+    return data[order]

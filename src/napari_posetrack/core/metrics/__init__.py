@@ -1,0 +1,1 @@
+"""Evaluation metrics (numpy only): pose accuracy and tracking quality."""
