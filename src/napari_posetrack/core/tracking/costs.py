@@ -1,0 +1,125 @@
+"""Association costs between poses (vectorised numpy, registry).
+
+Every cost function takes detections ``a`` (N, K, 2) and references ``b`` (M, K, 2) (x, y in
+pixels, NaN where a node is missing) and returns a cost matrix (N, M) where **lower is
+better** and ``inf`` means "cannot match". Register more with :func:`register_cost`.
+
+=============  =====================================================================
+name           cost
+=============  =====================================================================
+``oks``        ``1 - OKS`` (object keypoint similarity over the nodes present in both)
+``centroid``   distance between centroids in pixels
+``iou``        ``1 - IoU`` of the bounding boxes of the present nodes
+=============  =====================================================================
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["COSTS", "register_cost", "get_cost", "oks", "oks_cost", "centroid_cost", "iou_cost",
+           "centroids", "bboxes", "pose_scale"]
+
+COSTS: dict[str, Callable[..., np.ndarray]] = {}
+
+
+def register_cost(name: str):
+    """Decorator adding a cost function to :data:`COSTS` under ``name``."""
+
+    def deco(fn):
+        COSTS[name] = fn
+        return fn
+
+    return deco
+
+
+def get_cost(name: str) -> Callable[..., np.ndarray]:
+    from ..errors import ConfigError
+
+    try:
+        return COSTS[name]
+    except KeyError:
+        raise ConfigError(f"Unknown tracking cost {name!r}.", hint=f"Use one of {sorted(COSTS)}.") from None
+
+
+def _nanmean(x, axis):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(x, axis=axis)
+
+
+def centroids(points: np.ndarray) -> np.ndarray:
+    """(N, 2) mean of the finite nodes of ``points`` (N, K, 2); NaN when none."""
+    return _nanmean(points, 1)
+
+
+def bboxes(points: np.ndarray) -> np.ndarray:
+    """(N, 4) x0, y0, x1, y1 of the finite nodes of ``points`` (N, K, 2)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.concatenate([np.nanmin(points, 1), np.nanmax(points, 1)], axis=1)
+
+
+def pose_scale(points: np.ndarray, minimum: float = 16.0) -> np.ndarray:
+    """(N,) object scale: ``sqrt`` of the bounding-box area, at least ``minimum`` pixels."""
+    bb = bboxes(points)
+    area = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
+    s = np.sqrt(np.where(np.isfinite(area), area, 0.0))
+    return np.maximum(s, minimum)
+
+
+def oks(a: np.ndarray, b: np.ndarray, *, kappa: float = 0.1, min_common: int = 1) -> np.ndarray:
+    """Object keypoint similarity (N, M) between ``a`` (N, K, 2) and ``b`` (M, K, 2).
+
+    ``OKS = mean_k exp(-d_k^2 / (2 s^2 kappa^2))`` over the nodes present in both poses, with
+    ``s`` the scale (sqrt of the bounding-box area) of ``b``. Pairs sharing fewer than
+    ``min_common`` nodes get 0.
+    """
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    if a.shape[0] == 0 or b.shape[0] == 0:
+        return np.zeros((a.shape[0], b.shape[0]), np.float32)
+    d2 = ((a[:, None] - b[None]) ** 2).sum(-1)  # (N, M, K), NaN where a node is missing
+    valid = np.isfinite(d2)
+    s = pose_scale(b)  # (M,)
+    e = np.exp(-np.where(valid, d2, 0.0) / (2.0 * (s[None, :, None] * kappa) ** 2))
+    n = valid.sum(-1)
+    sim = np.where(valid, e, 0.0).sum(-1) / np.maximum(n, 1)
+    return np.where(n >= min_common, sim, 0.0).astype(np.float32)
+
+
+@register_cost("oks")
+def oks_cost(a, b, *, kappa: float = 0.1, **_) -> np.ndarray:
+    """``1 - OKS``; pairs with no common node cost ``inf``."""
+    sim = oks(a, b, kappa=kappa)
+    cost = 1.0 - sim
+    both = np.isfinite(a[:, None, :, 0]) & np.isfinite(b[None, :, :, 0])
+    return np.where(both.any(-1), cost, np.inf).astype(np.float64)
+
+
+@register_cost("centroid")
+def centroid_cost(a, b, **_) -> np.ndarray:
+    """Euclidean distance (pixels) between centroids; ``inf`` where one has no node."""
+    ca, cb = centroids(np.asarray(a, np.float64)), centroids(np.asarray(b, np.float64))
+    d = np.sqrt(((ca[:, None] - cb[None]) ** 2).sum(-1))
+    return np.where(np.isfinite(d), d, np.inf)
+
+
+@register_cost("iou")
+def iou_cost(a, b, **_) -> np.ndarray:
+    """``1 - IoU`` of the node bounding boxes; ``inf`` where one has no node."""
+    ba, bb = bboxes(np.asarray(a, np.float64)), bboxes(np.asarray(b, np.float64))
+    x0 = np.maximum(ba[:, None, 0], bb[None, :, 0])
+    y0 = np.maximum(ba[:, None, 1], bb[None, :, 1])
+    x1 = np.minimum(ba[:, None, 2], bb[None, :, 2])
+    y1 = np.minimum(ba[:, None, 3], bb[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (ba[:, 2] - ba[:, 0]) * (ba[:, 3] - ba[:, 1])
+    area_b = (bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])
+    union = area_a[:, None] + area_b[None] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return np.where(np.isfinite(union), 1.0 - iou, np.inf)

@@ -1,0 +1,298 @@
+"""Declarative training configuration (plain dataclasses, no torch import).
+
+A :class:`TrainingConfig` holds everything needed to rebuild a model and its
+preprocessing; it is saved as ``config.yaml`` in every checkpoint directory. Every field
+carries ``metadata={"help": ..., "choices": ..., "min": ..., "max": ...}`` so that the
+training dock builds its form from it (:func:`iter_fields`).
+
+Model types
+-----------
+``single``            one animal per frame: confidence maps (+ optional offsets).
+``centroid``          top-down stage 1: one centroid map per frame.
+``centered_instance`` top-down stage 2: confidence maps on crops centred on an anchor.
+``bottomup``          confidence maps + part affinity fields, grouped afterwards.
+``topdown`` is not a model type but a pipeline of ``centroid`` + ``centered_instance``
+(see :mod:`napari_posetrack.nn.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..core.errors import ConfigError
+
+__all__ = [
+    "CONFIG_VERSION",
+    "MODEL_TYPES",
+    "BackboneConfig",
+    "ModelConfig",
+    "PreprocessConfig",
+    "AugmentConfig",
+    "TrainConfig",
+    "TrainingConfig",
+    "iter_fields",
+    "load_config",
+    "save_config",
+]
+
+#: Version of the checkpoint/config schema; a checkpoint with a larger number is refused.
+CONFIG_VERSION = 1
+MODEL_TYPES = ("single", "centroid", "centered_instance", "bottomup")
+
+
+def _f(default, help: str, **meta):
+    """A dataclass field with help text and form hints."""
+    meta["help"] = help
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _check(cond: bool, section: str, name: str, value, expected: str) -> None:
+    if not cond:
+        raise ConfigError(
+            f"Config value {section}.{name} = {value!r} is invalid: expected {expected}.",
+            hint=f"Fix {section}.{name} in the config file or the training form.",
+        )
+
+
+class _Section:
+    """Shared helpers for config sections."""
+
+    _section = ""
+
+    def validate(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            meta = f.metadata
+            if "choices" in meta:
+                _check(v in meta["choices"], self._section, f.name, v, f"one of {list(meta['choices'])}")
+            if "min" in meta and isinstance(v, (int, float)):
+                _check(v >= meta["min"], self._section, f.name, v, f">= {meta['min']}")
+            if "max" in meta and isinstance(v, (int, float)):
+                _check(v <= meta["max"], self._section, f.name, v, f"<= {meta['max']}")
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = v.to_dict() if isinstance(v, _Section) else (list(v) if isinstance(v, tuple) else v)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict | None):
+        d = dict(d or {})
+        names = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"Unknown config key(s) {unknown} in section {cls._section!r}; known: {sorted(names)}.",
+                hint="Remove or rename them (a config from a newer version may have new keys).",
+            )
+        defaults = cls()
+        kwargs = {}
+        for k, v in d.items():
+            dv = getattr(defaults, k)
+            kwargs[k] = type(dv).from_dict(v) if isinstance(dv, _Section) else v
+        obj = cls(**kwargs)
+        obj.validate()
+        return obj
+
+
+@dataclass
+class BackboneConfig(_Section):
+    """Feature extractor (see :data:`napari_posetrack.nn.backbones.BACKBONES`)."""
+
+    _section = "model.backbone"
+    name: str = _f("unet", "Backbone architecture.", choices=("unet", "resnet"))
+    filters: int = _f(16, "Filters of the first block (doubled by filters_rate at each level).", min=1, max=512)
+    filters_rate: float = _f(2.0, "Filter growth factor per down block.", min=1.0, max=4.0)
+    down_blocks: int = _f(4, "Down-sampling blocks (max stride = 2**down_blocks).", min=1, max=6)
+    convs_per_block: int = _f(2, "Convolutions per UNet block / residual blocks per ResNet stage.", min=1, max=4)
+    pretrained: str = _f("", "Local file with encoder weights (.safetensors or .pt); empty = random init.")
+
+    def validate(self) -> None:
+        super().validate()
+        if self.pretrained:
+            _check(Path(self.pretrained).is_file(), self._section, "pretrained", self.pretrained,
+                   "an existing local weights file")
+
+
+@dataclass
+class ModelConfig(_Section):
+    """What the network predicts."""
+
+    _section = "model"
+    type: str = _f("single", "Model type.", choices=MODEL_TYPES)
+    output_stride: int = _f(2, "Output stride of the heads (1, 2, 4, ...; <= max stride).", choices=(1, 2, 4, 8, 16))
+    sigma: float = _f(2.5, "Gaussian sigma of confidence maps, in pixels of the scaled input.", min=0.5, max=50.0)
+    paf_width: float = _f(3.0, "Half-width of part affinity fields, in pixels of the scaled input.", min=0.5,
+                          max=50.0)
+    offsets: bool = _f(False, "Also predict sub-pixel offset maps (refinement).")
+    anchor_node: str = _f("", "Top-down anchor node name; empty = bounding-box centre.")
+    crop_size: int = _f(0, "Top-down crop size in original pixels; 0 = from the data.", min=0, max=4096)
+    backbone: "BackboneConfig" = field(default_factory=BackboneConfig,
+                                       metadata={"help": "Backbone settings."})
+
+    def validate(self) -> None:
+        super().validate()
+        self.backbone.validate()
+        max_stride = 2 ** self.backbone.down_blocks
+        _check(self.output_stride <= max_stride, self._section, "output_stride", self.output_stride,
+               f"<= the backbone's max stride {max_stride}")
+
+    @property
+    def max_stride(self) -> int:
+        return 2 ** self.backbone.down_blocks
+
+
+@dataclass
+class PreprocessConfig(_Section):
+    """How frames become model input (see :mod:`napari_posetrack.nn.preprocess`)."""
+
+    _section = "preprocess"
+    input_scale: float = _f(1.0, "Resize factor applied to frames (or crops) before the network.", min=0.05,
+                            max=4.0)
+    channels: int = _f(0, "Input channels: 1 grey, 3 colour, 0 = from the data.", choices=(0, 1, 3))
+    pad_to: int = _f(0, "Pad height/width to a multiple of this; 0 = the backbone's max stride.", min=0)
+
+
+@dataclass
+class AugmentConfig(_Section):
+    """Random augmentation applied on tensors during training."""
+
+    _section = "augment"
+    enabled: bool = _f(True, "Augment training batches.")
+    rotation: float = _f(15.0, "Max rotation in degrees (uniform +/-).", min=0.0, max=180.0)
+    scale_min: float = _f(0.9, "Min zoom factor.", min=0.1, max=1.0)
+    scale_max: float = _f(1.1, "Max zoom factor.", min=1.0, max=10.0)
+    translate: float = _f(0.05, "Max translation as a fraction of the image size.", min=0.0, max=0.5)
+    flip: float = _f(0.0, "Probability of a left/right flip (swaps symmetric nodes).", min=0.0, max=1.0)
+    brightness: float = _f(0.1, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
+    contrast: float = _f(0.1, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
+    noise: float = _f(0.01, "Std of additive Gaussian noise.", min=0.0, max=0.5)
+
+
+@dataclass
+class TrainConfig(_Section):
+    """Optimisation settings."""
+
+    _section = "train"
+    epochs: int = _f(100, "Maximum number of epochs.", min=1, max=100000)
+    max_minutes: float = _f(0.0, "Stop after this many minutes (0 = no time limit).", min=0.0)
+    steps_per_epoch: int = _f(0, "Batches per epoch; 0 = one pass over the training frames (at least 10).",
+                              min=0)
+    batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)
+    learning_rate: float = _f(1e-3, "Adam learning rate.", min=1e-7, max=1.0)
+    scheduler: str = _f("plateau", "Learning-rate schedule.", choices=("plateau", "cosine", "none"))
+    patience: int = _f(10, "Early stopping: epochs without val improvement (0 = off).", min=0)
+    val_fraction: float = _f(0.1, "Fraction of labeled frames held out for validation.", min=0.0, max=0.9)
+    eval_every: int = _f(5, "Compute pose metrics on the validation split every N epochs (0 = only at end).",
+                         min=0)
+    seed: int = _f(0, "Random seed (split, init, augmentation).", min=0)
+    device: str = _f("auto", "Device.", choices=("auto", "cpu", "cuda", "mps"))
+    amp: bool = _f(True, "Mixed precision on CUDA.")
+    use_negatives: bool = _f(True, "Use frames marked as empty as negative examples.")
+    threads: int = _f(0, "CPU threads for torch (0 = leave as is).", min=0)
+
+
+@dataclass
+class TrainingConfig(_Section):
+    """Top-level config saved as ``config.yaml`` in a checkpoint."""
+
+    _section = ""
+    model: "ModelConfig" = field(default_factory=ModelConfig, metadata={"help": "Model."})
+    preprocess: "PreprocessConfig" = field(default_factory=PreprocessConfig, metadata={"help": "Preprocessing."})
+    augment: "AugmentConfig" = field(default_factory=AugmentConfig, metadata={"help": "Augmentation."})
+    train: "TrainConfig" = field(default_factory=TrainConfig, metadata={"help": "Optimisation."})
+    skeleton: dict = _f({}, "Skeleton (node_names, edges, symmetries, name); filled from the data.")
+    version: int = _f(CONFIG_VERSION, "Config schema version.")
+    data: dict = _f({}, "Facts measured on the training data (crop size, channels, sources).")
+
+    def validate(self) -> None:
+        for sec in (self.model, self.preprocess, self.augment, self.train):
+            sec.validate()
+        if int(self.version) > CONFIG_VERSION:
+            raise ConfigError(
+                f"This config/checkpoint has schema version {self.version}, newer than the {CONFIG_VERSION} this "
+                "napari-posetrack understands.",
+                hint="Upgrade napari-posetrack to load it.",
+            )
+        if self.model.anchor_node and self.skeleton.get("node_names") and \
+                self.model.anchor_node not in self.skeleton["node_names"]:
+            raise ConfigError(
+                f"model.anchor_node {self.model.anchor_node!r} is not a node of the skeleton "
+                f"{self.skeleton['node_names']}.", hint="Pick one of the node names, or leave it empty.")
+
+    @property
+    def pad_to(self) -> int:
+        return int(self.preprocess.pad_to or self.model.max_stride)
+
+    def copy(self, **changes) -> "TrainingConfig":
+        cfg = TrainingConfig.from_dict(self.to_dict())
+        for k, v in changes.items():
+            setattr(cfg, k, v)
+        return cfg
+
+    def update(self, overrides: dict) -> "TrainingConfig":
+        """A copy with nested overrides, e.g. ``{"model": {"sigma": 3}, "train": {"epochs": 5}}``."""
+        d = self.to_dict()
+        _deep_update(d, overrides or {})
+        return TrainingConfig.from_dict(d)
+
+
+def _deep_update(d: dict, new: dict) -> None:
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict) and k not in ("skeleton", "data"):
+            _deep_update(d[k], v)
+        else:
+            d[k] = v
+
+
+def iter_fields(section: Any, prefix: str = "") -> Iterator[tuple[str, Any, dict, Any]]:
+    """Walk a config: yields ``(dotted_name, dataclass_field, metadata, value)`` for leaf fields.
+
+    The training dock builds its form from this.
+    """
+    for f in dataclasses.fields(section):
+        v = getattr(section, f.name)
+        name = f"{prefix}{f.name}"
+        if isinstance(v, _Section):
+            yield from iter_fields(v, name + ".")
+        elif f.name not in ("skeleton", "data", "version"):
+            yield name, f, dict(f.metadata), v
+
+
+def load_config(path_or_dict) -> TrainingConfig:
+    """Read a :class:`TrainingConfig` from a YAML file, a checkpoint dir or a dict (validated)."""
+    import yaml
+
+    if isinstance(path_or_dict, dict):
+        return TrainingConfig.from_dict(path_or_dict)
+    p = Path(path_or_dict)
+    if p.is_dir():
+        p = p / "config.yaml"
+    if not p.is_file():
+        raise ConfigError(f"No config file at {p}.", path=p, hint="Pass a YAML config or a checkpoint directory.")
+    try:
+        d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Config {p} is not valid YAML: {exc}", path=p, hint="Fix the YAML syntax.") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"Config {p} should hold a mapping, found {type(d).__name__}.", path=p,
+                          hint="Write sections model:, train:, ... at the top level.")
+    if int(d.get("version", CONFIG_VERSION)) > CONFIG_VERSION:
+        raise ConfigError(
+            f"Config {p} has schema version {d['version']}, newer than the {CONFIG_VERSION} this "
+            "napari-posetrack understands.", path=p, hint="Upgrade napari-posetrack to load it.")
+    return TrainingConfig.from_dict(d)
+
+
+def save_config(cfg: TrainingConfig, path) -> None:
+    """Write ``cfg`` as YAML."""
+    import yaml
+
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
