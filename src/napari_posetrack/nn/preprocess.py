@@ -58,7 +58,10 @@ def frames_to_tensor(frames, *, channels: int = 0, device="cpu"):
         arr = arr[None] if arr.shape[-1] in (1, 3, 4) else arr[..., None]
     if arr.shape[-1] == 4:
         arr = arr[..., :3]
-    t = torch.from_numpy(np.ascontiguousarray(arr)).to(device)
+    arr = np.ascontiguousarray(arr)
+    if not arr.flags.writeable:
+        arr = arr.copy()
+    t = torch.from_numpy(arr).to(device)
     t = t.permute(0, 3, 1, 2).float()
     if arr.dtype == np.uint8:
         t = t / 255.0

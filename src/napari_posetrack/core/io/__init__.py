@@ -213,6 +213,12 @@ def save_dataset(dataset, path, format: str | None = None, *, overwrite: bool = 
                 path=path,
                 hint=f"Pass format= (one of {', '.join(_names('write'))}).",
             )
+        if len(matches) > 1 and not path.name.lower().endswith(".pkg.slp"):
+            raise FormatError(
+                f"The extension of {path.name} fits several formats: {', '.join(s.name for s in matches)}.",
+                path=path,
+                hint="Pass format= to say which one.",
+            )
         spec = matches[0]
     else:
         spec = get_format(format, kind="write")

@@ -171,9 +171,18 @@ def labels_to_dataset(labels, *, skeleton: Skeleton | None = None) -> PoseDatase
 def _sleap_video(info: VideoInfo):
     import sleap_io as sio
 
+    shape = tuple(int(s) for s in info.shape) if info.n_frames and info.height else None
+    meta = {"fps": float(info.fps) if info.fps else None}
+    if shape is not None:
+        meta.update(shape=shape, grayscale=info.channels == 1)
     if info.kind == "images" and info.image_paths:
-        return sio.Video(filename=list(info.image_paths), open_backend=False)
-    return sio.Video(filename=str(info.path), open_backend=False)
+        # a closed ImageVideo must say so, or sleap-io writes a list where a path is expected
+        files = [str(p) for p in info.image_paths]
+        meta.update(type="ImageVideo", filename=files[0], filenames=files)
+        if shape is not None:
+            meta.update(height_=shape[1], width_=shape[2], channels_=shape[3])
+        return sio.Video(filename=files, backend_metadata=meta, open_backend=False)
+    return sio.Video(filename=str(info.path), backend_metadata=meta, open_backend=False)
 
 
 def dataset_to_labels(ds: PoseDataset, *, include_predictions: bool = True):

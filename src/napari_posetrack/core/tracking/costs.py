@@ -74,9 +74,10 @@ def pose_scale(points: np.ndarray, minimum: float = 16.0) -> np.ndarray:
 def oks(a: np.ndarray, b: np.ndarray, *, kappa: float = 0.1, min_common: int = 1) -> np.ndarray:
     """Object keypoint similarity (N, M) between ``a`` (N, K, 2) and ``b`` (M, K, 2).
 
-    ``OKS = mean_k exp(-d_k^2 / (2 s^2 kappa^2))`` over the nodes present in both poses, with
-    ``s`` the scale (sqrt of the bounding-box area) of ``b``. Pairs sharing fewer than
-    ``min_common`` nodes get 0.
+    ``OKS = sum_k exp(-d_k^2 / (2 s^2 kappa^2)) / n`` summed over the nodes present in both
+    poses and divided by the number ``n`` of nodes present in either (a partial pose cannot
+    score 1 against a full one), with ``s`` the scale (sqrt of the bounding-box area) of
+    ``b``. Pairs sharing fewer than ``min_common`` nodes get 0.
     """
     a = np.asarray(a, np.float32)
     b = np.asarray(b, np.float32)
@@ -87,7 +88,9 @@ def oks(a: np.ndarray, b: np.ndarray, *, kappa: float = 0.1, min_common: int = 1
     s = pose_scale(b)  # (M,)
     e = np.exp(-np.where(valid, d2, 0.0) / (2.0 * (s[None, :, None] * kappa) ** 2))
     n = valid.sum(-1)
-    sim = np.where(valid, e, 0.0).sum(-1) / np.maximum(n, 1)
+    # divide by the nodes present in either pose, so a partial pose cannot look perfect
+    union = np.isfinite(a[:, None, :, 0]) | np.isfinite(b[None, :, :, 0])
+    sim = np.where(valid, e, 0.0).sum(-1) / np.maximum(union.sum(-1), 1)
     return np.where(n >= min_common, sim, 0.0).astype(np.float32)
 
 

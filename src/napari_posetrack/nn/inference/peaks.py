@@ -121,12 +121,19 @@ def find_local_peaks(cms, threshold: float = 0.2, refine="quadratic", kernel: in
     value : Tensor (M,) float32
         Map value at the integer peak.
     """
+    import torch
     import torch.nn.functional as F
 
     if cms.ndim != 4:
         raise ValueError(f"Expected confidence maps (B, C, H, W), got shape {tuple(cms.shape)}")
     pooled = F.max_pool2d(cms, kernel_size=kernel, stride=1, padding=kernel // 2)
     mask = (cms >= pooled) & (cms > threshold)
+    # plateaus: of equal maxima within one window keep only the first in raster order
+    h, w = cms.shape[-2:]
+    idx = torch.arange(h * w, device=cms.device, dtype=torch.float32).reshape(1, 1, h, w)
+    neg = torch.where(mask, -idx, torch.full_like(idx, -float("inf")))
+    first = F.max_pool2d(neg, kernel_size=kernel, stride=1, padding=kernel // 2)
+    mask = mask & (neg == first)
     b, c, y, x = mask.nonzero(as_tuple=True)
     value = cms[b, c, y, x].float()
     xy = refine_peaks(cms, b, c, y, x, refine)

@@ -1,0 +1,231 @@
+"""Accuracy benchmark: train on two_flies + single_fly, evaluate on three_flies; ours vs sleap-nn.
+
+Usage::
+
+    .venv/bin/python benchmarks/train_flies.py --minutes 6 --out /tmp/bench_train [--skip-anchor]
+
+For each of top-down and bottom-up:
+
+1. ours: ``posetrack``'s trainer (:func:`napari_posetrack.nn.train.iter_train`) with the config
+   printed below, stopped by its own time limit (``train.max_minutes``);
+2. the anchor: ``sleap-nn train`` (separate venv ``/work/anchor-venv``) with a config from
+   ``sleap-nn``'s own ``ConfigGenerator(...).auto()`` at the same input scale, killed after
+   the same wall-clock budget (its best checkpoint is saved every epoch), then
+   ``sleap-nn track`` on three_flies.slp's labeled frames;
+3. both predictions scored with our metrics (:func:`core.metrics.pose.pose_metrics`, OKS
+   sigma 0.025 for every node).
+
+Both use the same threads (``--threads``) and the same training files; each holds out 10%
+of the training frames for validation with its own seeded split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("POSETRACK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "flies"
+ANCHOR = Path("/work/anchor-venv/bin")
+
+OURS = {
+    "topdown": {
+        "centroid": {"model": {"sigma": 2.5, "output_stride": 2, "backbone": {"filters": 16, "down_blocks": 4}},
+                     "preprocess": {"input_scale": 0.25}, "train": {"batch_size": 4}},
+        "centered_instance": {"model": {"sigma": 2.0, "output_stride": 2, "offsets": True,
+                                        "backbone": {"filters": 16, "down_blocks": 4}},
+                              "preprocess": {"input_scale": 1.0}, "train": {"batch_size": 8}},
+    },
+    "bottomup": {"bottomup": {"model": {"sigma": 2.0, "paf_width": 2.0, "output_stride": 4, "offsets": True,
+                                        "backbone": {"filters": 16, "down_blocks": 4}},
+                              "preprocess": {"input_scale": 0.5}, "train": {"batch_size": 2}}},
+}
+COMMON = {"augment": {"rotation": 180.0, "flip": 0.5, "scale_min": 0.9, "scale_max": 1.1},
+          "train": {"learning_rate": 2e-3, "scheduler": "cosine", "patience": 0, "eval_every": 0, "val_fraction": 0.1,
+                    "epochs": 10000, "steps_per_epoch": 50, "seed": 0}}
+
+
+def load_test():
+    import sleap_io as sio
+
+    from napari_posetrack.core.io.sleap_convert import labels_to_dataset
+
+    ds = labels_to_dataset(sio.load_slp(str(DATA / "three_flies.slp")))
+    return ds
+
+
+def read_frames(ds):
+    from napari_posetrack.nn.data import collect_frames
+
+    fs = collect_frames(ds, use_negatives=False)
+    return fs
+
+
+def score(gt_labels, pred_table, names):
+    from napari_posetrack.core.metrics.pose import pose_metrics
+
+    return pose_metrics(gt_labels, pred_table, node_names=names)
+
+
+def run_ours(kind, minutes, out, threads, test_ds, test_fs):
+    import torch
+
+    from napari_posetrack.core.posetable import PoseTable
+    from napari_posetrack.nn.inference.predictors import load_predictor
+    from napari_posetrack.nn.train import iter_train
+
+    torch.set_num_threads(threads)
+    ov = json.loads(json.dumps(COMMON))
+    ov["train"]["max_minutes"] = minutes
+    model_dir = out / f"ours_{kind}"
+    t0 = time.time()
+    gen = iter_train([DATA / "two_flies.slp", DATA / "single_fly.slp"], kind, model_dir, overrides=ov,
+                     stage_overrides=OURS[kind])
+    steps = 0
+    try:
+        while True:
+            ev = next(gen)
+            if ev.stage == "train":
+                steps += 1
+            if ev.stage == "epoch" and ev.step % 10 == 0:
+                print(f"  ours {kind} {ev.message}", flush=True)
+    except StopIteration:
+        pass
+    train_s = time.time() - t0
+    pred = load_predictor(model_dir, "cpu", max_instances=3)
+    t1 = time.time()
+    tables = []
+    for i in range(0, len(test_fs), 8):
+        frames = np.stack(test_fs.images[i:i + 8])
+        tables.append(pred.predict_frames(frames, frame_idx=test_fs.keys[i:i + 8, 1]))
+    table = PoseTable.concat(tables, test_ds.skeleton.n_nodes)
+    infer_s = time.time() - t1
+    return {"train_s": train_s, "infer_s": infer_s, "steps": steps, "table": table}
+
+
+ANCHOR_CFG = r'''
+import sys, yaml
+from omegaconf import OmegaConf
+from sleap_nn.config_generator.generator import ConfigGenerator
+kind, scale, out, tr1, tr2 = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+g = ConfigGenerator.from_slp(tr1).auto(view="top")
+g.input_scale(scale).max_epochs(10000).batch_size(4)
+if kind == "topdown":
+    g.pipeline("centered_instance")
+    cfgs = {"centroid": g.build_centroid(), "centered_instance": g.build_centered_instance()}
+else:
+    g.pipeline("bottomup").batch_size(2)
+    cfgs = {"bottomup": g.build()}
+for name, c in cfgs.items():
+    c = OmegaConf.to_container(c, resolve=True)
+    c["data_config"]["train_labels_path"] = [tr1, tr2]
+    c["data_config"]["validation_fraction"] = 0.1
+    if name == "centroid":
+        c["data_config"]["preprocessing"]["scale"] = 0.25
+    if name == "centered_instance":
+        c["data_config"]["preprocessing"]["scale"] = 1.0
+    t = c["trainer_config"]
+    t["trainer_accelerator"] = "cpu"; t["trainer_devices"] = 1; t["save_ckpt"] = True
+    t["ckpt_dir"] = out; t["run_name"] = name; t["min_train_steps_per_epoch"] = 50; t["train_steps_per_epoch"] = 50
+    t["max_epochs"] = 10000; t["visualize_preds_during_training"] = False
+    t["train_data_loader"]["num_workers"] = 0; t["val_data_loader"]["num_workers"] = 0
+    for k in ("use_wandb",):
+        t[k] = False
+    if "early_stopping" in t and t["early_stopping"]:
+        t["early_stopping"]["stop_training_on_plateau"] = False
+    open(f"{out}/{name}.yaml", "w").write(yaml.safe_dump(c))
+    print(name)
+'''
+
+
+def run_anchor(kind, minutes, out, threads, test_ds):
+    import sleap_io as sio
+
+    from napari_posetrack.core.io.sleap_convert import labels_to_dataset
+
+    d = out / f"sleapnn_{kind}"
+    d.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    scale = 0.5 if kind == "bottomup" else 1.0
+    names = subprocess.run([str(ANCHOR / "python"), "-c", ANCHOR_CFG, kind, str(scale), str(d),
+                            str(DATA / "two_flies.slp"), str(DATA / "single_fly.slp")], env=env, check=True,
+                           capture_output=True, text=True).stdout.split()
+    t0 = time.time()
+    share = {"centroid": 0.4, "centered_instance": 0.6, "bottomup": 1.0}
+    for name in names:
+        budget = minutes * 60 * share[name]
+        log = open(d / f"{name}.log", "w")
+        p = subprocess.Popen([str(ANCHOR / "sleap-nn"), "train", "--config", str(d / f"{name}.yaml")], env=env,
+                             stdout=log, stderr=subprocess.STDOUT, cwd=d)
+        try:
+            p.wait(timeout=budget)
+        except subprocess.TimeoutExpired:
+            p.terminate()
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        log.close()
+    train_s = time.time() - t0
+    pred_path = d / "pred.slp"
+    t1 = time.time()
+    cmd = [str(ANCHOR / "sleap-nn"), "track", "--data_path", str(DATA / "three_flies.slp"), "-o", str(pred_path),
+           "-d", "cpu", "--only_labeled_frames", "-n", "3"]
+    for name in names:
+        cmd += ["-m", str(d / name)]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    infer_s = time.time() - t1
+    if not pred_path.is_file():
+        print(r.stdout[-2000:], r.stderr[-3000:])
+        return {"train_s": train_s, "infer_s": infer_s, "table": None}
+    pds = labels_to_dataset(sio.load_slp(str(pred_path)))
+    return {"train_s": train_s, "infer_s": infer_s, "table": pds.predictions if len(pds.predictions) else pds.labels}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=6.0, help="training budget per pipeline")
+    ap.add_argument("--out", default="/tmp/bench_train")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--kinds", default="topdown,bottomup")
+    ap.add_argument("--skip-anchor", action="store_true")
+    ap.add_argument("--skip-ours", action="store_true")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    test_ds = load_test()
+    test_fs = read_frames(test_ds)
+    names = test_ds.skeleton.node_names
+    rows = []
+    for kind in args.kinds.split(","):
+        print(f"ours {kind} config: {json.dumps(OURS[kind])} + {json.dumps(COMMON)}", flush=True)
+        runs = []
+        if not args.skip_ours:
+            runs.append(("ours", run_ours(kind, args.minutes, out, args.threads, test_ds, test_fs)))
+        if not args.skip_anchor:
+            runs.append(("sleap-nn", run_anchor(kind, args.minutes, out, args.threads, test_ds)))
+        for who, r in runs:
+            if r["table"] is None:
+                rows.append((kind, who, float("nan"), float("nan"), float("nan"), r["train_s"], r["infer_s"]))
+                continue
+            m = score(test_ds.labels, r["table"], names)
+            rows.append((kind, who, m["oks_map"], m["pck_5"], m["error"]["mean"], r["train_s"], r["infer_s"]))
+            print(f"  {who} {kind}: mAP {m['oks_map']:.3f} PCK@5 {m['pck_5']:.3f} err {m['error']['mean']:.2f}",
+                  flush=True)
+    print("\n| pipeline | who | OKS mAP | PCK@5px | mean px err | train s | infer s (128 fr) |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]:.3f} | {r[3]:.3f} | {r[4]:.2f} | {r[5]:.0f} | {r[6]:.1f} |")
+    (out / "results.json").write_text(json.dumps(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

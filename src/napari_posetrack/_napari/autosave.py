@@ -1,0 +1,73 @@
+"""Autosave: write the session to its store within ~2 s of an edit (Qt timer, main thread)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from qtpy.QtCore import QObject, QTimer
+
+from ..core.errors import PoseTrackError
+
+__all__ = ["Autosaver"]
+
+
+class Autosaver(QObject):
+    """Saves ``session`` ``delay_ms`` after the first unsaved edit (edits meanwhile do not postpone it).
+
+    Parameters
+    ----------
+    session : EditSession
+    delay_ms : int
+        At most this long between an edit and its save.
+    on_status : callable(str), optional
+        Told "saved", "saving failed: ..." and so on (the dock shows it).
+    """
+
+    def __init__(self, session, delay_ms: int = 1500, on_status: Callable[[str], None] | None = None,
+                 on_error: Callable[[str], None] | None = None):
+        super().__init__()
+        self.session = session
+        self.enabled = True
+        self.on_status = on_status or (lambda s: None)
+        self.on_error = on_error or (lambda s: None)
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(int(delay_ms))
+        self.timer.timeout.connect(self.save_now)
+        self._failed_revision = None
+        self._stopped = False
+        session.on_change(self._changed)
+
+    def _changed(self, action, cmd) -> None:
+        if self._stopped or not self.enabled or action in ("save", "reload"):
+            return
+        if self.session.store is not None and not self.timer.isActive():
+            self.on_status("unsaved changes")
+            self.timer.start()
+
+    def save_now(self) -> bool:
+        """Save if there are unsaved edits; errors are reported, never raised. Returns success."""
+        s = self.session
+        if self._stopped or s.store is None or not s.dirty:
+            return True
+        if getattr(s.store, "read_only", False):
+            self._report("the project is open read-only; changes are not saved")
+            return False
+        try:
+            s.save()
+        except (PoseTrackError, OSError) as exc:
+            self._report(f"saving failed: {exc}")
+            return False
+        self._failed_revision = None
+        self.on_status("saved")
+        return True
+
+    def _report(self, text: str) -> None:
+        self.on_status(text)
+        if self._failed_revision != self.session.stack.revision:  # one message per state, not per retry
+            self._failed_revision = self.session.stack.revision
+            self.on_error(text)
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.timer.stop()

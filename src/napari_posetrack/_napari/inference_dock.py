@@ -1,0 +1,416 @@
+"""Inference dock: run a trained model on frames of the open project, accept predictions as labels.
+
+Predictions run in a ``thread_worker`` (the event loop stays free) with a progress bar and
+Cancel. When a run ends, its predictions replace the old predictions of those frames in the
+viewer's :class:`~napari_posetrack.core.session.EditSession` (one undoable step), and show in
+a ``predictions`` Points layer of the current frame: diamonds coloured by node score, the
+instance score written beside each instance, set apart from the user's round labels.
+
+Keys (on the viewer): **G** ("good") accepts the predicted instance under the cursor (or the
+selected one, or the best one) as a user label; **Shift-G** accepts every prediction of the
+frame. (``A`` is napari's select-all on Points layers, so it is left alone.)
+Both are :class:`~napari_posetrack.core.labeling.AcceptPredictions` commands on the session,
+so Ctrl-Z undoes them and the accepted labels are edited like any label.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
+                            QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core.errors import PoseTrackError
+from ..core.posetable import UNLABELED
+from .session import get_session, on_session
+
+__all__ = ["InferenceDock", "TARGETS", "ACCEPT_KEY", "ACCEPT_FRAME_KEY"]
+
+#: key that accepts one predicted instance, and the one that accepts the whole frame
+ACCEPT_KEY, ACCEPT_FRAME_KEY = "G", "Shift-G"
+#: what "Predict" runs on
+TARGETS = ("current frame", "frame range", "suggested frames", "current video", "all videos")
+
+
+def notify(message: str, level: str = "info") -> None:
+    """A napari notification (never raises)."""
+    from napari.utils.notifications import show_error, show_info, show_warning
+
+    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)
+
+
+class InferenceDock(QWidget):
+    """Pick a model, predict on frames of the project, accept predictions as labels."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session = None
+        self.predictor = None
+        self._predictor_key = None
+        self._worker = None
+        self._token = None
+        self.last_result = None
+        self.points_layer = None
+        self.edges_layer = None
+        self.ask_model_dir = lambda: QFileDialog.getExistingDirectory(self, "Choose a model directory")
+        self._build()
+        on_session(napari_viewer, self._on_session)
+        napari_viewer.dims.events.current_step.connect(lambda e: self.refresh_layers())
+        napari_viewer.bind_key(ACCEPT_KEY, lambda v=None: self._guard(self.accept_one), overwrite=True)
+        napari_viewer.bind_key(ACCEPT_FRAME_KEY, lambda v=None: self._guard(self.accept_frame), overwrite=True)
+        if get_session(napari_viewer) is not None:
+            self._on_session(get_session(napari_viewer))
+
+    # ------------------------------------------------------------------ UI
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.model_edit = QLineEdit()
+        self.model_edit.setPlaceholderText("model directory (from posetrack train)")
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(lambda: self._guard(self._browse))
+        row.addWidget(self.model_edit)
+        row.addWidget(self.browse_button)
+        lay.addLayout(row)
+        self.model_label = QLabel("No model loaded.")
+        self.model_label.setWordWrap(True)
+        lay.addWidget(self.model_label)
+        form = QFormLayout()
+        self.video_combo = QComboBox()
+        form.addRow("Video", self.video_combo)
+        self.target_combo = QComboBox()
+        self.target_combo.addItems(TARGETS)
+        form.addRow("Predict on", self.target_combo)
+        rr = QHBoxLayout()
+        self.start_spin, self.stop_spin = QSpinBox(), QSpinBox()
+        for s in (self.start_spin, self.stop_spin):
+            s.setRange(0, 10_000_000)
+        self.stop_spin.setValue(100)
+        rr.addWidget(self.start_spin)
+        rr.addWidget(QLabel("to"))
+        rr.addWidget(self.stop_spin)
+        form.addRow("Frame range", rr)
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 256)
+        self.batch_spin.setValue(4)
+        form.addRow("Batch size", self.batch_spin)
+        self.threshold_spin = QDoubleSpinBox()
+        self.threshold_spin.setRange(-1.0, 1.0)
+        self.threshold_spin.setSingleStep(0.05)
+        self.threshold_spin.setValue(0.2)
+        form.addRow("Peak threshold", self.threshold_spin)
+        self.max_inst_spin = QSpinBox()
+        self.max_inst_spin.setRange(0, 1000)
+        self.max_inst_spin.setSpecialValueText("no limit")
+        form.addRow("Max instances", self.max_inst_spin)
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        form.addRow("Device", self.device_combo)
+        lay.addLayout(form)
+        br = QHBoxLayout()
+        self.predict_button = QPushButton("Predict")
+        self.predict_button.clicked.connect(lambda: self._guard(self.predict))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        br.addWidget(self.predict_button)
+        br.addWidget(self.cancel_button)
+        lay.addLayout(br)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        lay.addWidget(self.progress)
+        self.status_label = QLabel("")
+        self.status_label.setWordWrap(True)
+        lay.addWidget(self.status_label)
+        self.show_check = QCheckBox("show the predictions layer")
+        self.show_check.setChecked(True)
+        self.show_check.toggled.connect(lambda _: self.refresh_layers())
+        lay.addWidget(self.show_check)
+        ar = QHBoxLayout()
+        self.accept_button = QPushButton("Accept instance (G)")
+        self.accept_button.clicked.connect(lambda: self._guard(self.accept_one))
+        self.accept_all_button = QPushButton("Accept frame (Shift-G)")
+        self.accept_all_button.clicked.connect(lambda: self._guard(self.accept_frame))
+        ar.addWidget(self.accept_button)
+        ar.addWidget(self.accept_all_button)
+        lay.addLayout(ar)
+        lay.addStretch(1)
+
+    def _guard(self, fn, *args):
+        """Run ``fn``; show any error as a notification (napari never crashes from the plugin)."""
+        try:
+            return fn(*args)
+        except PoseTrackError as exc:
+            notify(str(exc), "error")
+        except Exception as exc:  # noqa: BLE001
+            notify(f"{type(exc).__name__}: {exc}", "error")
+        return None
+
+    def _browse(self) -> None:
+        path = self.ask_model_dir()
+        if path:
+            self.set_model_dir(path)
+
+    # ------------------------------------------------------------------ session
+    def _on_session(self, session) -> None:
+        self.session = session
+        self.video_combo.clear()
+        if session is None:
+            self.status_label.setText("Open a project (labeling dock) to predict on it.")
+            return
+        for i, v in enumerate(session.dataset.videos):
+            self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}")
+        session.on_change(lambda action, cmd, s=session: self.refresh_layers() if s is self.session else None)
+        self.refresh_layers()
+
+    @property
+    def video_id(self) -> int:
+        return max(0, self.video_combo.currentIndex())
+
+    @property
+    def frame(self) -> int:
+        step = self.viewer.dims.current_step
+        return int(step[0]) if len(step) >= 3 else 0
+
+    # ------------------------------------------------------------------ model
+    def set_model_dir(self, path) -> None:
+        """Choose the model directory (loaded lazily when predicting)."""
+        self.model_edit.setText(str(path))
+        self.predictor, self._predictor_key = None, None
+        from ..nn.checkpoint import checkpoint_kind
+
+        self.model_label.setText(f"Model: {Path(path).name} ({checkpoint_kind(path)})")
+
+    def _settings_key(self):
+        return (self.model_edit.text().strip(), self.device_combo.currentText(), self.threshold_spin.value(),
+                self.max_inst_spin.value())
+
+    def _load_predictor(self):
+        """Runs in the worker thread: load (or reuse) the predictor for the current settings."""
+        from ..nn.inference.predictors import load_predictor
+
+        key = self._key_at_start
+        if self.predictor is None or self._predictor_key != key:
+            model_dir, device, thr, max_inst = key
+            if not model_dir:
+                raise PoseTrackError("No model directory chosen.", hint="Pick the folder `posetrack train` wrote.")
+            self.predictor = load_predictor(model_dir, device, peak_threshold=thr, max_instances=max_inst or None)
+            self._predictor_key = key
+        return self.predictor
+
+    # ------------------------------------------------------------------ predicting
+    def jobs(self, target: str | None = None) -> list:
+        """``[(video_id, video source, frames)]`` for a target of :data:`TARGETS`."""
+        s = self.session
+        if s is None:
+            raise PoseTrackError("No project is open.", hint="Open or create a project in the labeling dock first.")
+        target = target or self.target_combo.currentText()
+        vid = self.video_id
+
+        def source(v):
+            if s.store is not None:
+                return s.store.open_video(v)
+            return s.dataset.videos[v]
+
+        if target == "current frame":
+            return [(vid, source(vid), [self.frame])]
+        if target == "frame range":
+            return [(vid, source(vid), (self.start_spin.value(), self.stop_spin.value()))]
+        if target == "suggested frames":
+            sug = s.dataset.suggestions
+            out = [(int(v), source(int(v)), sug[sug[:, 0] == v, 1]) for v in np.unique(sug[:, 0])]
+            if not out:
+                raise PoseTrackError("The project has no suggested frames.",
+                                     hint="Suggest frames in the labeling dock, or pick another target.")
+            return out
+        if target == "current video":
+            return [(vid, source(vid), None)]
+        if target == "all videos":
+            return [(v, source(v), None) for v in range(len(s.dataset.videos))]
+        raise PoseTrackError(f"Unknown prediction target {target!r}.", hint=f"Use one of {TARGETS}.")
+
+    def predict(self, target: str | None = None):
+        """Start predicting on ``target`` in a worker; returns the worker."""
+        from napari.qt.threading import create_worker
+
+        from ..core.progress import CancelToken
+        from ..nn.inference.pipeline import iter_predict_videos
+
+        if self._worker is not None:
+            raise PoseTrackError("A prediction is already running.", hint="Wait for it, or press Cancel.")
+        jobs = self.jobs(target)
+        self._key_at_start = self._settings_key()
+        self._token = token = CancelToken()
+        batch = self.batch_spin.value()
+        session = self.session
+
+        def work():
+            pred = self._load_predictor()
+            pred.check_skeleton(session.dataset.skeleton, source="the open project")
+            res = yield from iter_predict_videos(pred, jobs, batch_size=batch, cancel=token)
+            return res
+
+        worker = create_worker(work, _ignore_errors=True)  # errors go to the errored handler below
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(lambda res: self._guard(self._on_done, res, jobs, session))
+        worker.errored.connect(lambda exc: notify(f"Prediction failed: {exc}", "error"))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.predict_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setRange(0, 0)
+        self.status_label.setText("Loading the model…")
+        worker.start()
+        return worker
+
+    def cancel(self) -> None:
+        if self._token is not None:
+            self._token.cancel()
+            self.status_label.setText("Cancelling…")
+
+    def _on_progress(self, ev) -> None:
+        if ev.total:
+            self.progress.setRange(0, int(ev.total))
+            self.progress.setValue(min(int(ev.step), int(ev.total)))
+        fps = ev.metrics.get("fps") if ev.metrics else None
+        self.status_label.setText(ev.message or f"{ev.step}/{ev.total or '?'} frames"
+                                  + (f", {fps:.1f} frames/s" if fps else ""))
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self.predict_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+
+    def _on_done(self, res, jobs, session) -> None:
+        from ..core.labeling_accept import ReplacePredictions
+
+        self.last_result = res
+        if session is not self.session or res.table is None:
+            return
+        done = res.table
+        frames = []
+        for vid, _, spec in jobs:  # every processed frame, so frames where nothing was found are cleared
+            n = session.dataset.videos[vid].n_frames
+            f = np.arange(n) if spec is None else (np.arange(spec[0], min(spec[1], n)) if isinstance(spec, tuple)
+                                                   else np.asarray(spec, np.int64))
+            bad = set(res.skipped_frames.get(vid, []))
+            tr = res.truncated.get(vid)
+            f = np.array([i for i in f if i not in bad and (tr is None or i < tr[0])], np.int64)
+            if res.cancelled:
+                f = f[np.isin(f, done.frame_idx[done.video_id == vid])]
+            frames.append(np.column_stack([np.full(len(f), vid), f]))
+        frames = np.concatenate(frames) if frames else np.zeros((0, 2), np.int64)
+        session.push(ReplacePredictions(done, frames, text=f"predict {len(frames)} frames"))
+        msg = f"{res.n_instances} instances on {res.n_frames} frames ({res.fps:.1f} frames/s)"
+        if res.cancelled:
+            msg = "Cancelled: " + msg
+        self.status_label.setText(msg + ("\n" + "\n".join(res.warnings) if res.warnings else ""))
+        for w in res.warnings:
+            notify(w, "warning")
+        self.progress.setRange(0, max(1, res.n_frames))
+        self.progress.setValue(res.n_frames)
+
+    # ------------------------------------------------------------------ layers
+    def _ensure_layers(self):
+        if self.points_layer is None or self.points_layer not in self.viewer.layers:
+            self.edges_layer = self.viewer.add_vectors(np.zeros((0, 2, 2)), ndim=2, name="predicted skeleton",
+                                                       edge_width=1.0, vector_style="line", edge_color="#b0b0b0",
+                                                       opacity=0.7)
+            self.points_layer = self.viewer.add_points(
+                np.zeros((0, 2)), ndim=2, name="predictions", symbol="diamond", size=8, border_width=0.1,
+                features=pd.DataFrame({"row": pd.Series(dtype="int64"), "node": pd.Series(dtype="int64"),
+                                       "score": pd.Series(dtype="float64"), "label": pd.Series(dtype="str")}),
+                text={"string": "{label}", "size": 9, "color": "yellow", "anchor": "upper_left"})
+        return self.points_layer
+
+    def refresh_layers(self) -> None:
+        """Show the current frame's predictions (diamonds coloured by score, instance score as text)."""
+        s = self.session
+        if s is None or not self.show_check.isChecked():
+            if self.points_layer is not None and self.points_layer in self.viewer.layers:
+                self.points_layer.data = np.zeros((0, 2))
+                self.edges_layer.data = np.zeros((0, 2, 2))
+            return
+        pred = s.dataset.predictions
+        from ..core.labeling_accept import frame_prediction_rows
+
+        rows = frame_prediction_rows(pred, self.video_id, self.frame)
+        if not len(rows) and self.points_layer is None:
+            return
+        layer = self._ensure_layers()
+        inst, node = np.nonzero(pred.state[rows] != UNLABELED)
+        rr = rows[inst]
+        xy = pred.points[rr, node]
+        score = np.nan_to_num(pred.score[rr, node].astype(np.float64), nan=0.0)
+        first = np.r_[True, rr[1:] != rr[:-1]] if len(rr) else np.zeros(0, bool)
+        label = np.where(first, [f"{v:.2f}" for v in pred.instance_score[rr]], "")
+        layer.data = np.column_stack([xy[:, 1], xy[:, 0]]) if len(rr) else np.zeros((0, 2))
+        layer.features = pd.DataFrame({"row": rr.astype(np.int64), "node": node.astype(np.int64), "score": score,
+                                       "label": label.astype(str)})
+        if len(rr):
+            layer.face_color = "score"
+            layer.face_colormap = "plasma"
+            layer.face_contrast_limits = (0.0, 1.0)
+            layer.border_color = "white"
+        edges = s.dataset.skeleton.edges
+        vec = np.zeros((0, 2, 2))
+        if edges and len(rows):
+            e = np.asarray(edges)
+            p = np.where((pred.state[rows] != UNLABELED)[..., None], pred.points[rows], np.nan)
+            a, b = p[:, e[:, 0]].reshape(-1, 2), p[:, e[:, 1]].reshape(-1, 2)
+            ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
+            a, b = a[ok][:, ::-1], b[ok][:, ::-1]
+            vec = np.stack([a, b - a], 1)
+        self.edges_layer.data = vec
+
+    # ------------------------------------------------------------------ accepting
+    def _cursor_xy(self):
+        pos = self.viewer.cursor.position
+        return None if pos is None or len(pos) < 2 else np.array([pos[-1], pos[-2]], np.float32)
+
+    def accept_one(self, xy=None) -> bool:
+        """Accept one predicted instance of the current frame (selected, nearest ``xy``/cursor, or best)."""
+        from ..core.labeling import AcceptPredictions
+        from ..core.labeling_accept import pick_prediction
+
+        s = self.session
+        if s is None:
+            return False
+        row = None
+        layer = self.points_layer
+        if layer is not None and layer in self.viewer.layers and layer.selected_data:
+            sel = sorted(layer.selected_data)
+            row = int(layer.features["row"].iloc[sel[0]])
+        if row is None:
+            row = pick_prediction(s.dataset.predictions, self.video_id, self.frame,
+                                  self._cursor_xy() if xy is None else xy)
+        if row is None:
+            self.status_label.setText("No prediction in this frame.")
+            return False
+        s.push(AcceptPredictions([row], text="accept prediction"))
+        return True
+
+    def accept_frame(self) -> int:
+        """Accept every prediction of the current frame; returns how many."""
+        from ..core.labeling import AcceptPredictions
+        from ..core.labeling_accept import frame_prediction_rows
+
+        s = self.session
+        if s is None:
+            return 0
+        rows = frame_prediction_rows(s.dataset.predictions, self.video_id, self.frame)
+        if not len(rows):
+            self.status_label.setText("No prediction in this frame.")
+            return 0
+        s.push(AcceptPredictions(rows, text=f"accept {len(rows)} predictions"))
+        return int(len(rows))
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        self.cancel()
+        super().closeEvent(event)

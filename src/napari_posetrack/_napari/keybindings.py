@@ -1,0 +1,86 @@
+"""Labeling keys: one table used to bind them, to show them in the dock and in docs/labeling.md."""
+
+from __future__ import annotations
+
+__all__ = ["KEYS", "install_keybindings", "keys_markdown", "keys_html"]
+
+#: (napari key string, controller method, argument or None, description)
+KEYS: list[tuple[str, str, object, str]] = [
+    ("Right", "next_frame", None, "next frame"),
+    ("Left", "previous_frame", None, "previous frame"),
+    ("Shift-Right", "jump_forward", None, "jump forward N frames (N set in the dock)"),
+    ("Shift-Left", "jump_back", None, "jump back N frames"),
+    ("N", "next_suggestion", None, "next unlabeled suggested frame"),
+    ("Down", "next_node", None, "next node"),
+    ("Up", "previous_node", None, "previous node"),
+    *[(str(i), "select_node", i - 1, f"select node {i}") for i in range(1, 10)],
+    ("0", "select_node", 9, "select node 10"),
+    ("O", "toggle_occluded", None, "toggle occluded on the selected node(s)"),
+    ("Delete", "delete_selected", None, "delete the selected node(s)"),
+    ("Backspace", "delete_selected", None, "delete the selected node(s)"),
+    ("Shift-Delete", "delete_instance", None, "delete the selected instance(s)"),
+    ("Shift-Backspace", "delete_instance", None, "delete the selected instance(s)"),
+    ("C", "copy_previous", None, "copy the instances of the previous labeled frame"),
+    ("Enter", "accept_predictions", None, "accept the selected (or all) predicted instances as labels"),
+    *[(f"Control-{i}", "set_track", i - 1, f"set track {i} on the selected instance") for i in range(1, 10)],
+    ("Control-Z", "undo", None, "undo"),
+    ("Control-Shift-Z", "redo", None, "redo"),
+    ("Control-Y", "redo", None, "redo"),
+]
+
+
+def _callback(controller, method: str, arg):
+    def cb(_obj=None):
+        if getattr(controller, "_closed", False):
+            return
+        fn = getattr(controller, method)
+        fn() if arg is None else fn(arg)
+
+    cb.__doc__ = f"posetrack labeling: {method}"
+    return cb
+
+
+def install_keybindings(controller, viewer, layers=()) -> None:
+    """Bind every key of :data:`KEYS` to ``controller`` on the viewer and on ``layers``.
+
+    Layer bindings win while the layer is selected (they override napari's Points keys such
+    as 1-5 and Delete); viewer bindings work whichever layer is selected.
+    """
+    for key, method, arg, _ in KEYS:
+        cb = _callback(controller, method, arg)
+        viewer.bind_key(key, cb, overwrite=True)
+        for layer in layers:
+            layer.bind_key(key, cb, overwrite=True)
+
+
+def _pretty(key: str) -> str:
+    return key.replace("Control", "Ctrl").replace("-", "+")
+
+
+def _grouped() -> list[tuple[str, str]]:
+    rows: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
+    for key, method, arg, desc in KEYS:
+        if method in ("select_node", "set_track"):
+            desc = "select node 1-10" if method == "select_node" else "set track 1-9 on the selected instance"
+            key = "1 … 9, 0" if method == "select_node" else "Ctrl+1 … Ctrl+9"
+        if desc in seen:
+            if _pretty(key) not in rows[seen[desc]][0] and "…" not in key:
+                rows[seen[desc]] = (rows[seen[desc]][0] + " / " + _pretty(key), desc)
+            continue
+        seen[desc] = len(rows)
+        rows.append((key if "…" in key else _pretty(key), desc))
+    return rows
+
+
+def keys_markdown() -> str:
+    """The key table as Markdown (docs/labeling.md)."""
+    lines = ["| key | action |", "|---|---|"]
+    lines += [f"| {k} | {d} |" for k, d in _grouped()]
+    return "\n".join(lines)
+
+
+def keys_html() -> str:
+    """The key table as small HTML (shown in the labeling dock)."""
+    rows = "".join(f"<tr><td><b>{k}</b></td><td>{d}</td></tr>" for k, d in _grouped())
+    return f"<table cellspacing='2'>{rows}</table>"

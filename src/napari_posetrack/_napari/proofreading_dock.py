@@ -1,0 +1,422 @@
+"""Proofreading dock: track, review the ranked suspect frames, fix identities, save.
+
+Every edit is an undoable command of :mod:`napari_posetrack.core.proofread` pushed on the
+viewer's shared :class:`~napari_posetrack.core.session.EditSession`, and saved to its
+project store. Errors are shown as napari notifications; the dock never raises into napari.
+Keys (while the viewer has focus): ``n`` next suspect, ``Shift+n`` previous suspect.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                            QListWidget, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core.errors import PoseTrackError
+from ..core.session import EditSession
+from .session import get_session, on_session, set_session
+from .timeline import TrackTimeline
+from .tracks_layer import show_points, show_tracks
+
+__all__ = ["ProofreadingDock"]
+
+
+def _notify_error(exc: Exception) -> None:
+    try:
+        from napari.utils.notifications import show_error
+
+        show_error(str(exc))
+    except Exception:  # noqa: BLE001 - never crash napari from a notification
+        pass
+
+
+class ProofreadingDock(QWidget):
+    """Tracking + identity proofreading for the viewer's session."""
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.session: EditSession | None = None
+        self.queue = None
+        self._pos = -1
+        self._worker = None
+        lay = QVBoxLayout(self)
+
+        top = QHBoxLayout()
+        self.open_btn = QPushButton("Open…")
+        self.open_btn.clicked.connect(self._open_dialog)
+        self.status = QLabel("no project open")
+        top.addWidget(self.open_btn)
+        top.addWidget(self.status, 1)
+        lay.addLayout(top)
+
+        box = QGroupBox("Track")
+        form = QFormLayout(box)
+        self.tracker = QComboBox()
+        self.tracker.addItems(["simple", "kalman", "flow"])
+        self.max_tracks = QSpinBox()
+        self.max_tracks.setRange(0, 1000)
+        self.max_tracks.setSpecialValueText("no limit")
+        self.window = QSpinBox()
+        self.window.setRange(1, 100)
+        self.window.setValue(5)
+        self.track_btn = QPushButton("Track predictions")
+        self.track_btn.clicked.connect(self.run_tracking)
+        self.progress = QProgressBar()
+        form.addRow("tracker", self.tracker)
+        form.addRow("max tracks", self.max_tracks)
+        form.addRow("window", self.window)
+        form.addRow(self.track_btn, self.progress)
+        lay.addWidget(box)
+
+        lay.addWidget(QLabel("Suspect frames (worst first)"))
+        self.suspects = QListWidget()
+        self.suspects.setMaximumHeight(140)
+        self.suspects.currentRowChanged.connect(self._goto_suspect)
+        lay.addWidget(self.suspects)
+        nav = QHBoxLayout()
+        self.prev_btn = QPushButton("◀ previous")
+        self.next_btn = QPushButton("next suspect ▶ (n)")
+        self.prev_btn.clicked.connect(lambda: self.next_suspect(-1))
+        self.next_btn.clicked.connect(lambda: self.next_suspect(1))
+        nav.addWidget(self.prev_btn)
+        nav.addWidget(self.next_btn)
+        lay.addLayout(nav)
+
+        self.timeline = TrackTimeline()
+        self.timeline.frame_clicked.connect(self.goto_frame)
+        self.timeline.selection_changed.connect(self._on_selection)
+        lay.addWidget(self.timeline)
+
+        edit = QGroupBox("Edit identities")
+        g = QFormLayout(edit)
+        self.track_a = QComboBox()
+        self.track_b = QComboBox()
+        ab = QHBoxLayout()
+        ab.addWidget(self.track_a)
+        ab.addWidget(QLabel("and"))
+        ab.addWidget(self.track_b)
+        g.addRow("tracks", ab)
+        self.start = QSpinBox()
+        self.stop = QSpinBox()
+        for s in (self.start, self.stop):
+            s.setRange(0, 10_000_000)
+        rng = QHBoxLayout()
+        rng.addWidget(self.start)
+        rng.addWidget(QLabel("to"))
+        rng.addWidget(self.stop)
+        g.addRow("frames", rng)
+        row1, row2, row3 = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        self.swap_btn = QPushButton("Swap from start")
+        self.swap_range_btn = QPushButton("Swap in range")
+        self.merge_btn = QPushButton("Merge B into A")
+        self.split_btn = QPushButton("Split A at start")
+        self.delete_track_btn = QPushButton("Delete track A")
+        self.min_score = QDoubleSpinBox()
+        self.min_score.setRange(0, 1)
+        self.min_score.setSingleStep(0.05)
+        self.min_score.setValue(0.2)
+        self.delete_low_btn = QPushButton("Delete below score in range")
+        for b, r in ((self.swap_btn, row1), (self.swap_range_btn, row1), (self.merge_btn, row2),
+                     (self.split_btn, row2), (self.delete_track_btn, row2), (self.min_score, row3),
+                     (self.delete_low_btn, row3)):
+            r.addWidget(b)
+        for r in (row1, row2, row3):
+            g.addRow(r)
+        self.swap_btn.clicked.connect(lambda: self._swap(ranged=False))
+        self.swap_range_btn.clicked.connect(lambda: self._swap(ranged=True))
+        self.merge_btn.clicked.connect(self._merge)
+        self.split_btn.clicked.connect(self._split)
+        self.delete_track_btn.clicked.connect(self._delete_track)
+        self.delete_low_btn.clicked.connect(self._delete_low)
+        lay.addWidget(edit)
+
+        bottom = QHBoxLayout()
+        self.undo_btn = QPushButton("Undo")
+        self.redo_btn = QPushButton("Redo")
+        self.save_btn = QPushButton("Save")
+        self.undo_btn.clicked.connect(lambda: self._guard(self.session.undo))
+        self.redo_btn.clicked.connect(lambda: self._guard(self.session.redo))
+        self.save_btn.clicked.connect(self.save)
+        for b in (self.undo_btn, self.redo_btn, self.save_btn):
+            bottom.addWidget(b)
+        lay.addLayout(bottom)
+        lay.addStretch(1)
+
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        try:
+            self.viewer.bind_key("n", lambda v: self.next_suspect(1), overwrite=True)
+            self.viewer.bind_key("Shift-n", lambda v: self.next_suspect(-1), overwrite=True)
+        except Exception:  # noqa: BLE001 - key already taken elsewhere: the buttons still work
+            pass
+        on_session(self.viewer, self._set_session)
+        if get_session(self.viewer) is not None:
+            self._set_session(get_session(self.viewer))
+        self._enable()
+
+    # ------------------------------------------------------------------ session
+    def open_path(self, path) -> None:
+        """Open a project store (read-write) or a labels file into the viewer's session."""
+        path = Path(path)
+        try:
+            from ..core.io.store_format import is_store
+
+            if is_store(path):
+                from ..core.store import ProjectStore
+
+                session = EditSession.from_store(ProjectStore.open(path, mode="r+"))
+            else:
+                from ..core.io import load_dataset
+
+                session = EditSession(load_dataset(path, check_videos="ignore"))
+        except PoseTrackError as exc:
+            _notify_error(exc)
+            return
+        set_session(self.viewer, session)
+
+    def _open_dialog(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Open predictions or project", "", "All files (*)")
+        if path:
+            self.open_path(path)
+
+    def _set_session(self, session) -> None:
+        self.session = session
+        if session is not None:
+            session.on_change(lambda action, cmd: self.refresh())
+        self.refresh()
+
+    def _table_name(self) -> str:
+        ds = self.session.dataset
+        return "predictions" if len(ds.predictions) else "labels"
+
+    def table(self):
+        return getattr(self.session.dataset, self._table_name())
+
+    def _enable(self) -> None:
+        on = self.session is not None
+        for w in (self.track_btn, self.swap_btn, self.swap_range_btn, self.merge_btn, self.split_btn,
+                  self.delete_track_btn, self.delete_low_btn, self.undo_btn, self.redo_btn, self.save_btn,
+                  self.next_btn, self.prev_btn):
+            w.setEnabled(on)
+
+    # ------------------------------------------------------------------ refresh
+    def refresh(self) -> None:
+        """Redraw layers, timeline, suspect queue and track lists from the session."""
+        self._enable()
+        if self.session is None:
+            self.status.setText("no project open")
+            return
+        from ..core.proofread import suspect_frames
+
+        ds = self.session.dataset
+        t = self.table()
+        n_tracks = max(len(ds.track_names), int(t.track_id.max(initial=-1)) + 1)
+        store = self.session.store
+        where = getattr(store, "path", None) or "in memory"
+        ids = np.unique(t.track_id[t.track_id >= 0])
+        self.status.setText(f"{len(t)} instances, {len(ids)} tracks · {Path(str(where)).name}"
+                            + (" · unsaved" if self.session.dirty else ""))
+        for combo in (self.track_a, self.track_b):
+            keep = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            for i in ids:
+                name = ds.track_names[i] if i < len(ds.track_names) else f"track_{i}"
+                combo.addItem(f"{i}: {name}", int(i))
+            j = combo.findData(keep)
+            combo.setCurrentIndex(j if j >= 0 else 0)
+            combo.blockSignals(False)
+        if self.track_b.count() > 1 and self.track_b.currentData() == self.track_a.currentData():
+            self.track_b.setCurrentIndex(1)
+        n_frames = max((v.n_frames for v in ds.videos), default=0)
+        self.timeline.set_data(t.frame_idx, t.track_id, n_frames, ds.track_names)
+        self.queue = suspect_frames(t) if len(t) else None
+        self.suspects.blockSignals(True)
+        self.suspects.clear()
+        if self.queue is not None:
+            for (vid, f), s, r in zip(self.queue.frames, self.queue.scores, self.queue.reasons):
+                self.suspects.addItem(f"frame {f}  [{s:.2f}]  {r}")
+            self.timeline.set_suspects(self.queue.frames[:, 1])
+        self.suspects.blockSignals(False)
+        self._pos = -1
+        try:
+            show_points(self.viewer, t, n_tracks=n_tracks, name="proofread instances")
+            show_tracks(self.viewer, t, name="identities")
+        except Exception as exc:  # noqa: BLE001 - layer trouble must not break the dock
+            _notify_error(exc)
+
+    # ------------------------------------------------------------------ navigation
+    def current_frame(self) -> int:
+        return int(self.viewer.dims.current_step[0]) if self.viewer.dims.ndim else 0
+
+    def goto_frame(self, frame: int) -> None:
+        step = list(self.viewer.dims.current_step)
+        if step:
+            step[0] = int(frame)
+            self.viewer.dims.current_step = tuple(step)
+        self.start.setValue(int(frame))
+        self.timeline.set_current_frame(int(frame))
+
+    def _on_step(self, event=None) -> None:
+        if self.viewer.dims.ndim:
+            self.timeline.set_current_frame(self.current_frame())
+
+    def next_suspect(self, direction: int = 1) -> None:
+        if self.queue is None or not len(self.queue):
+            return
+        self._pos = (self._pos + direction) % len(self.queue)
+        self.suspects.setCurrentRow(self._pos)
+
+    def _goto_suspect(self, row: int) -> None:
+        if self.queue is None or not 0 <= row < len(self.queue):
+            return
+        self._pos = row
+        self.goto_frame(int(self.queue.frames[row, 1]))
+        tracks = list(self.queue.tracks[row])
+        for combo, t in zip((self.track_a, self.track_b), tracks):
+            j = combo.findData(int(t))
+            if j >= 0:
+                combo.setCurrentIndex(j)
+        if len(tracks) == 1 and self.track_b.currentData() == self.track_a.currentData() and self.track_b.count() > 1:
+            self.track_b.setCurrentIndex(1 if self.track_b.currentIndex() == 0 else 0)
+
+    def _on_selection(self, sel) -> None:
+        if sel is None:
+            return
+        track, a, b = sel
+        j = self.track_a.findData(int(track))
+        if j >= 0:
+            self.track_a.setCurrentIndex(j)
+        self.start.setValue(int(a))
+        self.stop.setValue(int(b))
+
+    # ------------------------------------------------------------------ edits
+    def _guard(self, fn, *args) -> bool:
+        if self.session is None:
+            return False
+        try:
+            fn(*args)
+            return True
+        except PoseTrackError as exc:
+            _notify_error(exc)
+            self.status.setText(str(exc).splitlines()[0])
+            return False
+
+    def push(self, cmd) -> bool:
+        return self._guard(self.session.push, cmd) if self.session is not None else False
+
+    def _need_tracks(self, *combos) -> bool:
+        if any(c.currentData() is None for c in combos):
+            from ..core.errors import TrackingError
+
+            self._guard(self._raise, TrackingError("Select the track(s) first (there are no tracks yet?).",
+                                                   hint="Run 'Track predictions' or pick tracks in the lists."))
+            return False
+        return True
+
+    @staticmethod
+    def _raise(exc):
+        raise exc
+
+    def _swap(self, ranged: bool) -> bool:
+        from ..core.proofread import SwapTracks
+
+        stop = self.stop.value() if ranged else None
+        if not self._need_tracks(self.track_a, self.track_b):
+            return False
+        return self.push(SwapTracks(self.track_a.currentData(), self.track_b.currentData(), self.start.value(), stop))
+
+    def _merge(self) -> bool:
+        from ..core.proofread import MergeTracks
+
+        if not self._need_tracks(self.track_a, self.track_b):
+            return False
+        return self.push(MergeTracks(keep=self.track_a.currentData(), remove=self.track_b.currentData()))
+
+    def _split(self) -> bool:
+        from ..core.proofread import SplitTrack
+
+        if not self._need_tracks(self.track_a):
+            return False
+        return self.push(SplitTrack(self.track_a.currentData(), self.start.value()))
+
+    def _delete_track(self) -> bool:
+        from ..core.proofread import DeleteTrack
+
+        if not self._need_tracks(self.track_a):
+            return False
+        return self.push(DeleteTrack(self.track_a.currentData(), tables=(self._table_name(),)))
+
+    def _delete_low(self) -> bool:
+        from ..core.proofread import DeleteLowScore
+
+        return self.push(DeleteLowScore(self.min_score.value(), self.start.value(), self.stop.value()))
+
+    def save(self) -> bool:
+        if self.session is None:
+            return False
+        if self.session.store is None:
+            _notify_error(PoseTrackError("This session has no project store to save to.",
+                                         hint="Create a project (posetrack new) or open a *.posetrack.zarr."))
+            return False
+        ok = self._guard(self.session.save)
+        self.refresh()
+        return ok
+
+    # ------------------------------------------------------------------ tracking
+    def run_tracking(self):
+        """Track the session's instances in a worker; the result is one undoable command."""
+        if self.session is None:
+            return None
+        from napari.qt.threading import thread_worker
+
+        from ..core.tracking import TrackerConfig, iter_track
+
+        table = self.table()
+        name = self._table_name()
+        try:
+            cfg = TrackerConfig(tracker=self.tracker.currentText(), window=self.window.value(),
+                                max_tracks=self.max_tracks.value() or None)
+        except PoseTrackError as exc:
+            _notify_error(exc)
+            return None
+        source = None
+        if cfg.tracker == "flow":
+            videos = self.session.dataset.videos
+            store = self.session.store
+
+            def source(vid):
+                if store is not None:
+                    return store.open_video(vid)
+                from ..core.video import open_video
+
+                return open_video(videos[vid].path)
+
+        worker = thread_worker(iter_track, start_thread=False)(table, cfg, frame_source=source)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(lambda res: self._on_tracked(name, res))
+        worker.errored.connect(_notify_error)
+        self.track_btn.setEnabled(False)
+        worker.finished.connect(lambda: self.track_btn.setEnabled(True))
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def _on_progress(self, ev) -> None:
+        if ev.total:
+            self.progress.setMaximum(int(ev.total))
+            self.progress.setValue(int(ev.step))
+
+    def _on_tracked(self, name, result) -> None:
+        from ..core.proofread import SetTracks
+
+        self.push(SetTracks(name, result.table.track_id, result.track_names))
+        for w in result.warnings:
+            try:
+                from napari.utils.notifications import show_warning
+
+                show_warning(w)
+            except Exception:  # noqa: BLE001
+                pass

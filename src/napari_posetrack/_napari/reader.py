@@ -1,0 +1,219 @@
+"""napari reader: videos, image folders and napari-posetrack project stores.
+
+``get_reader(path)`` returns a reader function for paths it handles and ``None`` for anything
+else; it never raises (napari tries other plugins on ``None``). Frames are never read here:
+images are lazy dask arrays from :func:`napari_posetrack.core.video.as_dask`.
+
+Layers of a store carry ``metadata = {"posetrack_store": PATH, "video_id": i,
+"posetrack_kind": "video" | "labels" | "predictions" | "tracks"}`` so that the docks (the
+labeling dock first) can pick the project up and open an editing session on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["get_reader", "read_video", "read_store", "VIDEO_SUFFIXES"]
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+def _is_image_folder(p: Path) -> bool:
+    try:
+        return p.is_dir() and any(e.is_file() and e.name.lower().endswith(_IMAGE_SUFFIXES) for e in os.scandir(p))
+    except OSError:
+        return False
+
+
+def _classify(path) -> str | None:
+    if isinstance(path, (list, tuple)):
+        return None
+    p = Path(str(path))
+    name = p.name.lower()
+    if name.endswith(VIDEO_SUFFIXES):
+        return "video" if p.is_file() else None
+    if not p.is_dir():
+        return None
+    try:
+        children = [c for c in p.iterdir() if c.name.endswith(".posetrack.zarr") and c.is_dir()]
+    except OSError:
+        return None
+    if (p / "zarr.json").is_file() or children:  # only then pay for importing the store (zarr)
+        from ..core.store import is_store_dir
+
+        if is_store_dir(p):
+            return "store"
+        children = [c for c in children if is_store_dir(c)]
+    stores = children
+    if len(stores) == 1:
+        return "store"
+    if not stores and _is_image_folder(p):
+        return "images"
+    return None
+
+
+def get_reader(path):
+    """Reader function for a video, an image folder or a project store; ``None`` otherwise."""
+    try:
+        kind = _classify(path)
+    except Exception:  # noqa: BLE001 - a reader must never raise
+        log.debug("posetrack reader: cannot classify %r", path, exc_info=True)
+        return None
+    if kind == "store":
+        return _safe(read_store)
+    if kind in ("video", "images"):
+        return _safe(read_video)
+    return None
+
+
+def _safe(fn):
+    def reader(path):
+        try:
+            return fn(path)
+        except Exception as exc:  # noqa: BLE001 - show the error, never crash napari
+            try:
+                from napari.utils.notifications import show_error
+
+                show_error(f"napari-posetrack could not open {path}: {exc}")
+            except Exception:  # noqa: BLE001
+                log.error("napari-posetrack could not open %s: %s", path, exc)
+            return [(None,)]  # napari: "handled, nothing to add"
+
+    reader.__name__ = fn.__name__
+    reader.__doc__ = fn.__doc__
+    return reader
+
+
+class _EmbeddedFrames:
+    """Array-like over a store's embedded frames for dask; frames not embedded are black."""
+
+    def __init__(self, reader):
+        self.reader = reader
+        self.shape = tuple(reader.shape)
+        self.dtype = np.dtype(np.uint8)
+        self.ndim = 4
+
+    def __getitem__(self, key):
+        key = key if isinstance(key, tuple) else (key,)
+        frames = range(*key[0].indices(self.shape[0])) if isinstance(key[0], slice) else [int(key[0])]
+        out = np.zeros((len(frames),) + self.shape[1:], np.uint8)
+        for j, f in enumerate(frames):
+            if f in self.reader._pos:
+                out[j] = self.reader[f]
+        out = out[(slice(None),) + tuple(key[1:])]
+        return out if isinstance(key[0], slice) else out[0]
+
+
+def _lazy_stack(source):
+    from ..core.video import as_dask
+
+    if hasattr(source, "_pos") and hasattr(source, "frame_idx"):  # embedded frames of a store
+        import dask.array as da
+
+        arr = _EmbeddedFrames(source)
+        return da.from_array(arr, chunks=(1,) + arr.shape[1:], asarray=False, fancy=False, lock=False)
+    return as_dask(source)
+
+
+def _image_layer(source, name: str, metadata: dict, visible: bool = True):
+    """(data, kwargs, "image") for a lazy video stack; grey videos lose their channel axis."""
+    data = _lazy_stack(source)
+    kwargs = {"name": name, "metadata": metadata, "visible": visible}
+    if data.shape[-1] == 1:
+        data = data[..., 0]
+    elif data.shape[-1] in (3, 4):
+        kwargs["rgb"] = True
+    kwargs["contrast_limits"] = (0, 255)  # avoid napari computing limits from frame data
+    return (data, kwargs, "image")
+
+
+def read_video(path):
+    """One lazy Image layer for a video file or an image folder (no frame is decoded)."""
+    p = Path(str(path))
+    return [_image_layer(p, p.stem if p.is_file() else p.name, {"posetrack_video": str(p)})]
+
+
+def _points_kwargs(name, features, n_nodes, metadata, *, predictions: bool, visible: bool):
+    k = max(n_nodes - 1, 1)
+    kwargs = {
+        "name": name,
+        "ndim": 3,
+        "features": features,
+        "metadata": metadata,
+        "visible": visible,
+        "face_colormap": "turbo",
+        "face_contrast_limits": (0, k),
+        "border_colormap": "turbo",
+        "border_contrast_limits": (0, k),
+    }
+    if predictions:
+        kwargs.update(size=6, face_color="transparent", border_color="node", border_width=0.25,
+                      border_width_is_relative=True, opacity=0.6, symbol="ring")
+    else:
+        kwargs.update(size=8, face_color="node", border_color="white", border_width=0.1,
+                      border_width_is_relative=True, opacity=1.0)
+    return kwargs
+
+
+def read_store(path):
+    """Layers of a project store: per video an Image, labels and predictions Points, and Tracks."""
+    import pandas as pd
+
+    from ..core.store import ProjectStore, find_store
+    from .convert import FEATURES, table_to_points, table_to_tracks
+
+    store = ProjectStore.open(path, mode="r")
+    ds = store.load()
+    store_path = str(find_store(path))
+    skel = ds.skeleton
+    layers = []
+    n_videos = max(len(ds.videos), 1 if (len(ds.labels) or len(ds.predictions)) else 0)
+    for i in range(n_videos):
+        visible = i == 0
+        base = {"posetrack_store": store_path, "video_id": i, "skeleton": skel.to_dict()}
+        name = Path(ds.videos[i].path).stem if i < len(ds.videos) and ds.videos[i].path else f"video {i}"
+        if i < len(ds.videos):
+            try:
+                reader = store.open_video(i)
+                layers.append(_image_layer(reader, name, {**base, "posetrack_kind": "video"}, visible))
+            except Exception as exc:  # noqa: BLE001 - a missing video must not hide the labels
+                log.warning("video %d of %s not opened: %s", i, store_path, exc)
+                _notify_missing(store_path, i, exc)
+        labels = ds.labels.for_video(i)
+        data, features = table_to_points(labels)
+        if not len(features):
+            features = pd.DataFrame({c: pd.Series([], dtype=float if c == "score" else int) for c in FEATURES})
+        layers.append((data, _points_kwargs(f"labels [{name}]", features, skel.n_nodes,
+                                            {**base, "posetrack_kind": "labels", "node_names": skel.node_names},
+                                            predictions=False, visible=visible), "points"))
+        preds = ds.predictions.for_video(i)
+        if len(preds):
+            pdata, pfeat = table_to_points(preds)
+            layers.append((pdata, _points_kwargs(f"predictions [{name}]", pfeat, skel.n_nodes,
+                                                 {**base, "posetrack_kind": "predictions",
+                                                  "node_names": skel.node_names},
+                                                 predictions=True, visible=visible), "points"))
+        tracked = preds if (preds.track_id >= 0).any() else labels
+        if (tracked.track_id >= 0).any():
+            tdata = table_to_tracks(tracked)
+            if len(tdata):
+                layers.append((tdata, {"name": f"tracks [{name}]", "visible": visible, "tail_length": 30,
+                                       "metadata": {**base, "posetrack_kind": "tracks",
+                                                    "track_names": list(ds.track_names)}}, "tracks"))
+    return layers
+
+
+def _notify_missing(store_path: str, i: int, exc: Exception) -> None:
+    try:
+        from napari.utils.notifications import show_warning
+
+        show_warning(f"Video {i} of {Path(store_path).name}: {exc}")
+    except Exception:  # noqa: BLE001
+        pass

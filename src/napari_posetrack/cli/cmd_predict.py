@@ -1,0 +1,250 @@
+"""``posetrack predict``: run a trained model on videos, labeled frames or a whole project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "predict"
+HELP = "predict poses on videos, a labels file's labeled frames, or a project store"
+DESCRIPTION = (
+    "Run the model in MODEL_DIR (written by `posetrack train`) on each INPUT: a video file or image "
+    "folder (every frame, or --frames A:B), a labels file such as .slp (its labeled frames), or a "
+    "project store (all its videos). Predictions go to OUT: a .slp file (written once, at the end) or a "
+    "project store (*.posetrack.zarr), where they stream in as they are made, so an interrupted run "
+    "resumes where it stopped when you run the same command again."
+)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("model_dir", help="model directory (single, bottom-up, or top-down with two sub-models)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, labels files or project stores")
+    parser.add_argument("--out", "-o", required=True, help="output .slp (or other labels format) or project store")
+    parser.add_argument("--frames", default=None, help="frame range A:B (B excluded; A: or :B allowed)")
+    parser.add_argument("--batch-size", type=int, default=8, help="frames per batch (default 8)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default auto)")
+    parser.add_argument("--max-instances", type=int, default=None, help="keep at most N animals per frame")
+    parser.add_argument("--peak-threshold", type=float, default=0.2, help="minimum node confidence (default 0.2)")
+    parser.add_argument("--tracker", default=None, help="track after predicting: simple, flow or kalman")
+    parser.add_argument("--max-tracks", type=int, default=None, help="number of animals for the tracker")
+    parser.add_argument("--scheduler", default=None,
+                        help="run on Dask distributed: 'local' (a local cluster) or a scheduler address")
+    parser.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
+    parser.add_argument("--chunk-frames", type=int, default=2000,
+                        help="with --scheduler, frames per task (long videos are split; default 2000)")
+    parser.add_argument("--scheduler-timeout", type=float, default=10.0,
+                        help="seconds to wait for the scheduler to answer (default 10)")
+    parser.add_argument("--flush-every", type=int, default=256,
+                        help="with a store OUT, frames between writes (what a killed run can lose; default 256)")
+    parser.add_argument("--no-resume", action="store_true", help="with a store OUT, predict again frames it has")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it is an existing file")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def parse_frames(text):
+    """``"A:B"`` -> ``(A, B)`` (either may be None); None -> None."""
+    from ..core.errors import ConfigError
+
+    if text in (None, ""):
+        return None
+    try:
+        a, b = str(text).split(":")
+        return (int(a) if a.strip() else 0, int(b) if b.strip() else None)
+    except ValueError:
+        raise ConfigError(f"--frames expects A:B (for example 0:1000), got {text!r}.",
+                          hint="Give a start and an end frame separated by ':'; B is excluded.") from None
+
+
+def _is_store(path: Path) -> bool:
+    from ..core.store import is_store_dir
+
+    return path.suffix == ".zarr" or (path.is_dir() and is_store_dir(path))
+
+
+def _video_info(path: Path):
+    from ..core.video import open_video
+
+    with open_video(path) as r:
+        return r.info()
+
+
+def _collect(inputs, frames, predictor):
+    """(videos: list[VideoInfo], jobs: list[(index into videos, frames spec)])."""
+    from ..core.errors import PoseTrackError
+    from ..core.io import load_dataset
+    from ..core.store import ProjectStore
+    from ..core.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+
+    import numpy as np
+
+    videos, jobs, seen = [], [], {}
+
+    def add(info, spec):
+        key = str(Path(info.path).resolve()) if info.path else f"#{len(videos)}"
+        if info.kind == "embedded":
+            raise PoseTrackError(f"{info.path} has its frames embedded in the labels file; predicting on embedded "
+                                 "frames is not supported.", hint="Point the labels at the original video files.")
+        if key not in seen:
+            seen[key] = len(videos)
+            videos.append(info)
+        jobs.append((seen[key], spec))
+
+    for raw in inputs:
+        p = Path(raw)
+        if not p.exists():
+            raise PoseTrackError(f"Input {p} does not exist.", path=p, hint="Check the path.")
+        if _is_store(p):
+            st = ProjectStore.open(p, mode="r")
+            predictor.check_skeleton(st.skeleton, source=f"the project {p}")
+            for info in st.videos:
+                add(info, frames)
+        elif p.suffix.lower() in VIDEO_SUFFIXES or p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES:
+            add(_video_info(p), frames)
+        else:
+            ds = load_dataset(p, check_videos="warn")
+            predictor.check_skeleton(ds.skeleton, source=f"the labels in {p}")
+            for vid, info in enumerate(ds.videos):
+                f = ds.labels.frames(vid)
+                if frames is not None:
+                    a, b = frames
+                    f = f[(f >= (a or 0)) & (f < (b if b is not None else np.iinfo(np.int64).max))]
+                if len(f):
+                    vp = Path(info.path)
+                    if not vp.is_absolute() and not vp.exists() and (p.parent / vp).exists():
+                        info.path = str(p.parent / vp)
+                    add(info, f)
+    return videos, jobs
+
+
+def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int = 8, device: str = "auto",
+                       max_instances=None, peak_threshold: float = 0.2, tracker=None, max_tracks=None,
+                       scheduler=None, workers: int = 2, chunk_frames: int = 2000, resume: bool = True,
+                       overwrite: bool = False, scheduler_timeout: float = 10.0, flush_every: int = 256,
+                       cancel=None):
+    """Generator form of :func:`predict` (yields ProgressEvent, returns a PredictResult)."""
+    from ..core.dataset import PoseDataset
+    from ..core.errors import PoseTrackError
+    from ..nn.inference.predictors import load_predictor
+
+    out = Path(out)
+    frames = parse_frames(frames) if isinstance(frames, str) else frames
+    store_out = _is_store(out)
+    if not store_out and out.exists() and not overwrite:
+        raise PoseTrackError(f"The output {out} exists.", path=out, hint="Pass --overwrite, or pick another --out.")
+    if tracker:
+        try:
+            from ..core import tracking  # noqa: F401
+        except ImportError as exc:
+            raise PoseTrackError(f"--tracker {tracker} needs napari_posetrack.core.tracking, which cannot be "
+                                 f"imported ({exc}).", hint="Run without --tracker, then `posetrack track`.") from None
+    pred = load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
+                          max_instances=max_instances)
+    videos, jobs = _collect(inputs, frames, pred)
+    if not jobs:
+        raise PoseTrackError("Nothing to predict: the inputs have no frames (labels files with no labeled frame?).",
+                             hint="Pass video files or a project store, or check --frames.")
+    client = None
+    if scheduler:  # connect before anything is written: an unreachable scheduler leaves no output
+        from ..nn.inference.distributed import connect
+
+        client = connect(scheduler, workers=workers, timeout=scheduler_timeout)
+    try:
+        res, store = yield from _run(pred, model_dir, videos, jobs, out, store_out, client=client, frames=frames,
+                                     batch_size=batch_size, device=device, resume=resume, cancel=cancel,
+                                     flush_every=flush_every, chunk_frames=chunk_frames,
+                                     settings={"peak_threshold": peak_threshold,
+                                               "filters": {"max_instances": max_instances}})
+    finally:
+        if client is not None:
+            cluster = getattr(client, "cluster", None)
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    if res.cancelled:
+        return res
+    table = store.predictions if store is not None else res.table
+    track_names = []
+    if tracker and len(table):
+        from ..core.tracking import iter_track
+
+        def frame_source(video_id):
+            from ..core.video import open_video
+
+            return store.open_video(video_id) if store is not None else open_video(videos[video_id].path)
+
+        tr = yield from iter_track(table, tracker=tracker, max_tracks=max_tracks, frame_source=frame_source)
+        table, track_names = tr.table, tr.track_names
+        res.warnings += tr.warnings
+    if store is not None:
+        if tracker:
+            store.save(predictions=table, track_names=track_names)
+    else:
+        from ..core.io import save_dataset
+
+        ds = PoseDataset(pred.skeleton, videos=videos, track_names=track_names, predictions=table)
+        save_dataset(ds, out, overwrite=overwrite)
+    return res
+
+
+def _run(pred, model_dir, videos, jobs, out, store_out, *, client, frames, batch_size, device, resume, cancel,
+         flush_every, chunk_frames, settings):
+    """Predict the jobs into a store (streamed) or memory; returns (PredictResult, store or None)."""
+    from ..core.store import ProjectStore
+    from ..nn.inference.pipeline import iter_predict_videos
+
+    store = None
+    if store_out:
+        if out.exists():
+            store = ProjectStore.open(out)
+            pred.check_skeleton(store.skeleton, source=f"the project {out}")
+        else:
+            store = ProjectStore.create(out, pred.skeleton, videos=videos)
+        known = {str(Path(v.path).resolve()): i for i, v in enumerate(store.videos)}
+        ids = [known[str(Path(v.path).resolve())] if str(Path(v.path).resolve()) in known else store.add_video(v)
+               for v in videos]
+        if not resume:
+            for vid in sorted({ids[j] for j, _ in jobs}):
+                store.clear_predictions(vid)
+    else:
+        ids = list(range(len(videos)))
+    if client is not None:
+        from ..nn.inference.distributed import iter_predict_distributed
+
+        djobs = [(ids[j], videos[j].path, videos[j].n_frames, f) for j, f in jobs]
+        res = yield from iter_predict_distributed(model_dir, djobs, client=client, chunk_frames=chunk_frames,
+                                                  batch_size=batch_size, device=device, settings=settings,
+                                                  store=store, n_nodes=pred.n_nodes, cancel=cancel)
+    else:
+        res = yield from iter_predict_videos(pred, [(ids[j], videos[j], f) for j, f in jobs], store=store,
+                                             batch_size=batch_size, cancel=cancel, resume=resume,
+                                             flush_every=flush_every)
+    return res, store
+
+
+def predict(model_dir, inputs, out, *, show: bool = True, **kwargs):
+    """Predict ``inputs`` with the model in ``model_dir`` into ``out``; returns a PredictResult.
+
+    Keyword arguments are those of :func:`iter_predict_files` (``frames="0:100"``,
+    ``batch_size``, ``device``, ``max_instances``, ``tracker``, ``max_tracks``, ``scheduler``,
+    ``workers``, ``chunk_frames``, ``resume``, ``overwrite``, ``scheduler_timeout``, ``flush_every``).
+    """
+    from ..core.progress import drain
+
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    return drain(iter_predict_files(model_dir, inputs, out, **kwargs), desc="predict", show=show)
+
+
+def run(args) -> int:
+    import sys
+
+    res = predict(args.model_dir, args.inputs, args.out, show=not args.quiet, frames=args.frames,
+                  batch_size=args.batch_size, device=args.device, max_instances=args.max_instances,
+                  peak_threshold=args.peak_threshold, tracker=args.tracker, max_tracks=args.max_tracks,
+                  scheduler=args.scheduler, workers=args.workers, chunk_frames=args.chunk_frames,
+                  resume=not args.no_resume, overwrite=args.overwrite, scheduler_timeout=args.scheduler_timeout,
+                  flush_every=args.flush_every)
+    for w in res.warnings:
+        print(f"posetrack predict: warning: {w}", file=sys.stderr)
+    print(f"predicted {res.n_frames} frames, {res.n_instances} instances in {res.seconds:.1f} s "
+          f"({res.fps:.1f} frames/s) -> {args.out}")
+    return 0

@@ -1,0 +1,71 @@
+"""``posetrack train``: train a pose model from labeled data."""
+
+from __future__ import annotations
+
+NAME = "train"
+HELP = "train a single-instance, top-down or bottom-up pose model"
+DESCRIPTION = (
+    "Train a pose model on INPUT (project stores, .slp files or DeepLabCut projects; several are merged) "
+    "and write a model directory to --out (config.yaml + weights; for top-down, centroid/ and "
+    "centered_instance/). A YAML --config holds sections model/preprocess/augment/train (see "
+    "docs/training.md) and, for top-down, optional centroid:/centered_instance: override sections."
+)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="store, .slp file or DeepLabCut project")
+    parser.add_argument("--model", default="single", choices=["single", "topdown", "bottomup"], help="model kind")
+    parser.add_argument("--out", "-o", required=True, help="model directory to write")
+    parser.add_argument("--config", help="YAML config (see docs/training.md)")
+    parser.add_argument("--epochs", type=int, help="maximum epochs")
+    parser.add_argument("--max-minutes", type=float, help="time limit in minutes (whole run)")
+    parser.add_argument("--batch-size", type=int, help="batch size")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="device (default auto)")
+    parser.add_argument("--seed", type=int, help="random seed (split, init, augmentation)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def train(inputs, *, model: str = "single", out="model", config=None, epochs=None, max_minutes=None,
+          batch_size=None, device=None, seed=None, resume: bool = False, show_progress: bool = True,
+          cancel=None) -> dict:
+    """Train a model; returns ``{"kind", "out_dir", "stages": {stage: result}}``."""
+    from ..core.progress import drain
+    from ..nn.distributed import init_from_env
+    from ..nn.train import iter_train
+
+    dist = init_from_env()  # torchrun: data-parallel over all ranks
+
+    tr = {k: v for k, v in {"epochs": epochs, "max_minutes": max_minutes, "batch_size": batch_size,
+                            "device": device, "seed": seed}.items() if v is not None}
+    gen = iter_train(list(inputs), model, out, config=config, overrides={"train": tr} if tr else None,
+                     resume=resume, cancel=cancel, dist=dist)
+    return drain(_log_messages(gen), desc="train", show=show_progress and (dist is None or dist.is_main))
+
+
+def _log_messages(gen):
+    import sys
+
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            return stop.value
+        if ev.message and ev.stage in ("setup", "stage", "validate"):
+            print(ev.message, file=sys.stderr)
+        yield ev
+
+
+def run(args) -> int:
+    from ..core.metrics.pose import format_metrics
+
+    result = train(args.inputs, model=args.model, out=args.out, config=args.config, epochs=args.epochs,
+                   max_minutes=args.max_minutes, batch_size=args.batch_size, device=args.device, seed=args.seed,
+                   resume=args.resume, show_progress=not args.quiet)
+    for stage, res in result["stages"].items():
+        print(f"{stage}: {res['epochs_run']} epochs ({res['stopped']}), best epoch {res['best_epoch']}, "
+              f"best val loss {res['best_val_loss']:.4g}")
+        if res.get("metrics"):
+            print("  " + format_metrics(res["metrics"]).replace("\n", "\n  "))
+    print(f"model written to {result['out_dir']}")
+    return 0

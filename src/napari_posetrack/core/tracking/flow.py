@@ -1,0 +1,163 @@
+"""Optical-flow shift tracker: pyramidal Lucas-Kanade on the tracked points.
+
+Each track carries an estimate of its pose. When a new frame arrives, every estimate is
+moved from the previous frame to the new one with sparse pyramidal Lucas-Kanade optical
+flow (our own vectorised implementation, numpy + ``scipy.ndimage.map_coordinates``: it only
+samples windows around the tracked points, so a 1024x1024 frame costs a few milliseconds),
+then detections are matched to the shifted poses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from .engine import OnlineTracker
+
+__all__ = ["FlowTracker", "pyramidal_lk", "to_gray"]
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """(H, W) float32 in [0, 255] from an (H, W), (H, W, 1) or (H, W, 3) image."""
+    img = np.asarray(image)
+    if img.ndim == 3:
+        img = img[..., 0] if img.shape[-1] == 1 else img[..., :3].mean(-1)
+    return img.astype(np.float32, copy=False)
+
+
+def _pyramid(img: np.ndarray, levels: int) -> list[np.ndarray]:
+    pyr = [img]
+    for _ in range(levels - 1):
+        sm = ndimage.uniform_filter(pyr[-1], 2, mode="nearest")
+        pyr.append(np.ascontiguousarray(sm[::2, ::2]))
+    return pyr
+
+
+def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window: int = 21,
+                 levels: int = 3, iters: int = 10, min_eig: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Track points from ``prev`` to ``curr`` with pyramidal Lucas-Kanade.
+
+    Parameters
+    ----------
+    prev, curr : ndarray (H, W) float32
+        Grey frames.
+    pts : ndarray (P, 2)
+        Points (x, y) in ``prev``; NaN rows are passed through.
+    window : int
+        Side of the square integration window at every level.
+    levels : int
+        Pyramid levels (each halves the image).
+    iters : int
+        Gauss-Newton iterations per level.
+    min_eig : float
+        Points whose structure tensor's smallest eigenvalue (per pixel, image in [0, 1]) is
+        below this are reported as failed.
+
+    Returns
+    -------
+    new_pts : ndarray (P, 2)
+    ok : ndarray (P,) bool
+    """
+    pts = np.asarray(pts, np.float64)
+    good = np.isfinite(pts).all(1)
+    new = pts.copy()
+    ok = np.zeros(len(pts), bool)
+    if not good.any():
+        return new, ok
+    p0 = pts[good]
+    pp, pc = _pyramid(prev / 255.0, levels), _pyramid(curr / 255.0, levels)
+    half = (window - 1) / 2.0
+    oy, ox = np.mgrid[-half:half + 1, -half:half + 1]
+    ox, oy = ox.ravel(), oy.ravel()  # (W2,)
+    g = np.zeros_like(p0)  # guess at the current level, (P, 2)
+    eig_ok = np.ones(len(p0), bool)
+    for lvl in range(levels - 1, -1, -1):
+        I, J = pp[lvl], pc[lvl]
+        Iy, Ix = np.gradient(I)
+        p = p0 / (2 ** lvl)
+        xs = p[:, 0:1] + ox[None]
+        ys = p[:, 1:2] + oy[None]
+        coords = np.stack([ys.ravel(), xs.ravel()])
+        Iw = ndimage.map_coordinates(I, coords, order=1, mode="nearest").reshape(xs.shape)
+        Ixw = ndimage.map_coordinates(Ix, coords, order=1, mode="nearest").reshape(xs.shape)
+        Iyw = ndimage.map_coordinates(Iy, coords, order=1, mode="nearest").reshape(xs.shape)
+        gxx, gxy, gyy = (Ixw * Ixw).sum(1), (Ixw * Iyw).sum(1), (Iyw * Iyw).sum(1)
+        det = gxx * gyy - gxy ** 2
+        tr = gxx + gyy
+        lam_min = (tr - np.sqrt(np.maximum(tr ** 2 - 4 * det, 0))) / 2 / len(ox)
+        if lvl == 0:
+            eig_ok = lam_min > min_eig
+        det = np.where(np.abs(det) < 1e-12, np.inf, det)
+        v = np.zeros_like(g)
+        for _ in range(iters):
+            cx = xs + (g[:, 0] + v[:, 0])[:, None]
+            cy = ys + (g[:, 1] + v[:, 1])[:, None]
+            Jw = ndimage.map_coordinates(J, np.stack([cy.ravel(), cx.ravel()]), order=1,
+                                         mode="nearest").reshape(xs.shape)
+            dI = Iw - Jw
+            bx, by = (dI * Ixw).sum(1), (dI * Iyw).sum(1)
+            dvx = (gyy * bx - gxy * by) / det
+            dvy = (gxx * by - gxy * bx) / det
+            v[:, 0] += dvx
+            v[:, 1] += dvy
+            if np.all(np.abs(dvx) < 0.01) and np.all(np.abs(dvy) < 0.01):
+                break
+        g = g + v
+        if lvl > 0:
+            g = 2.0 * g
+    shift = g
+    fin = np.isfinite(shift).all(1) & eig_ok
+    new[good] = np.where(fin[:, None], p0 + np.where(np.isfinite(shift), shift, 0), p0)
+    ok[np.flatnonzero(good)] = fin
+    return new, ok
+
+
+class FlowTracker(OnlineTracker):
+    """Candidates are each track's pose shifted by optical flow into the current frame."""
+
+    name = "flow"
+    needs_images = True
+
+    def __init__(self, config=None, **kwargs):
+        super().__init__(config, **kwargs)
+        self.estimates: dict[int, tuple[int, np.ndarray]] = {}  # track -> (last observed frame, pose)
+        self.prev: np.ndarray | None = None
+
+    def _prep(self, image) -> np.ndarray | None:
+        if image is None:
+            return None
+        g = to_gray(image)
+        s = self.config.flow_scale
+        if s != 1.0:
+            g = ndimage.zoom(g, s, order=1)
+        return g
+
+    def candidates(self, frame_idx, image):
+        cur = self._prep(image)
+        ids = [t for t, (f, _) in self.estimates.items() if frame_idx - f <= self.config.max_gap]
+        if not ids:
+            self._cur = cur
+            return np.zeros(0, np.int64), np.zeros((0, 0, 2), np.float32)
+        poses = np.stack([self.estimates[t][1] for t in ids]).astype(np.float64)
+        if cur is not None and self.prev is not None and self.prev.shape == cur.shape:
+            k = poses.shape[1]
+            s = self.config.flow_scale
+            moved, ok = pyramidal_lk(self.prev, cur, poses.reshape(-1, 2) * s, window=self.config.flow_window,
+                                     levels=self.config.flow_levels, iters=self.config.flow_iters)
+            moved = np.where(ok[:, None], moved / s, poses.reshape(-1, 2)).reshape(len(ids), k, 2)
+            for t, m in zip(ids, moved):
+                self.estimates[t] = (self.estimates[t][0], m)
+            poses = moved
+        self._cur = cur
+        return np.asarray(ids, np.int64), poses.astype(np.float32)
+
+    def observe(self, frame_idx, image, points, assigned):
+        for r in np.flatnonzero(assigned >= 0):
+            t = int(assigned[r])
+            z = points[r].astype(np.float64)
+            old = self.estimates.get(t)
+            if old is not None:
+                z = np.where(np.isfinite(z), z, old[1])
+            self.estimates[t] = (frame_idx, z)
+        if getattr(self, "_cur", None) is not None:
+            self.prev = self._cur

@@ -1,0 +1,228 @@
+"""Track (or re-track) a pose table: stream its frames through an online tracker.
+
+:func:`iter_track` is a generator of :class:`~napari_posetrack.core.progress.ProgressEvent`
+that returns a :class:`TrackResult`; :func:`track_table` runs it to the end. Frames are
+visited in order, one at a time; only the output columns grow with the input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Callable, Generator
+
+import numpy as np
+
+from ..errors import ConfigError, TrackingError
+from ..posetable import PoseTable
+from ..progress import CancelToken, ProgressEvent
+from .engine import OnlineTracker, TrackerConfig
+from .flow import FlowTracker
+from .kalman import KalmanTracker
+
+__all__ = ["TRACKERS", "register_tracker", "make_tracker", "TrackResult", "iter_track", "track_table",
+           "cull_short_tracks", "compact_track_ids"]
+
+
+class SimpleTracker(OnlineTracker):
+    """Hungarian frame-to-frame matching against the instances of the last ``window`` frames."""
+
+    name = "simple"
+
+
+TRACKERS: dict[str, type[OnlineTracker]] = {}
+
+
+def register_tracker(name: str):
+    """Decorator adding an :class:`OnlineTracker` subclass to :data:`TRACKERS`."""
+
+    def deco(cls):
+        TRACKERS[name] = cls
+        return cls
+
+    return deco
+
+
+for _cls in (SimpleTracker, FlowTracker, KalmanTracker):
+    register_tracker(_cls.name)(_cls)
+
+
+def make_tracker(config: TrackerConfig) -> OnlineTracker:
+    try:
+        cls = TRACKERS[config.tracker]
+    except KeyError:
+        raise ConfigError(f"Unknown tracker {config.tracker!r}.", hint=f"Use one of {sorted(TRACKERS)}.") from None
+    return cls(config)
+
+
+@dataclass
+class TrackResult:
+    """What tracking returns.
+
+    Attributes
+    ----------
+    table : PoseTable
+        The input rows (same order) with ``track_id`` and ``tracking_score`` set.
+    track_names : list of str
+        Names for track ids ``0..n-1``.
+    over_capacity : ndarray (M, 2)
+        ``(video_id, frame_idx)`` of frames with more instances than ``max_tracks`` (their
+        extra instances are left untracked).
+    warnings : list of str
+        Human-readable notes (over-capacity frames, culled tracks, ...).
+    """
+
+    table: PoseTable
+    track_names: list[str]
+    over_capacity: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_tracks(self) -> int:
+        ids = self.table.track_id
+        return int(len(np.unique(ids[ids >= 0])))
+
+
+def _frames_text(frames: np.ndarray, limit: int = 10) -> str:
+    f = [int(x) for x in frames[:limit]]
+    more = f" and {len(frames) - limit} more" if len(frames) > limit else ""
+    return ", ".join(map(str, f)) + more
+
+
+def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_source: Callable | None = None,
+               cancel: CancelToken | None = None, report_every: int = 200,
+               **kwargs) -> Generator[ProgressEvent, None, TrackResult]:
+    """Assign track ids to every instance of ``table``, frame by frame.
+
+    Parameters
+    ----------
+    table : PoseTable
+        Instances to track (existing track ids are ignored and replaced).
+    config : TrackerConfig, optional
+        Settings; keyword arguments build one when omitted (``tracker="kalman"``, ...).
+    frame_source : callable, optional
+        ``frame_source(video_id) -> reader`` where ``reader[frame_idx]`` is an image (H, W, C);
+        needed by trackers with ``needs_images`` (``flow``).
+    cancel : CancelToken, optional
+        Checked between frames; a cancelled run raises :class:`~..progress.Cancelled`.
+
+    Yields
+    ------
+    ProgressEvent
+        ``stage="track"``, step = frames done.
+
+    Returns
+    -------
+    TrackResult
+    """
+    cfg = config or TrackerConfig(**kwargs)
+    if len(table) == 0:
+        raise TrackingError(
+            "There are no instances to track (the predictions are empty).",
+            hint="Run inference first (posetrack predict), or check that the file holds predictions.",
+        )
+    # with stitching, the online pass makes uncapped tracklets; the stitcher applies max_tracks
+    online = replace(cfg, max_tracks=None) if cfg.stitch else cfg
+    probe = make_tracker(online)
+    if probe.needs_images and frame_source is None:
+        raise TrackingError(
+            f"The {cfg.tracker!r} tracker needs the video frames, but none were given.",
+            hint="Make sure the video file the predictions refer to exists, or use --tracker simple/kalman.",
+        )
+    counts = np.unique(np.stack([table.video_id.astype(np.int64), table.frame_idx]), axis=1, return_counts=True)[1]
+    if cfg.max_tracks is not None and np.median(counts) > cfg.max_tracks:
+        raise TrackingError(
+            f"max_tracks={cfg.max_tracks} is smaller than the number of instances in most frames "
+            f"(median {int(np.median(counts))} per frame, up to {int(counts.max())}).",
+            hint=f"Pass --max-tracks {int(np.median(counts))} (or more) if that many animals are in the video.",
+        )
+    n_frames_total = len(counts)
+    track_id = np.full(len(table), -1, np.int64)
+    score = np.zeros(len(table), np.float32)
+    over: list[tuple[int, int]] = []
+    id_offset = 0
+    done = 0
+    current_video = None
+    tracker = None
+    reader = None
+    for vid, fidx, rows in table.frame_groups():
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if vid != current_video:
+            if tracker is not None and online.max_tracks is None:
+                id_offset += tracker.next_id
+            tracker = make_tracker(online)
+            current_video = vid
+            reader = frame_source(vid) if (tracker.needs_images and frame_source) else None
+        image = None
+        if reader is not None:
+            n_vid = len(reader) if hasattr(reader, "__len__") else None
+            if n_vid is not None and fidx >= n_vid:
+                raise TrackingError(
+                    f"Instances reference frame {fidx} of video {vid}, which has only {n_vid} frames.",
+                    hint="The predictions do not belong to this video; relink the video or re-run inference.",
+                )
+            image = reader[fidx]
+        ids, sc = tracker.step(fidx, table.points[rows], image)
+        track_id[rows] = np.where(ids >= 0, ids + (id_offset if online.max_tracks is None else 0), -1)
+        score[rows] = sc
+        if cfg.max_tracks is not None and len(rows) > cfg.max_tracks:
+            over.append((vid, fidx))
+        done += 1
+        if done % report_every == 0:
+            yield ProgressEvent("track", done, n_frames_total, {"tracks": int(tracker.next_id)})
+    out = table.with_columns(track_id=track_id.astype(np.int32), tracking_score=score)
+    warnings: list[str] = []
+    over_arr = np.asarray(over, np.int64).reshape(-1, 2)
+    if len(over_arr):
+        warnings.append(
+            f"{len(over_arr)} frames have more instances than max_tracks={cfg.max_tracks} "
+            f"(frames {_frames_text(over_arr[:, 1])}); the instances that matched no track were left "
+            "untracked. Pass a larger --max-tracks if there really are more animals."
+        )
+    if cfg.stitch:
+        from .stitch import stitch_tracklets
+
+        out = stitch_tracklets(out, n_identities=cfg.max_tracks, kappa=cfg.kappa)
+    if cfg.min_track_length > 1:
+        out, n_culled = cull_short_tracks(out, cfg.min_track_length)
+        if n_culled:
+            warnings.append(f"{n_culled} tracks shorter than {cfg.min_track_length} instances were removed.")
+    out = compact_track_ids(out)
+    n = int(out.track_id.max(initial=-1)) + 1
+    yield ProgressEvent("track", n_frames_total, n_frames_total, {"tracks": n})
+    return TrackResult(out, [f"track_{i}" for i in range(n)], over_arr, warnings)
+
+
+def track_table(table: PoseTable, config: TrackerConfig | None = None, **kwargs) -> TrackResult:
+    """Plain-function form of :func:`iter_track` (runs it to the end)."""
+    gen = iter_track(table, config, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def cull_short_tracks(table: PoseTable, min_length: int) -> tuple[PoseTable, int]:
+    """Untrack (``-1``) the instances of tracks with fewer than ``min_length`` instances."""
+    tid = table.track_id.copy()
+    ids, counts = np.unique(tid[tid >= 0], return_counts=True)
+    short = ids[counts < min_length]
+    tid[np.isin(tid, short)] = -1
+    return table.with_columns(track_id=tid), int(len(short))
+
+
+def compact_track_ids(table: PoseTable) -> PoseTable:
+    """Renumber track ids to ``0..n-1`` in order of first appearance."""
+    tid = table.track_id
+    if not (tid >= 0).any():
+        return table
+    order = np.lexsort((table.frame_idx, table.video_id))
+    seen: dict[int, int] = {}
+    for t in tid[order]:
+        if t >= 0 and int(t) not in seen:
+            seen[int(t)] = len(seen)
+    lut = np.full(int(tid.max()) + 1, -1, np.int32)
+    for old, new in seen.items():
+        lut[old] = new
+    return table.with_columns(track_id=np.where(tid >= 0, lut[np.maximum(tid, 0)], -1))

@@ -1,0 +1,211 @@
+"""One ranked queue of frames worth a proofreader's look.
+
+All signals are scored in [0, 1] per frame, weighted and summed into one ranking:
+
+================  ==========================================================================
+signal            what raises it
+================  ==========================================================================
+``swap``          small margin between the current assignment of two tracks from the previous
+                  frame and the swapped one (mean node distance; a negative margin means the
+                  swapped identities fit better)
+``crossing``      two tracks' centroids closer than half an animal
+``jump``          a track's centroid step much larger than its usual (95th percentile) step
+``start_end``     a track starts or ends inside the video
+``count``         the number of instances differs from the previous frame
+``low_score``     an instance score below ``min_score``
+================  ==========================================================================
+
+Neighbouring frames flagged for the same event are merged (the best frame of each run of
+frames within ``nms_window`` is kept) so the queue does not list one crossing ten times.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..posetable import PoseTable
+
+__all__ = ["SuspectQueue", "suspect_frames", "DEFAULT_WEIGHTS"]
+
+DEFAULT_WEIGHTS = {"swap": 3.0, "crossing": 1.0, "jump": 2.0, "start_end": 1.0, "count": 0.5, "low_score": 1.0}
+
+
+@dataclass
+class SuspectQueue:
+    """Frames ranked worst first.
+
+    Attributes
+    ----------
+    frames : ndarray (M, 2) int64
+        ``(video_id, frame_idx)``.
+    scores : ndarray (M,) float
+        Combined suspicion (higher = look first).
+    reasons : list of str
+        Human-readable reason per entry, e.g. ``"swap? tracks 0/1 (margin -3.2 px)"``.
+    tracks : list of tuple of int
+        Track ids involved per entry (first two feed the swap command).
+    """
+
+    frames: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
+    scores: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reasons: list = field(default_factory=list)
+    tracks: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def next_after(self, position: int) -> int:
+        """Index of the entry after ``position`` (wraps around); -1 when empty."""
+        return -1 if not len(self) else (position + 1) % len(self)
+
+
+def _mean_node_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) mean distance over nodes present in both poses."""
+    d = np.sqrt(((a[:, None] - b[None]) ** 2).sum(-1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(d, -1)
+
+
+def _video_signals(t: PoseTable, min_score: float) -> tuple[np.ndarray, dict, dict, dict]:
+    frames = np.unique(t.frame_idx)
+    pos = {int(f): i for i, f in enumerate(frames)}
+    F = len(frames)
+    sig = {k: np.zeros(F) for k in DEFAULT_WEIGHTS}
+    why: dict[str, dict[int, str]] = {k: {} for k in DEFAULT_WEIGHTS}
+    who: dict[int, tuple] = {}
+    cents = t.centroids()
+    bb = t.bboxes()
+    sizes = np.sqrt(np.abs((bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])))
+    size = float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else 50.0
+    # instance count changes and low scores
+    fi = np.array([pos[int(f)] for f in t.frame_idx])
+    counts = np.bincount(fi, minlength=F)
+    dc = np.abs(np.diff(counts, prepend=counts[0]))
+    sig["count"] = np.minimum(dc, 2) / 2.0
+    for i in np.flatnonzero(dc):
+        why["count"][i] = f"{counts[i - 1] if i else counts[i]} -> {counts[i]} instances"
+    sc = t.instance_score
+    low = np.isfinite(sc) & (sc < min_score)
+    if low.any():
+        val = np.zeros(F)
+        np.maximum.at(val, fi[low], 1.0 - sc[low] / max(min_score, 1e-6))
+        sig["low_score"] = val
+        for r in np.flatnonzero(low):
+            why["low_score"].setdefault(fi[r], f"score {sc[r]:.2f}")
+    tid = t.track_id
+    tracks = np.unique(tid[tid >= 0])
+    # per-track: starts/ends and velocity jumps
+    for k in tracks:
+        rows = np.flatnonzero(tid == k)
+        rows = rows[np.argsort(t.frame_idx[rows])]
+        fpos = fi[rows]
+        if fpos[0] > 0:
+            sig["start_end"][fpos[0]] = 1.0
+            why["start_end"][fpos[0]] = f"track {k} starts"
+            who.setdefault(fpos[0], (int(k),))
+        if fpos[-1] < F - 1:
+            sig["start_end"][fpos[-1]] = 1.0
+            why["start_end"][fpos[-1]] = f"track {k} ends"
+            who.setdefault(fpos[-1], (int(k),))
+        if len(rows) > 2:
+            gap = np.maximum(np.diff(t.frame_idx[rows]), 1)
+            step = np.linalg.norm(np.diff(cents[rows], axis=0), axis=1) / gap
+            ok = np.isfinite(step)
+            if ok.sum() > 2:
+                p95 = max(float(np.percentile(step[ok], 95)), 0.02 * size)
+                s = np.clip((step / p95 - 1.5) / 3.0, 0, 1)
+                s[~ok] = 0
+                for j in np.flatnonzero(s > 0):
+                    f = fpos[j + 1]
+                    if s[j] > sig["jump"][f]:
+                        sig["jump"][f] = s[j]
+                        why["jump"][f] = f"track {k} jumps {step[j]:.0f} px"
+                        who[f] = (int(k),)
+    # pairwise: crossings and swap margins between consecutive frames
+    tracked = tid >= 0
+    groups = {}
+    for _, f, rows in t.take(tracked).frame_groups():
+        groups[pos[f]] = np.flatnonzero(tracked)[rows]
+    for i in range(F):
+        rows = groups.get(i)
+        if rows is None or len(rows) < 2:
+            continue
+        c = cents[rows]
+        d = np.linalg.norm(c[:, None] - c[None], axis=-1)
+        np.fill_diagonal(d, np.inf)
+        a, b = np.unravel_index(np.nanargmin(np.where(np.isfinite(d), d, np.inf)), d.shape)
+        if np.isfinite(d[a, b]) and d[a, b] < 0.5 * size:
+            sig["crossing"][i] = 1.0 - d[a, b] / (0.5 * size)
+            why["crossing"][i] = f"tracks {tid[rows[a]]}/{tid[rows[b]]} {d[a, b]:.0f} px apart"
+        prev = groups.get(i - 1)
+        if prev is None:
+            continue
+        common = np.intersect1d(tid[prev], tid[rows])
+        if len(common) < 2:
+            continue
+        pa = t.points[[prev[np.flatnonzero(tid[prev] == k)[0]] for k in common]]
+        pb = t.points[[rows[np.flatnonzero(tid[rows] == k)[0]] for k in common]]
+        D = _mean_node_dist(pa, pb)  # (C, C) prev track x current track
+        keep = np.diag(D)
+        swap = D + D.T - keep[:, None] - keep[None]  # extra cost of swapping pair (x, y)
+        np.fill_diagonal(swap, np.inf)
+        swap = np.where(np.isfinite(swap), swap, np.inf)
+        x, y = np.unravel_index(np.argmin(swap), swap.shape)
+        margin = float(swap[x, y])
+        if np.isfinite(margin):
+            s = float(np.clip(1.0 - margin / (0.25 * size), 0, 1))
+            if s > 0:
+                sig["swap"][i] = s
+                why["swap"][i] = f"swap? tracks {common[x]}/{common[y]} (margin {margin:.1f} px)"
+                who[i] = (int(common[x]), int(common[y]))
+    return frames, sig, why, who
+
+
+def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: float = 0.3,
+                   nms_window: int = 3, n: int | None = None) -> SuspectQueue:
+    """Rank frames of ``table`` (tracked instances) by how likely they hold a tracking error.
+
+    Parameters
+    ----------
+    table : PoseTable
+        Instances with track ids (predictions after tracking, usually).
+    weights : dict, optional
+        Weight per signal (see :data:`DEFAULT_WEIGHTS`); 0 turns a signal off.
+    min_score : float
+        Instance scores below this raise ``low_score``.
+    nms_window : int
+        Keep only the best frame among flagged frames closer than this.
+    n : int, optional
+        Keep the ``n`` worst entries.
+    """
+    w = dict(DEFAULT_WEIGHTS)
+    w.update(weights or {})
+    out_f, out_s, out_r, out_t = [], [], [], []
+    for vid in np.unique(table.video_id):
+        t = table.for_video(int(vid))
+        frames, sig, why, who = _video_signals(t, min_score)
+        total = sum(w[k] * sig[k] for k in sig)
+        flagged = np.flatnonzero(total > 0)
+        # non-maximum suppression over time
+        order = flagged[np.argsort(-total[flagged], kind="stable")]
+        taken = np.zeros(len(frames), bool)
+        for i in order:
+            lo, hi = max(0, i - nms_window), min(len(frames), i + nms_window + 1)
+            near = np.abs(frames[lo:hi] - frames[i]) <= nms_window
+            if taken[lo:hi][near].any():
+                continue
+            taken[i] = True
+            parts = sorted(((w[k] * sig[k][i], why[k].get(i, k)) for k in sig if sig[k][i] > 0), reverse=True)
+            out_f.append((int(vid), int(frames[i])))
+            out_s.append(float(total[i]))
+            out_r.append("; ".join(p[1] for p in parts))
+            out_t.append(who.get(i, ()))
+    order = np.argsort(-np.asarray(out_s), kind="stable") if out_s else np.zeros(0, int)
+    if n is not None:
+        order = order[:n]
+    return SuspectQueue(np.asarray(out_f, np.int64).reshape(-1, 2)[order], np.asarray(out_s)[order],
+                        [out_r[i] for i in order], [out_t[i] for i in order])

@@ -1,0 +1,495 @@
+"""Frame-accurate PyAV reader: keyframe index, seek to the nearest keyframe, decode forward.
+
+How a frame is read (see ``docs/video.md``):
+
+1. The frame index (:mod:`.index`) maps frame ``i`` to its presentation timestamp.
+2. If the decoder has already passed the keyframe that a seek would land on and is still
+   before the target (forward scrubbing, the next frame), decoding simply goes on: no seek.
+3. Otherwise seek backward to the keyframe at or before the target and decode forward until
+   ``frame.pts == target``. Frames before the target that no other frame references are
+   skipped by the decoder (``skip_frame="NONREF"``), and no frame but the target is
+   converted to an array. A seek that lands after the target backs off one keyframe.
+4. Every decoded timestamp is checked against the index; a disagreement rebuilds the index
+   exactly (demux) or raises :class:`~napari_posetrack.core.errors.SeekError`.
+
+Frames are grey ``(h, w, 1)`` when the pixel format is grey or the first frame has equal
+R, G and B everywhere (as in most lab videos stored as YUV), else RGB ``(h, w, 3)``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import SeekError, VideoError
+from .base import VideoReader
+from .cache import DEFAULT_CACHE_BYTES, FrameCache
+from .index import FrameIndex, index_from_demux, index_from_entries
+
+__all__ = ["PyAVReader", "VIDEO_SUFFIXES"]
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".h264", ".ts")
+
+REENCODE_HINT = (
+    "Re-encode it with a fixed frame rate and regular keyframes: "
+    "`ffmpeg -i {src} -c:v libx264 -g 30 -pix_fmt yuv420p out.mp4`, or without the ffmpeg "
+    "command: `python -c \"from napari_posetrack.core.video import reencode_video; "
+    "reencode_video('{src}', 'out.mp4')\"`."
+)
+
+
+def _frame_ts(frame) -> int | None:
+    return frame.pts if frame.pts is not None else frame.dts
+
+
+def _open_container(path: str):
+    """Open a media file; every failure becomes a :class:`VideoError` that names the file."""
+    import av
+
+    if not os.path.exists(path):
+        raise VideoError(
+            f"Video file not found: {path!r}.",
+            path=path,
+            hint="Check the path (relative paths are relative to the current folder or the project).",
+        )
+    if os.path.isdir(path):
+        raise VideoError(f"{path!r} is a folder, not a video file.", path=path, hint="Open it as an image folder.")
+    if os.path.getsize(path) == 0:
+        raise VideoError(f"Video file {path!r} is empty (0 bytes).", path=path, hint="Copy the file again.")
+    try:
+        container = av.open(path, mode="r")
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as err:
+        raise VideoError(
+            f"Cannot read {path!r} as a video: expected a media file (mp4, avi, mov, mkv...) with a video "
+            f"stream, found unreadable data ({err}). The file is corrupt, truncated or not a video.",
+            path=path,
+            hint="Check that the file is complete (copy it again) and plays in a media player; "
+            + REENCODE_HINT.format(src=path),
+        ) from None
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        container.close()
+        raise VideoError(
+            f"{path!r} has no video stream (found streams: {', '.join(kinds)}).",
+            path=path,
+            hint="Open a file that contains video.",
+        )
+    stream = container.streams.video[0]
+    codec = stream.codec_context
+    if codec is None or not getattr(codec, "is_decoder", True):
+        name = getattr(stream.codec_context, "name", "unknown")
+        container.close()
+        raise VideoError(
+            f"{path!r} uses the video codec {name!r}, which this PyAV/FFmpeg build cannot decode.",
+            path=path,
+            hint=REENCODE_HINT.format(src=path),
+        )
+    return container
+
+
+class _Shared:
+    """State shared by a reader, its clones and its read-ahead worker."""
+
+    def __init__(self, index: FrameIndex, grey: bool, cache: FrameCache, read_ahead: int, threads: str):
+        self.index = index
+        self.grey = grey
+        self.cache = cache
+        self.read_ahead = int(read_ahead)
+        self.threads = threads
+        self.lock = threading.Lock()
+        self.last_requested = -2
+        self.worker: _ReadAhead | None = None
+        self.mismatches = 0  # decoded timestamps the index did not predict (sequential decode)
+
+
+class PyAVReader(VideoReader):
+    """Read a media file with PyAV (FFmpeg). See the module docstring for how.
+
+    Parameters
+    ----------
+    path : str or Path
+    cache_bytes : int
+        Size of the LRU frame cache in bytes (0 disables it).
+    read_ahead : int
+        When frame ``i`` is read right after ``i - 1``, a background thread decodes the next
+        ``read_ahead`` frames into the cache (0 disables it).
+    grayscale : bool or None
+        Force grey (``True``) or RGB (``False``) output; None detects it from the first frame.
+    index : {"auto", "entries", "demux"}
+        How to build the frame index (see :mod:`napari_posetrack.core.video.index`).
+    threads : {"AUTO", "FRAME", "SLICE", "NONE"}
+        FFmpeg decoder threading.
+
+    Raises
+    ------
+    VideoError
+        Missing, empty, corrupt or truncated file, no video stream, codec we cannot decode.
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        read_ahead: int = 8,
+        grayscale: bool | None = None,
+        index: str = "auto",
+        threads: str = "AUTO",
+        _shared: _Shared | None = None,
+    ):
+        path = str(Path(path))
+        super().__init__(path, cache=_shared.cache if _shared else None, cache_bytes=cache_bytes)
+        self._container = _open_container(path)
+        self._stream = self._container.streams.video[0]
+        self._configure_threads(threads)
+        self._gen = None  # frame generator of the current decode position
+        self._last_ts = None  # timestamp of the last frame the decoder returned
+        self._fed_dts = None  # dts of the last packet fed to the decoder
+        self._target_ts = None  # frames before this one may be skipped (non-reference)
+        self._skip = False
+        self._owns_shared = _shared is None
+        if _shared is None:
+            _shared = self._build_shared(grayscale, index, read_ahead, threads)
+        else:
+            self._prime()
+        self._shared = _shared
+        self._last_read = -2
+        s = self._stream
+        self.height, self.width = int(s.codec_context.height), int(s.codec_context.width)
+        self.channels = 1 if self._shared.grey else 3
+        self.n_frames = self._shared.index.n_frames
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        self.fps = float(rate) if rate else 0.0
+        self.codec = s.codec_context.name
+        self.pix_fmt = s.codec_context.pix_fmt or ""
+
+    # ------------------------------------------------------------------ setup
+    def _configure_threads(self, threads: str) -> None:
+        cc = self._stream.codec_context
+        if threads and threads.upper() != "NONE":
+            cc.thread_type = threads.upper()
+            cc.thread_count = 0
+        self._threads = threads
+
+    def _build_shared(self, grayscale, index: str, read_ahead: int, threads: str) -> _Shared:
+        import av
+
+        try:
+            first = next(self._container.decode(self._stream))
+        except (av.error.FFmpegError, StopIteration) as err:
+            raise VideoError(
+                f"Cannot decode the first frame of {self.path!r} (codec "
+                f"{self._stream.codec_context.name!r}): {err or 'no frame in the file'}.",
+                path=self.path,
+                hint="The file is corrupt or truncated, or the codec is not supported. "
+                + REENCODE_HINT.format(src=self.path),
+            ) from None
+        self._gen = None  # the next read seeks
+        first_ts = _frame_ts(first)
+        if grayscale is None:
+            grey = first.format.name.startswith("gray")
+            if not grey:
+                rgb = first.to_ndarray(format="rgb24")
+                grey = bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 0] == rgb[..., 2]).all())
+        else:
+            grey = bool(grayscale)
+        idx = None
+        if index in ("auto", "entries") and first_ts is not None:
+            idx = index_from_entries(self._container, self._stream, first_ts, self.path)
+        if idx is None:
+            idx = self._demux_index()
+        if idx.truncated:
+            idx = self._trim_to_decodable(idx)
+        if idx.n_frames == 0:
+            raise VideoError(
+                f"{self.path!r} contains no decodable video frame.", path=self.path, hint=REENCODE_HINT.format(src=self.path)
+            )
+        return _Shared(idx, grey, self.cache, read_ahead, threads)
+
+    def _prime(self) -> None:
+        """Decode the first frame once, so the decoder sees the stream's in-band parameter sets.
+
+        Some files (``m3v1mp4.mp4`` of the DeepLabCut example) send their H.264 parameter sets
+        only at the start of the stream: a decoder that seeks before decoding anything then
+        decodes later keyframes into the wrong pixels, without any error.
+        """
+        import av
+
+        try:
+            next(self._container.decode(self._stream))
+        except (av.error.FFmpegError, StopIteration):
+            pass
+        self._gen = None
+
+    def _trim_to_decodable(self, idx: FrameIndex) -> FrameIndex:
+        """Drop the frames of a truncated file that its last keyframe interval cannot decode."""
+        import av
+        from dataclasses import replace
+
+        if not len(idx.key_ts):
+            return idx
+        self._shared = _Shared(idx, False, self.cache, 0, "")  # temporary, for _seek
+        decoded = []
+        try:
+            self._seek(int(idx.key_ts[-1]))
+            for frame in self._gen:
+                decoded.append(_frame_ts(frame))
+        except (av.error.FFmpegError, EOFError):
+            pass
+        self._gen = None
+        if not decoded:
+            return idx
+        got = set(decoded)
+        tail = idx.pts[idx.pts >= min(decoded)]
+        missing = [t for t in tail if t not in got]
+        if missing:
+            idx = replace(idx, pts=idx.pts[idx.pts < missing[0]])
+        return idx
+
+    def _demux_index(self) -> FrameIndex:
+        import av
+
+        try:
+            return index_from_demux(self.path, self._stream.index)
+        except av.error.FFmpegError as err:
+            raise VideoError(
+                f"Cannot read the packets of {self.path!r}: {err}.", path=self.path, hint=REENCODE_HINT.format(src=self.path)
+            ) from None
+
+    @property
+    def index(self) -> FrameIndex:
+        return self._shared.index
+
+    @property
+    def grey(self) -> bool:
+        return self._shared.grey
+
+    def clone(self, read_ahead: bool = True) -> "PyAVReader":
+        """A reader with its own decoder that shares this one's index and cache."""
+        self._check_open()
+        return PyAVReader(self.path, _shared=self._shared, threads=self._threads)
+
+    # ------------------------------------------------------------------ decoding
+    def _to_array(self, frame) -> np.ndarray:
+        if self._shared.grey:
+            return frame.to_ndarray(format="gray")[..., None]
+        return frame.to_ndarray(format="rgb24")
+
+    def _decode_gen(self):
+        import av
+
+        cc = self._stream.codec_context
+        for packet in self._container.demux(self._stream):
+            if packet.dts is not None:
+                self._fed_dts = packet.dts
+            target = self._target_ts
+            skip = target is not None and packet.pts is not None and packet.pts < target
+            if skip != self._skip:
+                cc.skip_frame = "NONREF" if skip else "DEFAULT"
+                self._skip = skip
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue  # a damaged packet: FFmpeg conceals it, a plain decode does the same
+            except av.error.EOFError:
+                return
+            yield from frames
+
+    def _seek(self, ts: int) -> None:
+        self._container.seek(int(ts), stream=self._stream, backward=True, any_frame=False)
+        self._gen = self._decode_gen()
+        self._last_ts = None
+        self._fed_dts = None
+
+    def _can_continue(self, target: int) -> bool:
+        if self._gen is None or self._last_ts is None or self._last_ts >= target:
+            return False
+        return self._fed_dts is not None and self._fed_dts >= self._shared.index.seek_ts_for(target)
+
+    def _decode_to(self, frame_idx: int, *, convert: bool = True):
+        """Position the decoder on ``frame_idx`` and return that frame (VideoFrame)."""
+        for attempt in range(2):
+            try:
+                return self._decode_to_once(frame_idx)
+            except _IndexMismatch as err:
+                idx = self._shared.index
+                if idx.method == "demux" or attempt:
+                    raise SeekError(
+                        f"Seeking in {self.path!r} is unreliable: asked for frame {frame_idx} (pts "
+                        f"{idx.pts[frame_idx]}), the decoder returned a frame with pts {err.ts} that the "
+                        "frame index does not know (variable frame rate or a broken index).",
+                        path=self.path,
+                        hint=REENCODE_HINT.format(src=self.path),
+                    ) from None
+                self._rebuild_index()
+        raise AssertionError("unreachable")
+
+    def _rebuild_index(self) -> None:
+        with self._shared.lock:
+            if self._shared.index.method != "demux":
+                new = self._demux_index()
+                self._shared.index = new
+                self.cache.clear()
+        self.n_frames = self._shared.index.n_frames
+        self._gen = None
+
+    def _decode_to_once(self, frame_idx: int):
+        index = self._shared.index
+        target = int(index.pts[frame_idx])
+        seek_ts = None if self._can_continue(target) else index.seek_ts_for(target)
+        for _ in range(len(index.key_ts) + 1):
+            if seek_ts is not None:
+                self._seek(seek_ts)
+            just_seeked = seek_ts is not None
+            self._target_ts = target
+            try:
+                for frame in self._gen:
+                    ts = _frame_ts(frame)
+                    self._last_ts = ts
+                    if ts is None or (index.method != "demux" and index.frame_of(ts) < 0):
+                        raise _IndexMismatch(ts)
+                    if ts == target:
+                        return frame
+                    if ts > target:
+                        break
+                    just_seeked = False
+                else:
+                    self._gen = None
+                    raise VideoError(
+                        f"Frame {frame_idx} of {self.path!r} could not be decoded: the stream ended first "
+                        f"(the index lists {index.n_frames} frames). The file is probably truncated or damaged.",
+                        path=self.path,
+                        hint="Copy the file again, or " + REENCODE_HINT.format(src=self.path),
+                    )
+            finally:
+                self._target_ts = None
+            # overshoot: landed after the target
+            if not just_seeked:
+                raise _IndexMismatch(target)
+            prev = index.previous_key_ts(seek_ts if seek_ts is not None else index.seek_ts_for(target))
+            if prev is None:
+                raise _IndexMismatch(target)
+            seek_ts = prev
+        raise _IndexMismatch(target)
+
+    def _read_uncached(self, frame_idx: int) -> np.ndarray:
+        return self._to_array(self._decode_to(frame_idx))
+
+    def _iter_uncached(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+        reader = self.clone()
+        try:
+            with reader._lock:
+                frame = reader._decode_to(start)
+                yield start, reader._to_array(frame)
+                i = start + 1
+                pts = reader._shared.index.pts
+                for frame in reader._gen:
+                    if i >= stop:
+                        break
+                    if _frame_ts(frame) != pts[i]:
+                        self._shared.mismatches += 1
+                    yield i, reader._to_array(frame)
+                    i += 1
+        finally:
+            reader.close()
+
+    # ------------------------------------------------------------------ read-ahead
+    def _after_read(self, frame_idx: int) -> None:
+        sh = self._shared
+        sequential = frame_idx == sh.last_requested + 1
+        sh.last_requested = frame_idx
+        if sequential and sh.read_ahead > 0 and frame_idx + 1 < self.n_frames:
+            with sh.lock:
+                if sh.worker is None:
+                    sh.worker = _ReadAhead(self)
+            sh.worker.request(frame_idx + 1, min(frame_idx + 1 + sh.read_ahead, self.n_frames))
+
+    def read_frame(self, frame_idx: int) -> np.ndarray:
+        i = self._check_index(frame_idx)
+        worker = self._shared.worker
+        if worker is not None and i not in self.cache and worker.will_decode(i):
+            frame = self.cache.wait_for(i, timeout=2.0)
+            if frame is not None:
+                self._after_read(i)
+                return frame
+        return super().read_frame(i)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        if getattr(self, "_owns_shared", False) and self._shared.worker is not None:
+            self._shared.worker.stop()
+        with self._lock:
+            container, self._container, self._gen = getattr(self, "_container", None), None, None
+            if container is not None:
+                container.close()
+
+
+class _IndexMismatch(Exception):
+    def __init__(self, ts):
+        super().__init__(ts)
+        self.ts = ts
+
+
+class _ReadAhead:
+    """Background thread that decodes frames ahead of a forward scrub into the shared cache."""
+
+    def __init__(self, owner: PyAVReader):
+        self._path = owner.path
+        self._shared = owner._shared
+        self._threads = owner._threads
+        self._cond = threading.Condition()
+        self._range = (0, 0)
+        self._busy = -1
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, name=f"posetrack-readahead-{Path(owner.path).name}", daemon=True)
+        self._thread.start()
+
+    def request(self, start: int, stop: int) -> None:
+        with self._cond:
+            self._range = (start, stop)
+            self._cond.notify()
+
+    def will_decode(self, frame_idx: int) -> bool:
+        if not self._thread.is_alive():
+            return False
+        start, stop = self._range
+        return start <= frame_idx < stop or frame_idx == self._busy
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        reader = None
+        try:
+            reader = PyAVReader(self._path, _shared=self._shared, threads=self._threads)
+            cache = self._shared.cache
+            while True:
+                with self._cond:
+                    while not self._stop and self._range[0] >= self._range[1]:
+                        if not self._cond.wait(timeout=30.0):
+                            self._stop = True  # idle: let the thread and its decoder go
+                    if self._stop:
+                        return
+                    i = self._range[0]
+                    self._range = (i + 1, self._range[1])
+                    self._busy = i
+                if i not in cache:
+                    cache.put(i, reader._read_uncached(i))
+                self._busy = -1
+        except Exception:
+            with self._cond:
+                self._range = (0, 0)
+        finally:
+            with self._shared.lock:
+                if self._shared.worker is self:
+                    self._shared.worker = None
+            if reader is not None:
+                reader.close()

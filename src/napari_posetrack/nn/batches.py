@@ -1,0 +1,159 @@
+"""Turn a :class:`~napari_posetrack.nn.data.FrameSet` into tensors for one model type.
+
+Registry :data:`SAMPLE_BUILDERS`: model type -> ``fn(frameset, cfg, crop_size) -> Samples``.
+Full-frame models (single, centroid, bottom-up) get every frame scaled by
+``preprocess.input_scale`` and padded (bottom/right) to a common size that is a multiple of
+the pad size; centred-instance models get one crop per instance around its anchor.
+Images are kept as uint8 (memory); batches are converted to float on the device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..core.errors import ConfigError
+from .data import FrameSet, anchor_points
+from .preprocess import frames_to_tensor, scale_images, scale_points
+
+__all__ = ["Samples", "SAMPLE_BUILDERS", "build_samples", "auto_crop_size"]
+
+
+@dataclass
+class Samples:
+    """Model-ready examples.
+
+    images : uint8 tensor (M, C, H, W); points : float (M, N, K, 2) in input px (NaN = none);
+    anchors : float (M, N, 2); origins : float (M, 2) crop origin in original px (crops only);
+    frame : (M,) index into the FrameSet; messages : notes for the log.
+    """
+
+    images: torch.Tensor
+    points: torch.Tensor
+    anchors: torch.Tensor
+    frame: np.ndarray
+    origins: torch.Tensor | None = None
+    messages: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def _anchor_index(cfg, node_names) -> int | None:
+    return node_names.index(cfg.model.anchor_node) if cfg.model.anchor_node else None
+
+
+def _to_uint8(t: torch.Tensor) -> torch.Tensor:
+    return (t.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def _pad_points(pts_list, k) -> np.ndarray:
+    n_max = max([len(p) for p in pts_list] + [1])
+    out = np.full((len(pts_list), n_max, k, 2), np.nan, np.float32)
+    for i, p in enumerate(pts_list):
+        out[i, : len(p)] = p
+    return out
+
+
+def build_full_frame(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
+    scale = float(cfg.preprocess.input_scale)
+    channels = int(cfg.preprocess.channels or cfg.data.get("channels") or fs.channels)
+    pad_to = cfg.pad_to
+    ims = [_to_uint8(scale_images(frames_to_tensor(im, channels=channels), scale))[0] for im in fs.images]
+    sizes = {tuple(im.shape[-2:]) for im in ims}
+    h = int(math.ceil(max(s[0] for s in sizes) / pad_to) * pad_to) if ims else 0
+    w = int(math.ceil(max(s[1] for s in sizes) / pad_to) * pad_to) if ims else 0
+    msgs = []
+    if len({im.shape[:2] for im in fs.images}) > 1:
+        shapes = sorted({im.shape[:2] for im in fs.images})
+        msgs.append(f"Frames have mixed sizes {shapes[:4]}; each is padded (bottom/right) to {h}x{w} "
+                    "after scaling.")
+    images = torch.zeros((len(ims), channels, h, w), dtype=torch.uint8)
+    for i, im in enumerate(ims):
+        images[i, :, : im.shape[1], : im.shape[2]] = im
+    k = len(fs.node_names)
+    pts = _pad_points(fs.points, k)
+    anchor = _anchor_index(cfg, fs.node_names)
+    anchors = np.stack([anchor_points(p, anchor) for p in pts]) if len(pts) else np.zeros((0, 1, 2), np.float32)
+    return Samples(images, torch.from_numpy(scale_points(pts, scale)).float(),
+                   torch.from_numpy(scale_points(anchors, scale)).float(), np.arange(len(fs)), None, msgs)
+
+
+def auto_crop_size(fs: FrameSet, cfg) -> int:
+    """Crop side (original px) holding every labeled instance around its anchor, plus a margin.
+
+    Rounded up so the scaled crop is a multiple of the pad size; capped at the largest frame side.
+    """
+    anchor = _anchor_index(cfg, fs.node_names)
+    extent = 0.0
+    for p in fs.points:
+        if len(p) == 0:
+            continue
+        a = anchor_points(p, anchor)
+        d = np.abs(p - a[:, None, :])
+        if np.isfinite(d).any():
+            extent = max(extent, float(np.nanmax(d)))
+    size = 2 * extent * 1.1 + 16
+    unit = cfg.pad_to / float(cfg.preprocess.input_scale)
+    size = int(math.ceil(size / unit) * unit)
+    largest = max(max(im.shape[:2]) for im in fs.images)
+    return int(min(size, int(math.floor(largest / unit) * unit) or largest))
+
+
+def build_crops(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
+    scale = float(cfg.preprocess.input_scale)
+    channels = int(cfg.preprocess.channels or cfg.data.get("channels") or fs.channels)
+    size = int(crop_size or cfg.model.crop_size or auto_crop_size(fs, cfg))
+    largest = max(max(im.shape[:2]) for im in fs.images)
+    if size > largest:
+        raise ConfigError(
+            f"The top-down crop size {size} px is larger than the frames (largest side {largest} px).",
+            hint=f"Set model.crop_size to at most {largest} (or 0 to pick it from the data).")
+    anchor = _anchor_index(cfg, fs.node_names)
+    crops, pts, origins, frame = [], [], [], []
+    half = size // 2
+    for i, (im, p) in enumerate(zip(fs.images, fs.points)):
+        if len(p) == 0:
+            continue
+        anchors = anchor_points(p, anchor)
+        for j in range(len(p)):
+            if not np.isfinite(anchors[j]).all():
+                continue
+            x0, y0 = int(round(anchors[j, 0])) - half, int(round(anchors[j, 1])) - half
+            crop = np.zeros((size, size, im.shape[-1]), np.uint8)
+            ys, xs = max(0, y0), max(0, x0)
+            ye, xe = min(im.shape[0], y0 + size), min(im.shape[1], x0 + size)
+            if ye > ys and xe > xs:
+                crop[ys - y0: ye - y0, xs - x0: xe - x0] = im[ys:ye, xs:xe]
+            crops.append(crop)
+            pts.append((p[j] - np.array([x0, y0], np.float32))[None])
+            origins.append((x0, y0))
+            frame.append(i)
+    if not crops:
+        raise ConfigError("No labeled instance to crop for the centered-instance model.",
+                          hint="Label at least one instance with a visible point.")
+    channels_t = []
+    for c in crops:
+        channels_t.append(_to_uint8(scale_images(frames_to_tensor(c, channels=channels), scale))[0])
+    images = torch.stack(channels_t)
+    ph = (-images.shape[-2]) % cfg.pad_to
+    pw = (-images.shape[-1]) % cfg.pad_to
+    if ph or pw:
+        images = torch.nn.functional.pad(images, (0, pw, 0, ph))
+    p = np.concatenate(pts).astype(np.float32)[:, None]  # (M, 1, K, 2)
+    anchors = np.full((len(p), 1, 2), (size - 1) / 2.0, np.float32)
+    return Samples(images, torch.from_numpy(scale_points(p, scale)).float(),
+                   torch.from_numpy(scale_points(anchors, scale)).float(), np.asarray(frame),
+                   torch.tensor(origins, dtype=torch.float32), [f"crop size {size} px"])
+
+
+#: model type -> builder
+SAMPLE_BUILDERS = {"single": build_full_frame, "centroid": build_full_frame, "bottomup": build_full_frame,
+                   "centered_instance": build_crops}
+
+
+def build_samples(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
+    return SAMPLE_BUILDERS[cfg.model.type](fs, cfg, crop_size)

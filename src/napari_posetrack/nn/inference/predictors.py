@@ -1,0 +1,430 @@
+"""Predictors: one per model type, frames in, pose tables (source = predicted) out.
+
+>>> pred = load_predictor("models/flies", device="cpu")          # doctest: +SKIP
+>>> table = pred.predict_frames(frames, frame_idx=[0, 1, 2])      # doctest: +SKIP
+
+Every predictor works in two halves so that the video pipeline can overlap them:
+:meth:`Predictor.run_batch` takes a uint8 tensor ``(B, H, W, C)`` already on the device and
+returns decoded arrays; :meth:`Predictor.predict_frames` wraps both for numpy frames.
+
+Coordinates: a peak at map position ``m`` (map pixels) is at input pixel ``m * stride``
+(``nn.preprocess.grid_to_input``), at original pixel ``unscale_points(m * stride, scale)``,
+plus the crop origin for top-down crops.
+
+Scores: node score = confidence-map value at the peak; instance score = mean node score over
+all nodes (a missing node counts 0; see :func:`.filters.instance_scores`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...core.errors import ConfigError, SkeletonMismatchError
+from ...core.posetable import PREDICTED, UNLABELED, VISIBLE, PoseTable
+from ...core.skeleton import Skeleton
+from .filters import FilterConfig, filter_instances, instance_scores
+
+__all__ = ["PredictorSettings", "Predictor", "SingleInstancePredictor", "BottomUpPredictor",
+           "TopDownPredictor", "PREDICTORS", "load_predictor", "resolve_device"]
+
+
+@dataclass
+class PredictorSettings:
+    """Inference settings shared by every predictor.
+
+    Attributes
+    ----------
+    peak_threshold : float
+        Minimum confidence-map value of a node peak.
+    centroid_threshold : float
+        Minimum centroid-map value of a top-down anchor.
+    refine : {"quadratic", "integral", "none"}
+        Subpixel refinement of peaks (offset heads are used instead when the model has them).
+    paf_method : {"hungarian", "greedy"}
+        Matching of bottom-up connections.
+    paf_samples, paf_threshold, paf_min_fraction : int, float, float
+        Line-integral settings (see :mod:`.paf`).
+    filters : FilterConfig
+        Per-frame instance filters (max instances, min scores, duplicate OKS).
+    fp16 : bool
+        Half precision (autocast) on CUDA; ignored on CPU.
+    compile : bool
+        ``torch.compile`` the model(s).
+    crop_batch : int
+        Maximum top-down crops per forward pass.
+    """
+
+    peak_threshold: float = 0.2
+    centroid_threshold: float = 0.2
+    refine: str = "quadratic"
+    paf_method: str = "hungarian"
+    paf_samples: int = 10
+    paf_threshold: float = 0.05
+    paf_min_fraction: float = 0.7
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    fp16: bool = True
+    compile: bool = False
+    crop_batch: int = 64
+
+
+def resolve_device(device="auto"):
+    """``"auto"`` -> cuda, then mps, then cpu; returns a ``torch.device``."""
+    import torch
+
+    if device in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"Device {device!r} was asked for, but CUDA is not available here.",
+                          hint="Use --device cpu (or auto).")
+    return dev
+
+
+class _Stage:
+    """One network: model + config + preprocessing on the device."""
+
+    def __init__(self, model, cfg_dict: dict, device, settings: PredictorSettings):
+        import torch
+
+        from ..config import load_config
+
+        self.cfg = load_config(cfg_dict)
+        self.device = device
+        self.scale = float(self.cfg.preprocess.input_scale)
+        self.stride = int(self.cfg.model.output_stride)
+        self.pad_to = int(self.cfg.pad_to)
+        self.channels = int(getattr(model, "in_channels", 0) or self.cfg.preprocess.channels
+                            or self.cfg.data.get("channels", 1) or 1)
+        self.has_offsets = bool(self.cfg.model.offsets)
+        self.fp16 = bool(settings.fp16) and device.type == "cuda"
+        if device.type == "cuda":
+            model = model.to(memory_format=torch.channels_last)
+        self.model = torch.compile(model) if settings.compile else model
+
+    def prepare(self, x):
+        """uint8 or float (B, C, H, W) on the device -> network input (B, C', H', W') float."""
+        import torch
+
+        from ..preprocess import convert_channels, pad_to_multiple, scale_images
+
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        x = convert_channels(x, self.channels)
+        x = scale_images(x, self.scale)
+        x, _ = pad_to_multiple(x, self.pad_to)
+        return x
+
+    def forward(self, x) -> dict:
+        import torch
+
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        ctx = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
+        with ctx:
+            out = self.model(x)
+        return {k: v.float() for k, v in out.items()}
+
+    def to_original(self, xy_map):
+        """Map pixels (..., 2) tensor -> original pixels (before scaling)."""
+        from ..preprocess import unscale_points
+
+        return unscale_points(xy_map * self.stride, self.scale)
+
+    def peaks_global(self, out, settings: PredictorSettings):
+        """(B, K, 2) original-pixel points (NaN below threshold) and (B, K) scores."""
+        import torch
+
+        from .peaks import find_global_peaks
+
+        cms = out["confmaps"]
+        refine = "none" if self.has_offsets else settings.refine
+        xy, val = find_global_peaks(cms, settings.peak_threshold, refine)
+        if self.has_offsets and "offsets" in out:
+            b, k, h, w = cms.shape
+            idx = cms.reshape(b, k, -1).argmax(-1)
+            off = out["offsets"].reshape(b, k, 2, h * w)
+            d = torch.gather(off, 3, idx[:, :, None, None].expand(b, k, 2, 1))[..., 0]
+            xy = xy + d / self.stride  # offsets are in input pixels
+        return self.to_original(xy), val
+
+
+def _table(points, node_scores, frame_idx, video_id) -> PoseTable:
+    points = np.asarray(points, np.float32)
+    finite = np.isfinite(points).all(-1)
+    scores = np.where(finite, node_scores, np.nan).astype(np.float32)
+    return PoseTable.from_arrays(
+        points, frame_idx=frame_idx, video_id=video_id,
+        state=np.where(finite, VISIBLE, UNLABELED).astype(np.uint8), score=scores,
+        instance_score=instance_scores(scores), source=PREDICTED)
+
+
+class Predictor:
+    """Base class. Subclasses set :attr:`kind` and implement :meth:`run_batch`."""
+
+    kind = ""
+
+    def __init__(self, stages: dict, device, settings: PredictorSettings | None = None, model_dir=None):
+        self.settings = settings or PredictorSettings()
+        self.device = device
+        self.model_dir = None if model_dir is None else str(model_dir)
+        self.stages = {name: _Stage(m, c, device, self.settings) for name, (m, c) in stages.items()}
+        first = next(iter(self.stages.values()))
+        last = list(self.stages.values())[-1]
+        self.skeleton = Skeleton.from_dict(last.cfg.skeleton) if last.cfg.skeleton.get("node_names") else \
+            Skeleton.from_dict(first.cfg.skeleton)
+
+    @property
+    def n_nodes(self) -> int:
+        return self.skeleton.n_nodes
+
+    def check_skeleton(self, skeleton: Skeleton, *, source: str = "the project") -> None:
+        """Raise :class:`SkeletonMismatchError` unless ``skeleton`` has this model's nodes, in order."""
+        if skeleton is None or skeleton.same_nodes(self.skeleton):
+            return
+        try:
+            self.skeleton.require_match(skeleton, source=source)
+        except SkeletonMismatchError as exc:
+            raise SkeletonMismatchError(
+                f"The model in {self.model_dir} was trained on skeleton {self.skeleton.node_names}, which does "
+                f"not match {source}: {exc}",
+                hint="Predict into a new output, or retrain the model on this project's skeleton.") from None
+
+    # -------------------------------------------------------------- running
+    def run_batch(self, frames_u8) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Predict a batch.
+
+        Parameters
+        ----------
+        frames_u8 : Tensor (B, H, W, C) uint8 on the device
+
+        Returns
+        -------
+        list of B (points (I, K, 2) float32 original px, node_scores (I, K)), already filtered.
+        """
+        raise NotImplementedError
+
+    def _filtered(self, points, node_scores):
+        points = np.asarray(points, np.float32).reshape(-1, self.n_nodes, 2)
+        node_scores = np.asarray(node_scores, np.float32).reshape(-1, self.n_nodes)
+        node_scores = np.where(np.isfinite(points).all(-1), node_scores, np.nan)
+        keep = filter_instances(points, node_scores, instance_scores(node_scores), self.settings.filters)
+        return points[keep], node_scores[keep]
+
+    def to_table(self, results, frame_idx, video_id: int = 0) -> PoseTable:
+        """Rows for the per-frame results of :meth:`run_batch`."""
+        pts, sc, fi = [], [], []
+        for (p, s), f in zip(results, frame_idx):
+            pts.append(p)
+            sc.append(s)
+            fi.append(np.full(len(p), int(f), np.int64))
+        if not pts or sum(len(p) for p in pts) == 0:
+            return PoseTable.empty(self.n_nodes)
+        return _table(np.concatenate(pts), np.concatenate(sc), np.concatenate(fi), video_id)
+
+    def predict_frames(self, frames, frame_idx=None, video_id: int = 0) -> PoseTable:
+        """Predict numpy frames ``(B, H, W, C)`` (or one ``(H, W, C)`` frame) uint8."""
+        import torch
+
+        arr = np.asarray(frames)
+        if arr.ndim == 3 and arr.shape[-1] not in (1, 3, 4):
+            arr = arr[..., None]
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim == 2:
+            arr = arr[None, ..., None]
+        frame_idx = np.arange(len(arr)) if frame_idx is None else np.atleast_1d(frame_idx)
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
+            res = self.run_batch(x)
+        return self.to_table(res, frame_idx, video_id)
+
+
+class SingleInstancePredictor(Predictor):
+    """One animal per frame: the global peak of each node's confidence map."""
+
+    kind = "single"
+
+    def run_batch(self, frames_u8):
+        st = self.stages["single"]
+        out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
+        xy, val = st.peaks_global(out, self.settings)
+        xy, val = xy.cpu().numpy(), val.cpu().numpy()
+        return [self._filtered(xy[i:i + 1], val[i:i + 1]) for i in range(len(xy))]
+
+
+class BottomUpPredictor(Predictor):
+    """All animals at once: local peaks of every node, grouped by part affinity fields."""
+
+    kind = "bottomup"
+
+    def run_batch(self, frames_u8):
+        from .paf import group_instances
+        from .peaks import find_local_peaks
+
+        st = self.stages["bottomup"]
+        s = self.settings
+        out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
+        refine = "none" if st.has_offsets else s.refine
+        b, c, xy, val = find_local_peaks(out["confmaps"], s.peak_threshold, refine)
+        if st.has_offsets and "offsets" in out and len(b):
+            _, _, h, w = out["confmaps"].shape
+            yi = xy[:, 1].round().long().clamp(0, h - 1)
+            xi = xy[:, 0].round().long().clamp(0, w - 1)
+            dx = out["offsets"][b, 2 * c, yi, xi]
+            dy = out["offsets"][b, 2 * c + 1, yi, xi]
+            xy = xy + torch_stack(dx, dy) / st.stride
+        b, c, xy, val = b.cpu().numpy(), c.cpu().numpy(), xy.cpu().numpy(), val.cpu().numpy()
+        pafs = out["pafs"].cpu().numpy()
+        edges = self.skeleton.edges
+        results = []
+        for i in range(frames_u8.shape[0]):
+            sel = b == i
+            ci, xyi, vi = c[sel], xy[sel], val[sel]
+            peaks = [xyi[ci == k] for k in range(self.n_nodes)]
+            values = [vi[ci == k] for k in range(self.n_nodes)]
+            pts, node_scores, _ = group_instances(
+                peaks, values, pafs[i], edges, method=s.paf_method, n_samples=s.paf_samples,
+                threshold=s.paf_threshold, min_fraction=s.paf_min_fraction)
+            pts = _unscale_np(pts, st)
+            results.append(self._filtered(pts, node_scores))
+        return results
+
+
+def torch_stack(dx, dy):
+    import torch
+
+    return torch.stack([dx, dy], dim=1)
+
+
+def _unscale_np(pts_map: np.ndarray, st: _Stage) -> np.ndarray:
+    from ..preprocess import unscale_points
+
+    return unscale_points(pts_map * st.stride, st.scale).astype(np.float32)
+
+
+class TopDownPredictor(Predictor):
+    """Centroid model on the frame, then the centred-instance model on a crop per anchor."""
+
+    kind = "topdown"
+
+    def __init__(self, stages, device, settings=None, model_dir=None):
+        super().__init__(stages, device, settings, model_dir)
+        ci = self.stages["centered_instance"].cfg
+        self.crop_size = int(ci.model.crop_size or ci.data.get("crop_size", 0) or 0)
+        if self.crop_size <= 0:
+            raise ConfigError(
+                f"The centered-instance model in {model_dir} does not say its crop size "
+                "(model.crop_size and data.crop_size are empty).",
+                hint="Set model.crop_size in centered_instance/config.yaml to the crop size used in training.")
+
+    def anchors(self, frames_u8):
+        """(b (M,), xy (M, 2) original px, value (M,)) of the centroid peaks of a batch."""
+        from .peaks import find_local_peaks
+
+        st = self.stages["centroid"]
+        out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
+        cm = out["centroids"]
+        b, _, xy, val = find_local_peaks(cm, self.settings.centroid_threshold,
+                                         "none" if st.has_offsets else self.settings.refine)
+        if st.has_offsets and "offsets" in out and len(b):
+            _, _, h, w = cm.shape
+            yi = xy[:, 1].round().long().clamp(0, h - 1)
+            xi = xy[:, 0].round().long().clamp(0, w - 1)
+            xy = xy + torch_stack(out["offsets"][b, 0, yi, xi], out["offsets"][b, 1, yi, xi]) / st.stride
+        return b, st.to_original(xy), val
+
+    def run_batch(self, frames_u8):
+        import torch
+        import torch.nn.functional as F
+
+        n = frames_u8.shape[0]
+        b, axy, aval = self.anchors(frames_u8)
+        max_inst = self.settings.filters.max_instances
+        if max_inst is not None and len(b):  # keep the best anchors of each frame
+            order = torch.argsort(aval, descending=True, stable=True)
+            b, axy, aval = b[order], axy[order], aval[order]
+            rank = torch.zeros_like(b)
+            for i in range(n):
+                m = b == i
+                rank[m] = torch.arange(int(m.sum()), device=b.device)
+            keep = rank < 2 * int(max_inst)  # a margin: duplicates are removed after
+            b, axy, aval = b[keep], axy[keep], aval[keep]
+        size, half = self.crop_size, self.crop_size // 2
+        st = self.stages["centered_instance"]
+        origin = torch.round(axy).long() - half  # (M, 2) x0, y0
+        imgs = frames_u8.permute(0, 3, 1, 2)
+        padded = F.pad(imgs, (size, size, size, size))
+        pts_all = torch.zeros((len(b), self.n_nodes, 2), device=frames_u8.device)
+        val_all = torch.zeros((len(b), self.n_nodes), device=frames_u8.device)
+        h, w = imgs.shape[-2:]
+        for lo in range(0, len(b), max(1, self.settings.crop_batch)):
+            sl = slice(lo, lo + self.settings.crop_batch)
+            crops = []
+            for bi, (x0, y0) in zip(b[sl].tolist(), origin[sl].tolist()):
+                x0 = min(max(x0, -size), w)
+                y0 = min(max(y0, -size), h)
+                crops.append(padded[bi, :, y0 + size:y0 + 2 * size, x0 + size:x0 + 2 * size])
+            out = st.forward(st.prepare(torch.stack(crops)))
+            xy, val = st.peaks_global(out, self.settings)
+            pts_all[sl] = xy + origin[sl, None, :].float()
+            val_all[sl] = val
+        pts_all, val_all, b = pts_all.cpu().numpy(), val_all.cpu().numpy(), b.cpu().numpy()
+        return [self._filtered(pts_all[b == i], val_all[b == i]) for i in range(n)]
+
+
+#: checkpoint kind -> (predictor class, stage names)
+PREDICTORS = {
+    "single": (SingleInstancePredictor, ("single",)),
+    "bottomup": (BottomUpPredictor, ("bottomup",)),
+    "topdown": (TopDownPredictor, ("centroid", "centered_instance")),
+}
+
+
+def load_predictor(model_dir, device="auto", settings: PredictorSettings | None = None, **kwargs) -> Predictor:
+    """Load the predictor for a model directory written by ``posetrack train``.
+
+    Parameters
+    ----------
+    model_dir : path
+        A single-instance or bottom-up checkpoint, or a top-down dir with ``centroid/`` and
+        ``centered_instance/``.
+    device : str
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``.
+    settings : PredictorSettings, optional
+    **kwargs
+        Fields of :class:`PredictorSettings` (``peak_threshold=...``) or of
+        :class:`~.filters.FilterConfig` (``max_instances=...``) to override.
+    """
+    from ..checkpoint import checkpoint_kind, load_model
+
+    settings = settings or PredictorSettings()
+    for k, v in kwargs.items():
+        if hasattr(settings.filters, k):
+            setattr(settings.filters, k, v)
+        elif hasattr(settings, k):
+            setattr(settings, k, v)
+        else:
+            raise ConfigError(f"Unknown inference setting {k!r}.",
+                              hint="See PredictorSettings and FilterConfig for the settings.")
+    d = Path(model_dir)
+    dev = resolve_device(device)
+    kind = checkpoint_kind(d)
+    if kind in ("centroid", "centered_instance"):
+        raise ConfigError(
+            f"{d} holds only the {kind} half of a top-down model.",
+            hint="Pass the top-down model directory (the parent holding centroid/ and centered_instance/).")
+    if kind not in PREDICTORS:
+        raise ConfigError(f"No predictor for model kind {kind!r}; known: {sorted(PREDICTORS)}.")
+    cls, names = PREDICTORS[kind]
+    if kind == "topdown":
+        stages = {n: load_model(d / n, dev, expect_type=n) for n in names}
+    else:
+        stages = {names[0]: load_model(d, dev, expect_type=kind)}
+    return cls(stages, dev, settings, model_dir=d)

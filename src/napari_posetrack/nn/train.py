@@ -1,0 +1,143 @@
+"""High-level training entry point: inputs + model kind -> model directory.
+
+``iter_train(inputs, "topdown", out_dir)`` is a generator of progress events that returns a
+result dict; :func:`train` drains it. Model kinds (registry :data:`PIPELINES`):
+
+* ``single``: one single-instance model in ``out_dir``;
+* ``bottomup``: one bottom-up model in ``out_dir``;
+* ``topdown``: ``out_dir/centroid`` and ``out_dir/centered_instance`` plus a pipeline
+  ``config.yaml``; a time limit is shared 40/60 between the two stages.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ..core.errors import ConfigError
+from ..core.progress import CancelToken, ProgressEvent
+from .config import TrainingConfig, load_config
+
+__all__ = ["PIPELINES", "iter_train", "train", "prepare_config"]
+
+
+def prepare_config(base: TrainingConfig, model_type: str, dataset, overrides: dict | None = None) -> TrainingConfig:
+    """Copy ``base`` with the model type, skeleton and overrides set, validated."""
+    cfg = base.update(overrides or {})
+    cfg.model.type = model_type
+    sk = dataset.skeleton
+    cfg.skeleton = {"node_names": list(sk.node_names), "edges": [list(e) for e in sk.edges],
+                    "symmetries": [list(s) for s in sk.symmetries], "name": sk.name}
+    cfg.validate()
+    if model_type == "bottomup" and not sk.edges:
+        raise ConfigError(f"A bottom-up model needs skeleton edges; skeleton {sk.name!r} has none.",
+                          hint="Add edges to the skeleton, or train a single-instance or top-down model.")
+    return cfg
+
+
+def _fit_one(dataset, cfg, out_dir, frames_cache, *, resume, cancel, dist=None):
+    from .data import collect_frames
+    from .trainer import iter_fit
+
+    key = (cfg.model.type == "single", cfg.train.use_negatives)
+    if key not in frames_cache:
+        frames_cache[key] = collect_frames(dataset, use_negatives=cfg.train.use_negatives,
+                                           single_instance=cfg.model.type == "single")
+    result = yield from iter_fit(frames_cache[key], cfg, out_dir, resume=resume, cancel=cancel, dist=dist)
+    return result
+
+
+def _single_like(model_type):
+    def run(dataset, base, out_dir, *, resume, cancel, stage_overrides, dist=None):
+        cfg = prepare_config(base, model_type, dataset, stage_overrides.get(model_type))
+        result = yield from _fit_one(dataset, cfg, out_dir, {}, resume=resume, cancel=cancel, dist=dist)
+        return {"kind": model_type, "out_dir": str(out_dir), "stages": {model_type: result}}
+
+    return run
+
+
+def _topdown(dataset, base, out_dir, *, resume, cancel, stage_overrides, dist=None):
+    from .checkpoint import write_pipeline
+
+    out_dir = Path(out_dir)
+    cache: dict = {}
+    stages = {}
+    total_min = base.train.max_minutes
+    for stage, share in (("centroid", 0.4), ("centered_instance", 0.6)):
+        cfg = prepare_config(base, stage, dataset, stage_overrides.get(stage))
+        if total_min:
+            cfg.train.max_minutes = total_min * share
+        yield ProgressEvent("stage", message=f"training the {stage} model")
+        stages[stage] = yield from _fit_one(dataset, cfg, out_dir / stage, cache, resume=resume, cancel=cancel,
+                                            dist=dist)
+        if cancel.cancelled:
+            break
+    if (out_dir / "centroid" / "config.yaml").is_file() and (out_dir / "centered_instance" / "config.yaml").is_file():
+        if dist is None or dist.is_main:
+            write_pipeline(out_dir, "topdown")
+    return {"kind": "topdown", "out_dir": str(out_dir), "stages": stages}
+
+
+#: model kind -> generator function
+PIPELINES = {"single": _single_like("single"), "bottomup": _single_like("bottomup"), "topdown": _topdown}
+
+
+def iter_train(inputs, model: str = "single", out_dir="model", *, config=None, overrides: dict | None = None,
+               stage_overrides: dict | None = None, resume: bool = False, cancel: CancelToken | None = None,
+               dist=None):
+    """Train a model (generator of ProgressEvent; returns a dict with ``kind``, ``out_dir``, ``stages``).
+
+    Parameters
+    ----------
+    inputs : path, PoseDataset or list of them
+        Project stores, ``.slp`` files, DeepLabCut projects.
+    model : {"single", "topdown", "bottomup"}
+    config : TrainingConfig, dict or YAML path, optional
+        A YAML may hold ``centroid:`` / ``centered_instance:`` sections of overrides for top-down.
+    overrides : dict
+        Nested overrides applied to every stage, e.g. ``{"train": {"epochs": 5}}``.
+    """
+    from .data import check_labels, load_inputs
+
+    if model not in PIPELINES:
+        raise ConfigError(f"Unknown model kind {model!r}; expected one of {sorted(PIPELINES)}.",
+                          hint="Use --model single, topdown or bottomup.")
+    stage_overrides = dict(stage_overrides or {})
+    if config is None:
+        base = TrainingConfig()
+    elif isinstance(config, TrainingConfig):
+        base = config
+    else:
+        raw = config if isinstance(config, dict) else _read_yaml(config)
+        raw = dict(raw)
+        for st in ("centroid", "centered_instance", "single", "bottomup"):
+            if isinstance(raw.get(st), dict):
+                stage_overrides.setdefault(st, raw.pop(st))
+        base = load_config(raw)
+    base = base.update(overrides or {})
+    cancel = CancelToken() if cancel is None else cancel
+    yield ProgressEvent("setup", message="loading labels")
+    dataset = load_inputs(inputs)
+    for msg in check_labels(dataset):
+        warnings.warn(msg, stacklevel=2)
+        yield ProgressEvent("setup", message="warning: " + msg)
+    result = yield from PIPELINES[model](dataset, base, out_dir, resume=resume, cancel=cancel,
+                                         stage_overrides=stage_overrides, dist=dist)
+    return result
+
+
+def _read_yaml(path) -> dict:
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Config file {p} not found.", path=p, hint="Check the --config path.")
+    return yaml.safe_load(p.read_text()) or {}
+
+
+def train(inputs, model: str = "single", out_dir="model", **kwargs) -> dict:
+    """Train and return the result (drains :func:`iter_train` with a progress bar)."""
+    from ..core.progress import drain
+
+    show = kwargs.pop("show_progress", True)
+    return drain(iter_train(inputs, model, out_dir, **kwargs), desc="train", show=show)

@@ -1,0 +1,130 @@
+"""Score a model on validation samples with :func:`napari_posetrack.core.metrics.pose.pose_metrics`.
+
+Registry :data:`PREDICTORS`: model type -> ``fn(model, samples, frameset, cfg) -> (gt, pred)``
+pose tables in original frame pixels. Centred-instance models are scored on crops around
+the ground-truth anchors (like SLEAP's per-model validation); centroid models are scored as a
+one-node skeleton (the anchor).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..core.metrics.pose import pose_metrics
+from ..core.posetable import PoseTable
+from .decode import global_peaks, group_bottomup, local_peaks
+from .preprocess import unscale_points
+
+__all__ = ["PREDICTORS", "predict_samples", "validate"]
+
+
+@torch.no_grad()
+def _forward_all(model, samples, device, batch_size=8):
+    model.eval()
+    for s in range(0, len(samples), batch_size):
+        x = samples.images[s: s + batch_size].to(device).float() / 255.0
+        yield s, {k: v.float() for k, v in model(x).items()}
+
+
+def _table(points, frame, scores=None, instance_scores=None):
+    pts = np.asarray(points, np.float32)
+    state = np.isfinite(pts).all(-1).astype(np.uint8)
+    return PoseTable.from_arrays(pts, frame_idx=np.asarray(frame, np.int64), state=state, score=scores,
+                                 instance_score=instance_scores)
+
+
+def _gt_full(fs, frame_ids, k):
+    rows, fr = [], []
+    for i in frame_ids:
+        for p in fs.points[i]:
+            rows.append(p)
+            fr.append(i)
+    return _table(np.asarray(rows).reshape(-1, k, 2), fr)
+
+
+def _predict_single(model, samples, fs, cfg, device):
+    stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    pts, sc = [], []
+    for _, out in _forward_all(model, samples, device):
+        p, s = global_peaks(out["confmaps"], stride, out.get("offsets"))
+        pts.append(unscale_points(p, scale))
+        sc.append(s)
+    pts, sc = np.concatenate(pts), np.concatenate(sc)
+    k = pts.shape[1]
+    pred = _table(pts, samples.frame, sc, np.nanmean(sc, 1))
+    return _gt_full(fs, samples.frame, k), pred
+
+
+def _predict_crops(model, samples, fs, cfg, device):
+    stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    pts, sc = [], []
+    for _, out in _forward_all(model, samples, device):
+        p, s = global_peaks(out["confmaps"], stride, out.get("offsets"))
+        pts.append(unscale_points(p, scale))
+        sc.append(s)
+    pts = np.concatenate(pts) + samples.origins.numpy()[:, None, :]
+    sc = np.concatenate(sc)
+    crop_ids = np.arange(len(samples))
+    gt = unscale_points(samples.points[:, 0].numpy(), scale) + samples.origins.numpy()[:, None, :]
+    return _table(gt, crop_ids), _table(pts, crop_ids, sc, np.nanmean(sc, 1))
+
+
+def _predict_centroids(model, samples, fs, cfg, device):
+    stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    rows, fr, sc = [], [], []
+    for s0, out in _forward_all(model, samples, device):
+        peaks = local_peaks(out["centroids"], stride, threshold=0.2, offsets=out.get("offsets"))
+        for b, per in enumerate(peaks):
+            for x, y, s in per[0]:
+                rows.append(unscale_points(np.array([[x, y]], np.float32), scale))
+                fr.append(samples.frame[s0 + b])
+                sc.append([s])
+    pred = _table(np.asarray(rows).reshape(-1, 1, 2), fr, np.asarray(sc).reshape(-1, 1),
+                  np.asarray(sc).reshape(-1))
+    g_rows, g_fr = [], []
+    for i, f in enumerate(samples.frame):
+        for a in samples.anchors[i].numpy():
+            if np.isfinite(a).all():
+                g_rows.append(unscale_points(a[None], scale))
+                g_fr.append(f)
+    return _table(np.asarray(g_rows).reshape(-1, 1, 2), g_fr), pred
+
+
+def _predict_bottomup(model, samples, fs, cfg, device):
+    stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    k = len(fs.node_names)
+    rows, fr, sc, isc = [], [], [], []
+    for s0, out in _forward_all(model, samples, device):
+        peaks = local_peaks(out["confmaps"], stride, threshold=0.2, offsets=out.get("offsets"))
+        pafs = out["pafs"].cpu().numpy()
+        for b, per in enumerate(peaks):
+            pts, s, inst = group_bottomup(per, pafs[b], fs.edges, k, stride)
+            for n in range(len(pts)):
+                rows.append(unscale_points(pts[n], scale))
+                fr.append(samples.frame[s0 + b])
+                sc.append(s[n])
+                isc.append(inst[n])
+    pred = _table(np.asarray(rows).reshape(-1, k, 2), fr, np.asarray(sc).reshape(-1, k), np.asarray(isc))
+    return _gt_full(fs, samples.frame, k), pred
+
+
+#: model type -> predictor
+PREDICTORS = {"single": _predict_single, "centered_instance": _predict_crops, "centroid": _predict_centroids,
+              "bottomup": _predict_bottomup}
+
+
+def predict_samples(model, samples, fs, cfg, device="cpu"):
+    """(gt, pred) pose tables for validation samples."""
+    return PREDICTORS[cfg.model.type](model, samples, fs, cfg, device)
+
+
+def validate(model, samples, fs, cfg, device="cpu") -> dict:
+    """Pose metrics of ``model`` on ``samples`` (see :func:`pose_metrics`)."""
+    if len(samples) == 0:
+        return {}
+    gt, pred = predict_samples(model, samples, fs, cfg, device)
+    names = ["anchor"] if cfg.model.type == "centroid" else fs.node_names
+    m = pose_metrics(gt, pred, node_names=names)
+    m.pop("distances", None)
+    return m

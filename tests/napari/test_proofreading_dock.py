@@ -1,0 +1,140 @@
+"""Drive the proofreading dock like a person: track, next suspect, swap, split, merge, undo, save, reopen."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared_file
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    store_mod = pytest.importorskip("napari_posetrack.core.store")
+    from napari_posetrack.core.io import load_dataset
+
+    ds = load_dataset(shared_file("proofreading", "centered_pair_predictions.slp"), check_videos="ignore")
+    p = ds.predictions.take(ds.predictions.frame_idx < 150)
+    ds.predictions = p.with_columns(track_id=np.full(len(p), -1))
+    ds.track_names = []
+    path = tmp_path / "cp.posetrack.zarr"
+    store = store_mod.ProjectStore.create(path, ds.skeleton, ds.videos)
+    store.save(ds)
+    store.close()
+    return path
+
+
+def _ids_at(dock, frame):
+    t = dock.table()
+    sel = (t.frame_idx == frame) & (t.track_id >= 0)
+    order = np.argsort(t.centroids()[sel, 0])  # left-to-right: a stable way to name the two flies
+    return t.track_id[sel][order].tolist()
+
+
+def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack.core.store import ProjectStore
+
+    viewer = make_napari_viewer()
+    dock = ProofreadingDock(viewer)
+    qtbot.addWidget(dock)
+    assert not dock.swap_btn.isEnabled()  # nothing open yet
+    dock.open_path(store_path)
+    assert dock.session is not None and "1 tracks" not in dock.status.text()
+
+    # track with 2 identities
+    dock.max_tracks.setValue(2)
+    dock.tracker.setCurrentText("kalman")
+    worker = dock.run_tracking()
+    qtbot.waitUntil(lambda: dock.session.stack.can_undo, timeout=30000)
+    t = dock.table()
+    assert set(np.unique(t.track_id[t.track_id >= 0]).tolist()) == {0, 1}
+    assert dock.timeline.lanes == [0, 1]
+    assert "identities" in viewer.layers and "proofread instances" in viewer.layers
+    assert dock.suspects.count() > 0
+
+    # next suspect jumps the viewer to the ranked frame
+    dock.next_btn.click()
+    assert dock.current_frame() == int(dock.queue.frames[0, 1])
+
+    # swap from frame 60
+    before = _ids_at(dock, 80)
+    dock.track_a.setCurrentIndex(dock.track_a.findData(0))
+    dock.track_b.setCurrentIndex(dock.track_b.findData(1))
+    dock.start.setValue(60)
+    dock.swap_btn.click()
+    assert _ids_at(dock, 80) == before[::-1] and _ids_at(dock, 10) == _ids_at(dock, 10)
+
+    # split track 0 at 100, then merge it back, then undo the merge
+    dock.start.setValue(100)
+    dock.split_btn.click()
+    assert dock.timeline.lanes == [0, 1, 2]
+    dock.track_a.setCurrentIndex(dock.track_a.findData(0))
+    dock.track_b.setCurrentIndex(dock.track_b.findData(2))
+    dock.merge_btn.click()
+    assert dock.timeline.lanes == [0, 1]
+    dock.undo_btn.click()
+    assert dock.timeline.lanes == [0, 1, 2]
+    dock.undo_btn.click()  # undo the split too
+    assert dock.timeline.lanes == [0, 1] and _ids_at(dock, 80) == before[::-1]
+
+    # save and reopen: the swapped identities are in the store
+    dock.save_btn.click()
+    assert not dock.session.dirty
+    saved = dock.table().track_id.copy()
+    dock.session.store.close()
+    store = ProjectStore.open(store_path, mode="r")
+    try:
+        np.testing.assert_array_equal(store.predictions.track_id, saved)
+    finally:
+        store.close()
+
+
+def test_timeline_click_and_drag_select(make_napari_viewer, qtbot, store_path):
+    from qtpy.QtCore import QPoint, Qt
+
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack.core.proofread import SetTracks
+    from napari_posetrack.core.tracking import track_table
+
+    viewer = make_napari_viewer()
+    viewer.add_points(np.zeros((1, 3)))  # gives the viewer a frame axis
+    viewer.layers[0].data = np.array([[149, 0, 0]])
+    dock = ProofreadingDock(viewer)
+    qtbot.addWidget(dock)
+    dock.open_path(store_path)
+    res = track_table(dock.table(), max_tracks=2)
+    dock.push(SetTracks("predictions", res.table.track_id, res.track_names))
+    tl = dock.timeline
+    tl.resize(400, 80)
+    y = int(tl.lane_center(1))
+    x0, x1 = int(tl.frame_to_x(20)), int(tl.frame_to_x(40))
+    qtbot.mousePress(tl, Qt.MouseButton.LeftButton, pos=QPoint(x0, y))
+    qtbot.mouseMove(tl, QPoint(x1, y))
+    qtbot.mouseRelease(tl, Qt.MouseButton.LeftButton, pos=QPoint(x1, y))
+    track, a, b = tl.selection
+    assert track == 1 and abs(a - 20) <= 1 and abs(b - 40) <= 1
+    assert dock.track_a.currentData() == 1 and dock.start.value() == a and dock.stop.value() == b
+    assert dock.current_frame() == a
+
+
+def test_edit_on_read_only_store_shows_error(make_napari_viewer, qtbot, store_path):
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack._napari.session import set_session
+    from napari_posetrack.core.session import EditSession
+    from napari_posetrack.core.store import ProjectStore
+
+    store = ProjectStore.open(store_path, mode="r")
+    viewer = make_napari_viewer()
+    dock = ProofreadingDock(viewer)
+    qtbot.addWidget(dock)
+    set_session(viewer, EditSession.from_store(store))
+    dock.start.setValue(3)
+    assert dock._split() is False  # no tracks yet: refused with a message, not raised
+    assert "Select the track" in dock.status.text()
+    dock.stop.setValue(100)
+    dock.min_score.setValue(0.9)
+    n = len(dock.table())
+    assert dock._delete_low() is False  # refused, not raised
+    assert "read-only" in dock.status.text() and len(dock.table()) == n
+    store.close()

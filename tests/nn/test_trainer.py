@@ -1,0 +1,141 @@
+"""Training loop on tiny synthetic data: learning, reproducibility, cancel, resume, bad input."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from napari_posetrack.core.errors import ConfigError
+from napari_posetrack.core.posetable import PoseTable
+from napari_posetrack.core.progress import CancelToken
+from napari_posetrack.nn.checkpoint import load_model, load_pipeline
+from napari_posetrack.nn.toy import make_toy_dataset
+from napari_posetrack.nn.train import iter_train, train
+
+torch.set_num_threads(1)
+
+TINY = {"model": {"sigma": 2.0, "backbone": {"filters": 4, "down_blocks": 2}},
+        "train": {"epochs": 2, "batch_size": 4, "steps_per_epoch": 3, "eval_every": 1, "val_fraction": 0.25,
+                  "device": "cpu"},
+        "augment": {"rotation": 10.0}}
+
+
+def _events(gen):
+    evs = []
+    while True:
+        try:
+            evs.append(next(gen))
+        except StopIteration as stop:
+            return evs, stop.value
+
+
+def test_single_instance_learns_and_saves(tmp_path):
+    ds = make_toy_dataset(12, (32, 32), negatives=2)
+    ov = {"model": {"sigma": 1.5, "backbone": {"filters": 8, "down_blocks": 2}},
+          "train": {"epochs": 4, "batch_size": 4, "steps_per_epoch": 20, "eval_every": 0, "val_fraction": 0.2,
+                    "learning_rate": 3e-3, "scheduler": "none"}, "augment": {"enabled": False}}
+    evs, res = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
+    st = res["stages"]["single"]
+    losses = [e.metrics["loss"] for e in evs if e.stage == "train"]
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
+    assert st["metrics"]["pck"][10] > 0.5  # learns where the blobs are within 4 epochs
+    model, cfg = load_model(tmp_path / "m")
+    assert cfg["model"]["type"] == "single" and cfg["model"]["output_stride"] == 2
+    assert (tmp_path / "m" / "best.safetensors").is_file() and (tmp_path / "m" / "last.safetensors").is_file()
+    hist = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert len(hist) == 4 and "val_oks_map" in cfg["data"]["metrics"]
+    assert cfg["data"]["n_val_frames"] >= 1
+
+
+def test_seed_reproducible(tmp_path):
+    ds = make_toy_dataset(8, (32, 32))
+    r1 = train(ds, "single", tmp_path / "a", overrides=TINY, show_progress=False)
+    r2 = train(ds, "single", tmp_path / "b", overrides=TINY, show_progress=False)
+    h1, h2 = r1["stages"]["single"]["history"], r2["stages"]["single"]["history"]
+    assert [h["train_loss"] for h in h1] == pytest.approx([h["train_loss"] for h in h2], rel=1e-5)
+
+
+def test_cancel_keeps_best_and_resume_continues(tmp_path):
+    ds = make_toy_dataset(8, (32, 32))
+    ov = json.loads(json.dumps(TINY))
+    ov["train"]["epochs"] = 3
+    token = CancelToken()
+    gen = iter_train(ds, "single", tmp_path / "m", overrides=ov, cancel=token)
+    n_epochs = 0
+    while True:
+        try:
+            ev = next(gen)
+        except StopIteration as stop:
+            res = stop.value
+            break
+        if ev.stage == "epoch":
+            n_epochs += 1
+            token.cancel()
+    st = res["stages"]["single"]
+    assert st["stopped"] == "cancelled" and n_epochs <= 2
+    assert (tmp_path / "m" / "best.safetensors").is_file()
+    res2 = train(ds, "single", tmp_path / "m", overrides=ov, resume=True, show_progress=False)
+    hist = res2["stages"]["single"]["history"]
+    assert hist[0]["epoch"] == 1 and hist[-1]["epoch"] == 3  # history continues from the stopped run
+
+
+def test_topdown_and_bottomup_end_to_end(tmp_path):
+    ds = make_toy_dataset(8, (48, 48), n_animals=2, nodes=5, negatives=1)
+    res = train(ds, "topdown", tmp_path / "td", overrides=TINY, show_progress=False)
+    assert set(res["stages"]) == {"centroid", "centered_instance"}
+    pipe = load_pipeline(tmp_path / "td")
+    assert pipe["kind"] == "topdown"
+    ci_model, ci_cfg = pipe["models"]["centered_instance"]
+    assert ci_cfg["model"]["crop_size"] > 0
+    out = ci_model(torch.rand(1, 1, 32, 32))
+    assert out["confmaps"].shape[1] == 5
+    res = train(ds, "bottomup", tmp_path / "bu", overrides=TINY, show_progress=False)
+    m, cfg = load_model(tmp_path / "bu")
+    assert set(m(torch.rand(1, 1, 48, 48))) == {"confmaps", "pafs"}
+    assert "oks_map" in res["stages"]["bottomup"]["metrics"]
+
+
+def test_no_labeled_frames_error(tmp_path):
+    ds = make_toy_dataset(4, (32, 32))
+    ds.labels = PoseTable.empty(3)
+    with pytest.raises(ConfigError, match="no labeled frames"):
+        train(ds, "single", tmp_path / "m", overrides=TINY, show_progress=False)
+
+
+def test_never_labeled_node_warns(tmp_path):
+    ds = make_toy_dataset(6, (32, 32))
+    ds.labels.state[:, 2] = 0
+    with pytest.warns(UserWarning, match="tail"):
+        train(ds, "single", tmp_path / "m", overrides=TINY, show_progress=False)
+
+
+def test_mixed_frame_sizes_are_padded(tmp_path):
+    a = make_toy_dataset(4, (32, 32), seed=1)
+    b = make_toy_dataset(4, (40, 48), seed=2)
+    evs, res = _events(iter_train([a, b], "single", tmp_path / "m", overrides=TINY))
+    msgs = " ".join(e.message for e in evs)
+    assert "mixed sizes" in msgs and "48x48" in msgs
+    assert res["stages"]["single"]["epochs_run"] == 2
+
+
+def test_crop_larger_than_frame(tmp_path):
+    ds = make_toy_dataset(4, (32, 32))
+    with pytest.raises(ConfigError, match="crop size 64 px is larger than the frames"):
+        train(ds, "topdown", tmp_path / "m", overrides=TINY, show_progress=False,
+              stage_overrides={"centered_instance": {"model": {"crop_size": 64}}})
+
+
+def test_out_of_memory_suggests_batch_size(tmp_path, monkeypatch):
+    from napari_posetrack.nn import trainer
+    from napari_posetrack.nn.trainer import OutOfMemory
+
+    def boom(*a, **k):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer, "compute_loss", boom)
+    ds = make_toy_dataset(4, (32, 32))
+    with pytest.raises(OutOfMemory, match=r"smaller batch size \(try 2\)"):
+        train(ds, "single", tmp_path / "m", overrides=TINY, show_progress=False)
+    assert not (tmp_path / "m" / "config.yaml").exists()
