@@ -96,41 +96,54 @@ def _anchor(python: str, path: Path, kw: dict) -> dict:
 
 
 MEM_SCRIPT = r"""
-import resource, sys, numpy as np
+import sys, threading, time, numpy as np, psutil
 mode, n = sys.argv[1], int(sys.argv[2])
 from napari_posetrack.core.posetable import PoseTable
 from napari_posetrack.core.tracking import TrackerConfig, make_tracker, track_table
+proc = psutil.Process()
+peak = [0]
+def sample():
+    while True:
+        peak[0] = max(peak[0], proc.memory_info().rss)
+        time.sleep(0.005)
+threading.Thread(target=sample, daemon=True).start()
 rng = np.random.default_rng(0)
 base = rng.normal(0, 15, (13, 2)).astype(np.float32)
 def frame(f):
     c = np.array([[300 + 100 * np.sin(f / 50), 300], [300, 300 + 100 * np.cos(f / 40)]], np.float32)
     return base[None] + c[:, None] + rng.normal(0, 1, (2, 13, 2)).astype(np.float32)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tr = make_tracker(TrackerConfig(max_tracks=2))
+tr.step(0, frame(0))
+time.sleep(0.05)
+before = proc.memory_info().rss
+peak[0] = before
 if mode == "table":
     pts = np.concatenate([frame(f) for f in range(n)])
     t = PoseTable.from_arrays(pts, frame_idx=np.repeat(np.arange(n), 2), source=1)
-    mid = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    mid = proc.memory_info().rss
+    t0 = time.perf_counter()
     res = track_table(t, max_tracks=2)
     assert res.n_tracks == 2
 else:
-    tr = make_tracker(TrackerConfig(max_tracks=2))
-    mid = before
+    mid = proc.memory_info().rss
     seen = set()
+    t0 = time.perf_counter()
     for f in range(n):
         ids, _ = tr.step(f, frame(f))
         seen.update(ids.tolist())
     assert seen == {0, 1}
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(before / 1024, mid / 1024, peak / 1024)
+dt = time.perf_counter() - t0
+time.sleep(0.05)
+print(before / 2**20, mid / 2**20, peak[0] / 2**20, n / dt)
 """
 
 
-def _memory(n: int, mode: str) -> tuple[float, float, float]:
+def _memory(n: int, mode: str) -> tuple[float, float, float, float]:
     r = subprocess.run([sys.executable, "-c", MEM_SCRIPT, mode, str(n)], capture_output=True, text=True,
                        timeout=3600, cwd=ROOT)
     if r.returncode:
         raise RuntimeError(r.stderr)
-    return tuple(float(x) for x in r.stdout.split())
+    return tuple(float(x) for x in r.stdout.split()[-4:])
 
 
 def main(argv=None) -> int:
@@ -138,10 +151,11 @@ def main(argv=None) -> int:
     ap.add_argument("--anchor", default="/work/anchor-venv/bin/python", help="python of the sleap-nn venv")
     ap.add_argument("--frames-mem", type=int, default=100_000)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-speed", action="store_true", help="only the memory table")
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = _make_inputs(Path(tmp))
+        inputs = {} if args.skip_speed else _make_inputs(Path(tmp))
         for label, (path, n) in inputs.items():
             a_fixed = _anchor(args.anchor, path, {"window_size": 5, "candidates_method": "fixed_window",
                                                   "features": "keypoints", "scoring_method": "oks",
@@ -152,6 +166,14 @@ def main(argv=None) -> int:
             for tracker in ("simple", "kalman"):
                 o = _ours(path, n, tracker)
                 rows.append((label, tracker, o, a_fixed, a_local))
+    if rows:
+        _print_speed(rows)
+    if not args.skip_memory:
+        _print_memory(args.frames_mem)
+    return 0
+
+
+def _print_speed(rows) -> None:
     print("\n## Tracking speed (frames/s; higher is better; same .slp predictions, tracking call only)\n")
     print("| animals | ours | ours fps | ours tracks | sleap-nn fixed_window fps (tracks) | "
           "sleap-nn local_queues+max_tracks fps (tracks) | ratio vs best sleap-nn |")
@@ -170,15 +192,18 @@ def main(argv=None) -> int:
         best = max(vf, vl)
         ratio = f"{fps / best:.1f}x" if best else "n/a"
         print(f"| {label} | {tracker} | {fps:,.0f} | {o['tracks']} | {sf} | {sl} | {ratio} |")
-    if not args.skip_memory:
-        print("\n## Memory (peak RSS of a fresh process, MiB)\n")
-        print("| frames | mode | RSS before | RSS with input built | peak RSS | peak - before |")
-        print("|---|---|---|---|---|---|")
-        for n in (10_000, args.frames_mem):
-            for mode in ("stream", "table"):
-                b, m, p = _memory(n, mode)
-                print(f"| {n:,} | {mode} | {b:.0f} | {m:.0f} | {p:.0f} | {p - b:.0f} |")
-    return 0
+
+
+def _print_memory(frames_mem: int) -> None:
+    print("\n## Memory (RSS of a fresh process, MiB; peak sampled every 5 ms while tracking)\n")
+    print("stream: frames generated one at a time and fed to OnlineTracker.step (nothing kept);")
+    print("table: the whole PoseTable built first, then track_table (input + output columns in memory).\n")
+    print("| frames | mode | RSS before | RSS with input built | peak RSS while tracking | peak - before | fps |")
+    print("|---|---|---|---|---|---|---|")
+    for n in (10_000, frames_mem):
+        for mode in ("stream", "table"):
+            b, m, p, fps = _memory(n, mode)
+            print(f"| {n:,} | {mode} | {b:.0f} | {m:.0f} | {p:.0f} | {p - b:.0f} | {fps:,.0f} |")
 
 
 if __name__ == "__main__":

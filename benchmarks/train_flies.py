@@ -33,7 +33,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("POSETRACK_SHARED_DATA", ROOT.parent / "shared" / "data")) / "flies"
-ANCHOR = Path("/work/anchor-venv/bin")
+# The anchor venv's own torchvision 0.28 does not import beside torch 2.13+cpu; point
+# ANCHOR_PYTHON at an interpreter where `import sleap_nn.cli` works (see the report).
+ANCHOR_PYTHON = os.environ.get("ANCHOR_PYTHON", "/work/anchor-venv/bin/python")
+SLEAP_NN = ["-c", "import sys; sys.argv[0] = 'sleap-nn'; from sleap_nn.cli import cli; cli()"]
 
 OURS = {
     "topdown": {
@@ -154,7 +157,7 @@ def run_anchor(kind, minutes, out, threads, test_ds):
     d.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     scale = 0.5 if kind == "bottomup" else 1.0
-    names = subprocess.run([str(ANCHOR / "python"), "-c", ANCHOR_CFG, kind, str(scale), str(d),
+    names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(scale), str(d),
                             str(DATA / "two_flies.slp"), str(DATA / "single_fly.slp")], env=env, check=True,
                            capture_output=True, text=True).stdout.split()
     t0 = time.time()
@@ -162,7 +165,7 @@ def run_anchor(kind, minutes, out, threads, test_ds):
     for name in names:
         budget = minutes * 60 * share[name]
         log = open(d / f"{name}.log", "w")
-        p = subprocess.Popen([str(ANCHOR / "sleap-nn"), "train", "--config", str(d / f"{name}.yaml")], env=env,
+        p = subprocess.Popen([ANCHOR_PYTHON, *SLEAP_NN, "train", "--config", str(d / f"{name}.yaml")], env=env,
                              stdout=log, stderr=subprocess.STDOUT, cwd=d)
         try:
             p.wait(timeout=budget)
@@ -176,7 +179,7 @@ def run_anchor(kind, minutes, out, threads, test_ds):
     train_s = time.time() - t0
     pred_path = d / "pred.slp"
     t1 = time.time()
-    cmd = [str(ANCHOR / "sleap-nn"), "track", "--data_path", str(DATA / "three_flies.slp"), "-o", str(pred_path),
+    cmd = [ANCHOR_PYTHON, *SLEAP_NN, "track", "--data_path", str(DATA / "three_flies.slp"), "-o", str(pred_path),
            "-d", "cpu", "--only_labeled_frames", "-n", "3"]
     for name in names:
         cmd += ["-m", str(d / name)]

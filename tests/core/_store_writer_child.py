@@ -30,7 +30,7 @@ def labels_for(i: int):
     from napari_posetrack.core.posetable import PoseTable
 
     rng = _rng(i, "labels")
-    n = int(rng.integers(20000, 60000))
+    n = int(rng.integers(10000, 40000))
     pts = rng.random((n, K, 2)).astype(np.float32) * 500
     state = rng.integers(0, 3, (n, K)).astype(np.uint8)
     pts[state == 0] = np.nan

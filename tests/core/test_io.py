@@ -195,3 +195,22 @@ def test_detect_formats_of_real_files(shared_data):
     }
     for rel, name in cases.items():
         assert detect_format(shared_data / rel).name == name, rel
+
+
+def test_dlc_imports_keep_config_order_and_unlabeled_nodes(shared_data):
+    csv = shared_data / "mouse-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.csv"
+    for path in (csv, shared_data / "mouse-openfield" / "config.yaml"):
+        ds = load_dataset(path)
+        assert ds.skeleton.node_names == ["snout", "leftear", "rightear", "tailbase"], path  # not alphabetical
+        assert ds.videos[0].kind == "images" and len(ds.videos[0].image_paths) == 116
+    # the first row of the CSV, in config order
+    np.testing.assert_allclose(ds.labels.sorted().points[0], [[21.521, 265.428], [33.819, 265.941],
+                                                              [19.984, 250.056], [87.11, 152.698]], atol=1e-3)
+    single = load_dataset(shared_data / "fixtures" / "dlc" / "labeled-data" / "video" / "dlc_testdata.csv")
+    t = single.labels.sorted()
+    assert single.skeleton.node_names == ["A", "B", "C"] and list(t.frame_idx) == [0, 1, 3]  # img002 is empty
+    assert list(t.state[1]) == [1, 0, 1] and np.isnan(t.points[1, 1]).all()  # B left empty in DLC
+    multi = load_dataset(shared_data / "fixtures" / "dlc" / "labeled-data" / "video" / "madlc_testdata.csv")
+    assert multi.track_names == ["Animal1", "Animal2"]
+    m = multi.labels.sorted()
+    assert list(m.track_id[:2]) == [0, 1]

@@ -266,3 +266,74 @@ def test_dlc_predictions_open_in_pandas_and_movement(shared_data, tmp_path, fmt,
         np.testing.assert_allclose(conf[lab], sc[lab], rtol=0, atol=1e-6)
     back = load_dataset(out)
     assert back.track_names == src.track_names
+
+
+@pytest.mark.parametrize("rel", ["flies/three_flies.slp", "fixtures/minimal_instance.pkg.slp"])
+def test_store_round_trip(shared_data, tmp_path, rel):
+    src = _load(shared_data, rel)
+    out = save_dataset(src, tmp_path / "p.posetrack.zarr")
+    back = load_dataset(out)
+    assert back.skeleton == src.skeleton and back.track_names == src.track_names
+    assert back.labels.equals(src.labels) and back.predictions.equals(src.predictions)
+    assert [v.kind for v in back.videos] == [v.kind for v in src.videos]
+    if src.videos[0].kind == "embedded":
+        np.testing.assert_array_equal(back.videos[0].embedded["images"], src.videos[0].embedded["images"])
+    from napari_posetrack.core.errors import FormatError
+
+    with pytest.raises(FormatError, match="Refusing to overwrite"):
+        save_dataset(src, out)
+
+
+def test_dlc_labels_h5_matches_the_csv(shared_data):
+    h5 = shared_data / "mouse-openfield" / "labeled-data" / "m4s1" / "CollectedData_Pranav.h5"
+    if not h5.exists():
+        pytest.skip("no CollectedData h5")
+    a, b = load_dataset(h5), _load(shared_data, "mouse-openfield")
+    assert a.skeleton.node_names == ["snout", "leftear", "rightear", "tailbase"]  # config order
+    assert_tables_equal(a.labels, b.labels, columns=("frame_idx", "video_id", "points", "state", "track_id"))
+    assert a.videos[0].image_paths == b.videos[0].image_paths
+
+
+def test_dlc_multi_animal_labels_h5(shared_data, tmp_path):
+    import pandas as pd
+
+    src = _load(shared_data, "fixtures/dlc/madlc_230_config.yaml")
+    folder = tmp_path / "labeled-data" / "video"
+    _symlink_images(src.videos[0], folder)
+    csv = save_dataset(src, folder / "CollectedData_me.csv", format="dlc")
+    df = pd.read_csv(csv, header=[0, 1, 2, 3], index_col=0)
+    df.to_hdf(folder / "CollectedData_me.h5", key="df_with_missing", mode="w")
+    back = load_dataset(folder / "CollectedData_me.h5")
+    assert back.track_names == src.track_names and back.skeleton.node_names == src.skeleton.node_names
+    assert_tables_equal(back.labels, src.labels, columns=("frame_idx", "points", "state", "track_id"))
+
+
+def test_dlc_project_export_with_frames(shared_data, tmp_path):
+    src = _load(shared_data, "flies/three_flies.slp")
+    src.labels = src.labels.take(np.isin(src.labels.frame_idx, [0, 5]))
+    out = save_dataset(src, tmp_path / "flies-dlc", format="dlc-project")
+    folder = out / "labeled-data" / "three_flies"
+    assert sorted(p.name for p in folder.glob("*.png")) == ["img000.png", "img005.png"]
+    import pandas as pd
+    import yaml
+
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["multianimalproject"] and cfg["multianimalbodyparts"] == src.skeleton.node_names
+    assert cfg["individuals"] == src.track_names
+    df = pd.read_hdf(folder / "CollectedData_napari-posetrack.h5")
+    assert df.shape == (2, 3 * 13 * 2)
+    back = load_dataset(out)  # through sleap-io's DeepLabCut project reader
+    assert back.skeleton.node_names == src.skeleton.node_names and back.track_names == src.track_names
+    a = src.labels.take(np.lexsort((src.labels.track_id, src.labels.frame_idx)))
+    b = back.labels.take(np.lexsort((back.labels.track_id, back.labels.frame_idx)))
+    vis = a.state == 1
+    np.testing.assert_array_equal(b.points[vis], a.points[vis])
+    np.testing.assert_array_equal(b.track_id, a.track_id)
+    from napari_posetrack.core.video import read_frames
+    from skimage.io import imread
+
+    np.testing.assert_array_equal(imread(folder / "img005.png"),
+                                  read_frames(src.videos[0].path, [5])[0][..., 0])
+    with pytest.raises(Exception, match="Refusing to overwrite"):
+        save_dataset(src, out, format="dlc-project")
+    assert not list(tmp_path.glob(".*"))  # no leftovers

@@ -141,6 +141,9 @@ def test_skeleton_mismatch_is_refused(tmp_path):
     bigger, mapping = SKEL.merge(Skeleton.from_names(["wing"]))
     store.save(skeleton=bigger, labels=store.labels.remap_nodes([0, 1, 2], 4))
     assert store.skeleton.n_nodes == 4 and store.labels.n_nodes == 4
+    # the (empty) predictions follow the new skeleton: streaming 4-node rows works
+    assert store.predictions.n_nodes == 4
+    assert store.append_predictions(_table(3, k=4, source=1)) == 3
 
 
 def test_add_video_image_folder_and_embedded(tmp_path):

@@ -141,7 +141,7 @@ def test_writer_lock_live_and_stale(tmp_path):
 
 
 def test_missing_video_candidates_and_relink(tmp_path):
-    exp = tmp_path / "exp"
+    exp = tmp_path / "lab" / "mice" / "exp"  # the search looks two folders up: stays inside tmp_path
     video = _video(exp / "clip.mp4")
     s = ProjectStore.create(exp / "p.posetrack.zarr", SKEL, videos=[video])
     s.save(labels=_labels())
@@ -194,7 +194,7 @@ def test_corrupt_metadata_and_table(tmp_path):
     s = ProjectStore.create(tmp_path / "p.posetrack.zarr", SKEL)
     s.save(labels=_labels(4))
     head = s.head()
-    chunk = next(p for p in (s.path / head["tables"]["labels"]["group"] / "points" / "c").rglob("*") if p.is_file())
+    chunk = next((s.path / head["tables"]["labels"]["group"] / "points").glob("c.*"))
     chunk.write_bytes(b"not blosc")
     with pytest.raises(StoreError, match="labels table .* corrupt"):
         _ = ProjectStore.open(s.path).labels
@@ -219,3 +219,21 @@ def test_failed_add_video_changes_nothing(tmp_path):
     with pytest.raises(VideoError):
         s.add_video(tmp_path / "nothere.mp4")
     assert s.commit == c and s.videos == []
+
+
+def test_failed_write_is_a_store_error_and_keeps_the_last_state(tmp_path, monkeypatch):
+    import errno
+
+    from napari_posetrack.core.store import project
+
+    s = ProjectStore.create(tmp_path / "p.posetrack.zarr", SKEL)
+    s.save(labels=_labels(2))
+
+    def full_disk(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(project, "write_columns", full_disk)
+    with pytest.raises(StoreError, match="No space left.*intact"):
+        s.save(labels=_labels(5))
+    assert len(ProjectStore.open(s.path, mode="r").labels) == 2
+    assert not (s.path / ".writer.lock").exists()  # the lock is released

@@ -99,6 +99,25 @@ def test_flies_node_by_node_tracks_copy_and_suggestions(make_napari_viewer, tmp_
     assert len(c.points.data) == int((ds.labels.for_frame(0).state > 0).sum())
     assert len(c.edges.data) > 0
 
+    # the edges follow a node while it is dragged (before the mouse is released)
+    from labeling_helpers import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks, read_only_mouse_event
+
+    i = int(np.flatnonzero((c._row == c._row[0]) & (c._node == 1))[0])  # thorax: it has edges
+    y0, x0 = c.points.data[i]
+    ev = dict(button=1, dims_displayed=[1, 2])
+    mouse_press_callbacks(c.points, read_only_mouse_event(type="mouse_press", position=(0, y0, x0), **ev))
+    for k in range(1, 4):
+        mouse_move_callbacks(c.points, read_only_mouse_event(type="mouse_move", is_dragging=True,
+                                                             position=(0, y0 + 10 * k, x0 + 10 * k), **ev))
+    starts = c.edges.data[:, 0]
+    ends = c.edges.data[:, 0] + c.edges.data[:, 1]
+    moved = np.vstack([starts, ends])
+    assert np.any(np.all(np.abs(moved - (y0 + 30, x0 + 30)) < 1e-3, axis=1))  # edges on the dragged node
+    assert s.dataset.labels.points[c._row[i], 1, 0] == pytest.approx(x0)  # not committed yet
+    mouse_release_callbacks(c.points, read_only_mouse_event(type="mouse_release", position=(0, y0 + 30, x0 + 30), **ev))
+    assert s.dataset.labels.points[c._row[i], 1].tolist() == pytest.approx([x0 + 30, y0 + 30])
+    press(viewer, "Control-Z")
+
     # node by node on a frame (delete its instances first with Shift+Delete)
     c.set_frame(5)
     n0 = len(s.dataset.labels)
@@ -270,3 +289,20 @@ def test_killed_autosave_leaves_readable_store(tmp_path):
         assert np.all(v == v[0]), "a save was half-written"  # the three nodes were always moved together
         assert v[0] >= saved[-1]  # nothing acknowledged as saved was lost
         np.testing.assert_array_equal(lab.points[:, 1:], ds.labels.points[:3, 1:])
+
+
+def test_dock_picks_up_store_opened_by_reader(make_napari_viewer, tmp_path):
+    from napari_posetrack._napari.labeling_dock import LabelingDock
+
+    path, ds = mouse_store(tmp_path, n_labels=4)
+    viewer = make_napari_viewer()
+    dock = LabelingDock(viewer)
+    viewer.window.add_dock_widget(dock)
+    viewer.open(str(path), plugin="napari-posetrack")
+    assert dock._session is not None and dock._session.dataset.labels.equals(ds.labels)
+    assert dock.image_layer is not None and not dock._own_image  # the reader's video is reused
+    static = [lyr for lyr in viewer.layers if lyr.metadata.get("posetrack_kind") == "labels"]
+    assert static and not any(lyr.visible for lyr in static)
+    dock.controller.set_frame(0)
+    assert len(dock.controller.points.data) == 4
+    dock._session.store.close()

@@ -138,3 +138,24 @@ def test_edit_on_read_only_store_shows_error(make_napari_viewer, qtbot, store_pa
     assert dock._delete_low() is False  # refused, not raised
     assert "read-only" in dock.status.text() and len(dock.table()) == n
     store.close()
+
+
+def test_tracks_layer_colours_match_points():
+    from napari.components import ViewerModel
+
+    from napari_posetrack._napari.tracks_layer import point_colors, show_points, show_tracks, track_colors
+    from napari_posetrack.core.posetable import PoseTable
+
+    pts = np.zeros((20, 2, 2), np.float32)
+    pts[:, :, 0] = np.arange(20)[:, None]
+    t = PoseTable.from_arrays(pts, frame_idx=np.tile(np.arange(10), 2), track_id=np.repeat([1, 3], 10))
+    viewer = ViewerModel()
+    tracks = show_tracks(viewer, t, tail_length=12)
+    assert tracks.tail_length == 12
+    pal = track_colors(4)
+    np.testing.assert_allclose(tracks.track_colors[0], pal[1], atol=1e-5)  # ids 1 and 3 keep their colours
+    np.testing.assert_allclose(tracks.track_colors[-1], pal[3], atol=1e-5)
+    layer = show_points(viewer, t, name="pts")
+    np.testing.assert_allclose(layer.face_color[0], pal[1], atol=1e-5)
+    np.testing.assert_allclose(point_colors(np.array([-1, 0]))[0], [0.6, 0.6, 0.6, 1.0])
+    assert len(np.unique(np.round(track_colors(30), 3), axis=0)) == 30  # distinct colours beyond tab10

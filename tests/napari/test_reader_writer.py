@@ -47,8 +47,6 @@ def flies_store(tmp_path):
 def test_reader_declines_what_it_does_not_handle(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     (tmp_path / "empty").mkdir()
-    (tmp_path / "broken.posetrack.zarr").mkdir()
-    (tmp_path / "broken.posetrack.zarr" / "zarr.json").write_text("{not json")
     for path in (tmp_path / "notes.txt", tmp_path / "empty", tmp_path / "missing.mp4", tmp_path / "nothing",
                  [str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")], None, 42):
         assert get_reader(str(path) if isinstance(path, type(tmp_path)) else path) is None
@@ -150,3 +148,18 @@ def test_writer_refuses_plain_points_and_wrong_skeleton(tmp_path, flies_store):
     meta = {"node_names": ["a", "b"]}
     with pytest.raises(SkeletonMismatchError):
         write_points(str(store.path), [(np.zeros((1, 3)), {"name": "p", "features": feats, "metadata": meta}, "points")])
+
+
+def test_store_with_embedded_frames(tmp_path):
+    import sleap_io as sio
+
+    from napari_posetrack.core.io.sleap_convert import labels_to_dataset
+
+    ds = labels_to_dataset(sio.load_slp(str(shared_file("fixtures", "minimal_instance.pkg.slp"))))
+    store = ProjectStore.create(tmp_path / "pkg.posetrack.zarr", dataset=ds)
+    layers = get_reader(str(store.path))(str(store.path))
+    image = layers[0]
+    assert image[2] == "image" and image[1]["metadata"]["posetrack_kind"] == "video"
+    f = int(ds.videos[0].embedded["frame_idx"][0])
+    assert np.array_equal(np.asarray(image[0][f]), ds.videos[0].embedded["images"][0][..., 0])
+    assert layers[1][1]["metadata"]["posetrack_kind"] == "labels" and len(layers[1][0]) == 4

@@ -51,16 +51,24 @@ def test_local_cluster_output_identical_to_single_process(setup):
     ref = drain(iter_predict_videos(pred, jobs, batch_size=4), show=False).table.sorted()
     assert len(ref) > 0
     djobs = [(0, videos[0], 30, None), (1, videos[1], 13, (2, 13))]
-    res = drain(iter_predict_distributed(model, djobs, scheduler="local", workers=2, processes=False,
-                                         chunk_frames=8, batch_size=4, settings=settings), show=False)
-    assert res.n_frames == 30 + 11 and res.complete
-    assert res.table.equals(ref)
-    # streamed into a store, the same rows arrive
-    store = ProjectStore.create(d / "s.posetrack.zarr", SK, videos=[
-        VideoInfo(videos[0], 30, 48, 48, 1), VideoInfo(videos[1], 13, 48, 48, 1)])
-    res2 = drain(iter_predict_distributed(model, djobs, scheduler="local", workers=2, processes=False,
-                                          chunk_frames=8, batch_size=4, settings=settings, store=store), show=False)
-    assert res2.table is None
+    client = connect("local", workers=2, processes=False)
+    try:
+        assert len(client.scheduler_info()["workers"]) == 2
+        res = drain(iter_predict_distributed(model, djobs, client=client, chunk_frames=8, batch_size=4,
+                                             settings=settings), show=False)
+        assert res.n_frames == 30 + 11 and res.complete
+        assert res.table.equals(ref)
+        # streamed into a store, the same rows arrive; a second run resumes with nothing left to do
+        store = ProjectStore.create(d / "s.posetrack.zarr", SK, videos=[
+            VideoInfo(videos[0], 30, 48, 48, 1), VideoInfo(videos[1], 13, 48, 48, 1)])
+        res2 = drain(iter_predict_distributed(model, djobs, client=client, chunk_frames=8, batch_size=4,
+                                              settings=settings, store=store), show=False)
+        res3 = drain(iter_predict_distributed(model, djobs, client=client, chunk_frames=8, batch_size=4,
+                                              settings=settings, store=store), show=False)
+    finally:
+        client.cluster.close()
+        client.close()
+    assert res2.table is None and res3.n_frames == 0
     assert store.predictions.sorted().equals(ref)
     np.testing.assert_array_equal(store.predicted_frames(1), np.arange(2, 13))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from qtpy.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-    QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
 from ..core.errors import PoseTrackError
@@ -142,8 +142,12 @@ class LabelingDock(QWidget):
         lay.addLayout(r5)
         keys = QLabel(keys_html())
         keys.setWordWrap(True)
+        scroll = QScrollArea()
+        scroll.setWidget(keys)
+        scroll.setWidgetResizable(True)
+        scroll.setMaximumHeight(170)
         box = QGroupBox("Keys")
-        QVBoxLayout(box).addWidget(keys)
+        QVBoxLayout(box).addWidget(scroll)
         lay.addWidget(box)
         lay.addStretch(1)
 
@@ -202,8 +206,14 @@ class LabelingDock(QWidget):
         return self.open_project(path)
 
     def _adopt_layer(self, layer) -> bool:
-        store = getattr(layer, "metadata", {}).get("posetrack_store")
-        if store is None or get_session(self.viewer) is not None:
+        meta = getattr(layer, "metadata", None) or {}
+        store = meta.get("posetrack_store")
+        if store is None:
+            return False
+        if meta.get("posetrack_kind") in ("labels", "predictions") and self._session is not None:
+            layer.visible = False  # a static copy from the reader: the editable layers are ours
+            return False
+        if get_session(self.viewer) is not None:
             return False
         from ..core.session import EditSession
         from ..core.store import ProjectStore
@@ -211,7 +221,7 @@ class LabelingDock(QWidget):
         try:
             if not hasattr(store, "load"):
                 store = ProjectStore.open(store)
-            self.image_layer, self._own_image = (layer, False) if layer.__class__.__name__ == "Image" else (None, False)
+            self._pending_image = layer if layer.__class__.__name__ == "Image" else None
             set_session(self.viewer, EditSession.from_store(store))
         except PoseTrackError as exc:
             self.notify(str(exc), "error")
@@ -226,6 +236,7 @@ class LabelingDock(QWidget):
         if session is self._session:
             return
         self._detach()
+        self.image_layer, self._pending_image = getattr(self, "_pending_image", None), None
         self._session = session
         if session is None:
             self.project_label.setText("No project open.")

@@ -72,6 +72,7 @@ class LabelingLayers:
         viewer.dims.events.current_step.connect(self._on_step)
         session.on_change(self._on_session_change)
         self._last_frame = None
+        self._style_key = self._edge_key = None
         self.refresh()
 
     # ------------------------------------------------------------------ state
@@ -110,7 +111,7 @@ class LabelingLayers:
     def _point_size(self) -> float:
         vids = self.dataset.videos
         if self.video_id < len(vids) and vids[self.video_id].width:
-            return float(max(5.0, 0.013 * max(vids[self.video_id].width, vids[self.video_id].height)))
+            return float(max(5.0, 0.009 * max(vids[self.video_id].width, vids[self.video_id].height)))
         return 8.0
 
     # ------------------------------------------------------------------ layer <- dataset
@@ -159,20 +160,26 @@ class LabelingLayers:
             self._src = self._row = self._node = np.zeros(0, np.int64)
             yx, state, track = np.zeros((0, 2)), np.zeros(0, np.uint8), np.zeros(0, np.int32)
         self._state, self._track = state, track
-        face, border, symbol, bw = self._styles(state, track)
+        style_key = (self.color_by, self._src.tobytes(), self._node.tobytes(), np.asarray(state).tobytes(),
+                     np.asarray(track).tobytes() if self.color_by == "track" else b"")
         self._updating = True
+        pts = self.points
         try:
-            pts = self.points
-            pts.selected_data = set()
-            pts.data = yx
-            pts.features = pd.DataFrame({"node": self._node, "row": self._row, "track": track.astype(np.int64),
-                                         "state": state.astype(np.int64), "source": self._src})
-            if len(yx):
-                pts.face_color = face
-                pts.border_color = border
-                pts.symbol = symbol
-                pts.border_width = bw
+            # one napari refresh for the whole update: setters with events blocked, then refresh()
+            with pts.events.blocker_all():
+                pts.selected_data = set()
+                pts.data = yx
+                pts.features = pd.DataFrame({"node": self._node, "row": self._row, "track": track.astype(np.int64),
+                                             "state": state.astype(np.int64), "source": self._src})
+                if len(yx) and style_key != self._style_key:  # same layout as the last frame: colours kept
+                    face, border, symbol, bw = self._styles(state, track)
+                    pts.face_color = face
+                    pts.border_color = border
+                    pts.symbol = symbol
+                    pts.border_width = bw
+            self._style_key = style_key
             self._select_current()
+            pts.refresh(thumbnail=False)  # the layer-list thumbnail is not worth a redraw per frame
         finally:
             self._updating = False
         self._update_edges(yx)
@@ -221,9 +228,13 @@ class LabelingLayers:
             pred = (keys >> 40)[np.nonzero(ok)[0]] == 1
             colors = np.tile([1.0, 1.0, 1.0, 0.85], (len(vec), 1))
             colors[pred] = [0.7, 0.7, 0.7, 0.6]
-        self.edges.data = vec
-        if len(vec):
-            self.edges.edge_color = colors
+        ckey = colors.tobytes()
+        with self.edges.events.blocker_all():
+            self.edges.data = vec
+            if len(vec) and ckey != self._edge_key:  # same colours as the last frame: kept
+                self.edges.edge_color = colors
+        self._edge_key = ckey if len(vec) else None
+        self.edges.refresh(thumbnail=False)
 
     def _live_edges(self, layer, event):
         """While napari drags points, keep the edges on them."""

@@ -15,8 +15,6 @@ import logging
 import os
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["get_reader", "read_video", "read_store", "VIDEO_SUFFIXES"]
 
 log = logging.getLogger(__name__)
@@ -95,12 +93,16 @@ class _EmbeddedFrames:
     """Array-like over a store's embedded frames for dask; frames not embedded are black."""
 
     def __init__(self, reader):
+        import numpy as np
+
         self.reader = reader
         self.shape = tuple(reader.shape)
         self.dtype = np.dtype(np.uint8)
         self.ndim = 4
 
     def __getitem__(self, key):
+        import numpy as np
+
         key = key if isinstance(key, tuple) else (key,)
         frames = range(*key[0].indices(self.shape[0])) if isinstance(key[0], slice) else [int(key[0])]
         out = np.zeros((len(frames),) + self.shape[1:], np.uint8)

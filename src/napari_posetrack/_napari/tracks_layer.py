@@ -53,18 +53,17 @@ def tracks_layer_kwargs(table: PoseTable, *, tail_length: int = 30, name: str = 
 
     data = table_to_tracks(table)
     ids = data[:, 0].astype(np.int64) if len(data) else np.zeros(0, np.int64)
-    n = int(ids.max(initial=-1)) + 1
-    pal = track_colors(max(n, 2))
-    lo, hi = 0, max(n - 1, 1)
-    # napari scales the feature to [0, 1] by its min and max; put each id's colour at its place
-    cmap = Colormap(colors=pal[: hi + 1], controls=np.linspace(0, 1, hi + 1), name="posetrack_tracks",
+    lo, hi = (int(ids.min()), int(ids.max())) if len(ids) else (0, 1)
+    pal = track_colors(hi + 1)
+    # a colormap from colormaps_dict is applied to the raw feature (expected in [0, 1]): give
+    # each id its position in [lo, hi], where its colour sits
+    colors = pal[lo:hi + 1] if hi > lo else np.stack([pal[lo], pal[lo]])
+    cmap = Colormap(colors=colors, controls=np.linspace(0, 1, len(colors)), name="posetrack_tracks",
                     interpolation="linear")
-    feats = {"track": ids.astype(float)}
-    if len(ids):
-        # pin the min/max so ids keep their colour when some tracks are absent
-        feats["track"] = np.clip(ids, lo, hi).astype(float)
-    kwargs = dict(name=name, tail_length=int(tail_length), features=feats, color_by="track",
-                  colormaps_dict={"track": cmap}, tail_width=3, blending="translucent")
+    pos = (ids - lo) / max(hi - lo, 1) if len(ids) else np.zeros(0)
+    feats = {"identity": pos.astype(float), "track": ids.astype(float)}
+    kwargs = dict(name=name, tail_length=int(tail_length), features=feats, color_by="identity",
+                  colormaps_dict={"identity": cmap}, tail_width=3, blending="translucent")
     return data, kwargs
 
 

@@ -41,7 +41,7 @@ SYNTHETIC_SKELETON = Skeleton.from_names(
 )
 
 # (value, alpha) of each body part: head brightest, then thorax, abdomen, translucent wings
-_PARTS = {"head": (235.0, 1.0), "thorax": (185.0, 1.0), "abdomen": (135.0, 1.0), "wing": (110.0, 0.55)}
+_PARTS = {"head": (235.0, 1.0), "thorax": (185.0, 1.0), "abdomen": (135.0, 1.0), "wing": (150.0, 0.6)}
 
 
 def _rot(theta: np.ndarray) -> np.ndarray:
@@ -183,7 +183,7 @@ def _occlusion(points: np.ndarray, ellipses: np.ndarray) -> np.ndarray:
 
 def make_synthetic_clip(out_dir, n_frames: int = 200, n_animals: int = 2, size: tuple[int, int] = (256, 256), *,
                         seed: int = 0, gop: int = 30, fps: float = 30.0, crf: int = 12, noise: float = 4.0,
-                        name: str = "synthetic_clip") -> dict:
+                        name: str = "synthetic_clip", reuse: bool = False) -> dict:
     """Write a clip of moving articulated animals and return it with its ground truth.
 
     Parameters
@@ -201,6 +201,9 @@ def make_synthetic_clip(out_dir, n_frames: int = 200, n_animals: int = 2, size: 
         x264 quality (lower is closer to the rendered frames).
     noise : float
         Standard deviation of the per-frame pixel noise.
+    reuse : bool
+        Keep an existing ``<name>.mp4`` that opens with ``n_frames`` frames of this size
+        (the ground truth is recomputed, which is cheap) instead of rendering it again.
 
     Returns
     -------
@@ -214,14 +217,16 @@ def make_synthetic_clip(out_dir, n_frames: int = 200, n_animals: int = 2, size: 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     video = out_dir / f"{name}.mp4"
-    rng = np.random.default_rng(seed)
     points, ellipses = simulate_poses(n_frames, n_animals, size, seed=seed + 1)
-    background = _background(size, rng)
-    states = np.zeros(points.shape[:3], np.uint8)
-    with VideoWriter(video, fps=fps, gop=gop, crf=crf, preset="veryfast") as writer:
-        for t in range(n_frames):
-            writer.write(render_frame(background, ellipses[t], rng, noise))
-            states[t] = _occlusion(points[t], ellipses[t])
+    states = np.stack([_occlusion(points[t], ellipses[t]) for t in range(n_frames)])
+    if not (reuse and _video_matches(video, n_frames, size)):
+        rng = np.random.default_rng(seed)
+        background = _background(size, rng)
+        tmp = video.with_name(video.stem + ".partial.mp4")
+        with VideoWriter(tmp, fps=fps, gop=gop, crf=crf, preset="veryfast") as writer:
+            for t in range(n_frames):
+                writer.write(render_frame(background, ellipses[t], rng, noise))
+        tmp.replace(video)  # never leave a half-written clip under the final name
     labels = PoseTable.from_arrays(
         points.reshape(-1, len(NODE_NAMES), 2),
         frame_idx=np.repeat(np.arange(n_frames), n_animals),
@@ -239,6 +244,19 @@ def make_synthetic_clip(out_dir, n_frames: int = 200, n_animals: int = 2, size: 
         labels=labels,
     )
     return {"video": video, "dataset": dataset}
+
+
+def _video_matches(path: Path, n_frames: int, size: tuple[int, int]) -> bool:
+    from .errors import VideoError
+    from .video import open_video
+
+    if not path.exists():
+        return False
+    try:
+        with open_video(path, read_ahead=0) as reader:
+            return reader.shape[:3] == (n_frames, *size)
+    except VideoError:
+        return False
 
 
 # ---------------------------------------------------------------------- long test videos

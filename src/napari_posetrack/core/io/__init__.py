@@ -56,6 +56,10 @@ class FormatSpec:
         What the format keeps: keys ``occlusion``, ``scores``, ``tracks``, ``images``, ``edges``.
     extension : str
         Default file extension for exports.
+    atomic : bool
+        True (default): the registry hands ``save`` a temporary path and moves it into place.
+        False: ``save(dataset, path, overwrite=..., **options)`` writes ``path`` itself,
+        atomically (folders such as the project store).
     """
 
     name: str
@@ -66,6 +70,7 @@ class FormatSpec:
     detect: Callable | None = None
     carries: dict = field(default_factory=dict)
     extension: str = ""
+    atomic: bool = True
 
     def matches(self, path: Path) -> bool:
         if self.detect is not None:
@@ -222,9 +227,10 @@ def save_dataset(dataset, path, format: str | None = None, *, overwrite: bool = 
         spec = matches[0]
     else:
         spec = get_format(format, kind="write")
-    with atomic_output(path, overwrite=overwrite, format_name=spec.name) as tmp:
+
+    def write(target, **extra):
         try:
-            spec.save(dataset, tmp, **options)
+            spec.save(dataset, target, **extra, **options)
         except PoseTrackError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -234,6 +240,16 @@ def save_dataset(dataset, path, format: str | None = None, *, overwrite: bool = 
                 hint="Nothing was written. Check the data (e.g. a skeleton and at least one video), "
                 "or try another format.",
             ) from exc
+
+    if not spec.atomic:
+        if path.exists() and not overwrite:
+            from ._atomic import check_writable
+
+            check_writable(path, overwrite=False, format_name=spec.name)
+        write(path, overwrite=overwrite)
+        return path
+    with atomic_output(path, overwrite=overwrite, format_name=spec.name) as tmp:
+        write(tmp)
     return path
 
 

@@ -27,9 +27,9 @@ def check_writable(path, *, overwrite: bool = False, format_name: str = "") -> P
     """Raise :class:`FormatError` if ``path`` exists (and not ``overwrite``) or cannot be written."""
     path = Path(path)
     if path.exists() and not overwrite:
-        what = f" {format_name}" if format_name else ""
+        what = f" ({format_name} export)" if format_name else ""
         raise FormatError(
-            f"Refusing to overwrite the existing file {path} with a{what} export.",
+            f"Refusing to overwrite the existing file {path}{what}.",
             path=path,
             hint="Choose another output path, or pass overwrite=True (--overwrite on the command line).",
         )

@@ -29,7 +29,7 @@ from .sleap_convert import labels_to_dataset
 
 __all__ = [
     "is_dlc_project", "is_dlc_csv", "is_dlc_predictions_csv", "is_dlc_h5", "load_dlc_project", "load_dlc_csv", "load_dlc_predictions",
-    "save_dlc_labels", "save_dlc_predictions_h5", "save_dlc_predictions_csv", "config_bodyparts",
+    "save_dlc_labels", "labels_frame", "save_dlc_predictions_h5", "save_dlc_predictions_csv", "config_bodyparts",
 ]
 
 DEFAULT_SCORER = "napari-posetrack"
@@ -214,9 +214,11 @@ def _pick(dataset: PoseDataset, prefer: str):
 
 
 # ---------------------------------------------------------------------------- export
-def save_dlc_labels(dataset: PoseDataset, path: Path, *, video: int | None = None,
-                    scorer: str = DEFAULT_SCORER) -> None:
-    """CollectedData CSV of the user labels (predictions if there are no labels)."""
+def labels_frame(dataset: PoseDataset, *, video: int | None = None, scorer: str = DEFAULT_SCORER):
+    """The CollectedData DataFrame (rows ``labeled-data/<folder>/<image>``) of the labels.
+
+    Uses the user labels, or the predictions when there are no labels.
+    """
     import pandas as pd
 
     table = _pick(dataset, "labels")
@@ -241,9 +243,16 @@ def save_dlc_labels(dataset: PoseDataset, path: Path, *, video: int | None = Non
         slots, names = assign_slots(table.with_columns(frame_idx=rows), dataset.track_names)
         names = [n if not n.startswith("untracked_") else f"individual{n[len('untracked_'):]}" for n in names]
     k = dataset.skeleton.n_nodes
-    data = _fill(table, slots, rows, len(names) if multi else 1, k, False)
-    df = pd.DataFrame(data, index=index, columns=_columns(scorer, names, dataset.skeleton.node_names, ["x", "y"]))
-    df.to_csv(path)
+    data = np.full((len(index), (len(names) if multi else 1) * k * 2), np.nan)
+    block = _fill(table, slots, rows, len(names) if multi else 1, k, False)
+    data[: len(block)] = block
+    return pd.DataFrame(data, index=index, columns=_columns(scorer, names, dataset.skeleton.node_names, ["x", "y"]))
+
+
+def save_dlc_labels(dataset: PoseDataset, path: Path, *, video: int | None = None,
+                    scorer: str = DEFAULT_SCORER) -> None:
+    """CollectedData CSV of the user labels (predictions if there are no labels)."""
+    labels_frame(dataset, video=video, scorer=scorer).to_csv(path)
 
 
 def _predictions_frame(dataset: PoseDataset, video: int, scorer: str):

@@ -8,7 +8,7 @@ only builds the table (no heavy imports).
 from __future__ import annotations
 
 from . import FormatSpec, register_format
-from . import dlc, flat_csv, movement_convert, sleap_formats, store_format
+from . import dlc, dlc_h5, dlc_project, flat_csv, movement_convert, sleap_formats, store_format
 
 __all__: list[str] = []
 
@@ -19,8 +19,9 @@ def _c(occlusion, scores, tracks, images=False, edges=True, user_vs_predicted=Tr
 
 
 register_format(FormatSpec(
-    "store", "napari-posetrack project store (*.posetrack.zarr)", (), store_format.load_store, None,
-    detect=store_format.is_store, carries=_c(True, True, True, True), extension=".posetrack.zarr"))
+    "store", "napari-posetrack project store (*.posetrack.zarr)", ("*.zarr",), store_format.load_store,
+    store_format.save_store, detect=store_format.is_store, carries=_c(True, True, True, True),
+    extension=".posetrack.zarr", atomic=False))
 register_format(FormatSpec(
     "pkg.slp", "SLEAP labels package with embedded frames", ("*.pkg.slp",), sleap_formats.load_slp,
     sleap_formats.save_pkg_slp, carries=_c(True, True, True, True), extension=".pkg.slp"))
@@ -29,11 +30,15 @@ register_format(FormatSpec(
     carries=_c(True, True, True), extension=".slp"))
 register_format(FormatSpec(
     "dlc-project", "DeepLabCut project (config.yaml + labeled-data/*/CollectedData_*.csv)",
-    ("config.yaml",), dlc.load_dlc_project, None, detect=dlc.is_dlc_project,
-    carries=_c(False, False, True, False), extension=""))
+    (), dlc.load_dlc_project, dlc_project.save_dlc_project, detect=dlc.is_dlc_project,
+    carries=_c(False, False, True, True), extension="", atomic=False))
 register_format(FormatSpec(
     "dlc", "DeepLabCut labels (CollectedData CSV)", ("*.csv",), dlc.load_dlc_csv, dlc.save_dlc_labels,
     detect=dlc.is_dlc_csv, carries=_c(False, False, True, False, False, False), extension=".csv"))
+register_format(FormatSpec(
+    "dlc-labels-h5", "DeepLabCut labels HDF5 (CollectedData_*.h5, read with pandas)", ("*.h5",),
+    dlc_h5.load_dlc_labels_h5, None, detect=dlc_h5.is_dlc_labels_h5,
+    carries=_c(False, False, True, False), extension=".h5"))
 register_format(FormatSpec(
     "dlc-h5", "DeepLabCut predictions HDF5 (x, y, likelihood)", ("*.h5",), dlc.load_dlc_predictions,
     dlc.save_dlc_predictions_h5, detect=dlc.is_dlc_h5, carries=_c(False, True, True, False, False, False),

@@ -40,10 +40,14 @@ def load_store(path: Path):
             close()
 
 
-def save_store(dataset, path: Path, *, overwrite: bool = False):
-    """Create a store at ``path`` holding ``dataset``; returns the :class:`ProjectStore`."""
+def save_store(dataset, path: Path, *, overwrite: bool = False, video: int | None = None) -> None:
+    """Create a store at ``path`` holding ``dataset`` (one atomic create; ``video`` keeps one video)."""
     from ..store import ProjectStore
 
-    store = ProjectStore.create(path, dataset.skeleton, videos=list(dataset.videos), overwrite=overwrite)
-    store.save(dataset)
-    return store
+    if video is not None:
+        from .sleap_formats import select_video
+
+        dataset = select_video(dataset, video)
+    store = ProjectStore.create(path, dataset.skeleton, videos=list(dataset.videos), overwrite=overwrite,
+                                dataset=dataset)
+    store.close()

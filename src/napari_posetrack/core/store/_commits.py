@@ -162,6 +162,10 @@ def collect_garbage(store_path: Path, head: dict, *, groups: bool = True) -> lis
         except (OSError, ValueError, StoreError):
             continue
     deleted = []
+    # temporary files of writes that were killed before their rename
+    for pattern in (".*.tmp", f"{COMMITS_DIR}/.*.tmp", "tables/*/*/*.partial"):
+        for tmp in store_path.glob(pattern):
+            tmp.unlink(missing_ok=True)
     for top in GROUP_DIRS:
         d = store_path / top
         if not d.is_dir():

@@ -177,8 +177,8 @@ def write_columns(root_group: zarr.Group, path: str, columns: dict[str, np.ndarr
         arr = np.ascontiguousarray(arr)
         chunks = (chunk_rows,) + tuple(max(1, s) for s in arr.shape[1:])
         fill = np.nan if arr.dtype.kind == "f" else 0
-        a = g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=chunks,
-                           compressors=_compressors(), fill_value=fill)
+        a = g.create_array(name, shape=arr.shape, dtype=arr.dtype, chunks=chunks, compressors=_compressors(),
+                           fill_value=fill, chunk_key_encoding={"name": "default", "separator": "."})
         if arr.shape[0]:
             a[...] = arr
 

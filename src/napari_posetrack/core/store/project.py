@@ -25,7 +25,7 @@ from . import _commits as commits
 from ._codec import (PAIR_TABLES, POSE_TABLES, columns_table, digest, entry_video, json_plain, new_name,
                      skeleton_from_entry, table_columns)
 from ._lock import WriterLock
-from ._paths import find_store
+from ._paths import find_store, is_store_dir
 from ._streaming import PredictionsMixin
 from ._video_ops import VideosMixin
 from ._zarrio import flush_dirs, open_root, read_columns, write_columns
@@ -85,8 +85,6 @@ class ProjectStore(VideosMixin, PredictionsMixin):
             raise StoreError(f"Unknown store mode {mode!r}; expected 'r' or 'r+'.", path=path,
                              hint="Use mode='r' to read, mode='r+' to read and write.")
         store_path = find_store(path)
-        from ._paths import is_store_dir
-
         try:
             attrs = json.loads((store_path / "zarr.json").read_text()).get("attributes", {})
         except (OSError, ValueError) as exc:
@@ -197,10 +195,10 @@ class ProjectStore(VideosMixin, PredictionsMixin):
             self._cache[key] = cols
         return self._cache[key]
 
-    def _get(self, comp: str):
-        """Read a component from the current commit and remember what we handed out."""
+    def _get(self, comp: str, head: dict | None = None):
+        """Read a component of commit ``head`` (default: current) and remember what we handed out."""
         with self._mutex:
-            head = self.head()
+            head = head if head is not None else self.head()
             meta = self._meta(head)
             token = self._token(head, meta, comp)
             if comp in POSE_TABLES or comp in PAIR_TABLES:
@@ -276,14 +274,15 @@ class ProjectStore(VideosMixin, PredictionsMixin):
     def load(self) -> PoseDataset:
         """Everything as a :class:`PoseDataset` (embedded frames read into memory)."""
         with self._mutex:
+            head = self.head()  # one commit for every component: never a mix of two saves
             ds = PoseDataset(
-                skeleton=self._get("skeleton"),
-                videos=self._get("videos"),
-                track_names=self._get("track_names"),
-                labels=self._get("labels"),
-                predictions=self._get("predictions"),
-                suggestions=self._get("suggestions"),
-                negative_frames=self._get("negative_frames"),
+                skeleton=self._get("skeleton", head),
+                videos=self._get("videos", head),
+                track_names=self._get("track_names", head),
+                labels=self._get("labels", head),
+                predictions=self._get("predictions", head),
+                suggestions=self._get("suggestions", head),
+                negative_frames=self._get("negative_frames", head),
             )
             for v in ds.videos:
                 if v.embedded is not None:
@@ -300,7 +299,14 @@ class ProjectStore(VideosMixin, PredictionsMixin):
                 hint="Open it with ProjectStore.open(path, mode='r+') from a folder you can write to.",
             )
         with self._mutex, self._lock:
-            yield self.head()
+            try:
+                yield self.head()
+            except OSError as exc:  # disk full, permissions, ...: nothing was committed
+                raise StoreError(
+                    f"Writing to the project store {self.path} failed ({exc.strerror or exc}); "
+                    "the last saved state is intact.",
+                    path=self.path, hint="Check free disk space and permissions, then save again.",
+                ) from exc
 
     def save(self, dataset: PoseDataset | None = None, *, labels=None, predictions=None, suggestions=None,
              negative_frames=None, track_names=None, skeleton=None, videos=None, attrs=None) -> int:
@@ -371,6 +377,9 @@ class ProjectStore(VideosMixin, PredictionsMixin):
                 )
         new = {"commit": n, "time": time.time(), "pid": os.getpid(), "meta": head["meta"],
                "tables": {t: dict(r) for t, r in head["tables"].items()}, "embedded": list(head.get("embedded", []))}
+        old_k = skeleton_from_entry(meta.get("skeleton")).n_nodes
+        if "skeleton" in changes and k != old_k:  # empty tables get arrays of the new width
+            changes = {**{t: PoseTable.empty(k) for t in POSE_TABLES if t not in changes}, **changes}
         if "predictions" in changes and "predicted_frames" not in changes:
             changes = dict(changes, predicted_frames=np.zeros((0, 2), np.int64))  # fresh resume record
         for name in POSE_TABLES + PAIR_TABLES:

@@ -2,8 +2,8 @@
 
 Each track carries an estimate of its pose. When a new frame arrives, every estimate is
 moved from the previous frame to the new one with sparse pyramidal Lucas-Kanade optical
-flow (our own vectorised implementation, numpy + ``scipy.ndimage.map_coordinates``: it only
-samples windows around the tracked points, so a 1024x1024 frame costs a few milliseconds),
+flow (our own vectorised implementation, numpy bilinear sampling: it only samples windows
+around the tracked points, on a crop around them, so a 1024x1024 frame costs a few milliseconds),
 then detections are matched to the shifted poses.
 """
 
@@ -23,6 +23,21 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     if img.ndim == 3:
         img = img[..., 0] if img.shape[-1] == 1 else img[..., :3].mean(-1)
     return img.astype(np.float32, copy=False)
+
+
+def _bilinear(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Bilinear samples of ``img`` (H, W) at float coordinates (edges clamped), same shape as ``ys``."""
+    h, w = img.shape
+    ys = np.clip(ys, 0, h - 1.001)
+    xs = np.clip(xs, 0, w - 1.001)
+    y0 = ys.astype(np.intp)
+    x0 = xs.astype(np.intp)
+    fy = (ys - y0).astype(np.float32)
+    fx = (xs - x0).astype(np.float32)
+    flat = img.ravel()
+    i = y0 * w + x0
+    a, b, c, d = flat[i], flat[i + 1], flat[i + w], flat[i + w + 1]
+    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
 
 
 def _pyramid(img: np.ndarray, levels: int) -> list[np.ndarray]:
@@ -64,8 +79,16 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
     ok = np.zeros(len(pts), bool)
     if not good.any():
         return new, ok
-    p0 = pts[good]
-    pp, pc = _pyramid(prev / 255.0, levels), _pyramid(curr / 255.0, levels)
+    # only the region around the points matters: crop (with room for the window at the
+    # coarsest level and for the motion) before building the pyramids
+    margin = int((window + 16) * 2 ** (levels - 1))
+    lo = np.maximum(np.floor(pts[good].min(0)).astype(int) - margin, 0)
+    hi = np.minimum(np.ceil(pts[good].max(0)).astype(int) + margin + 1, [prev.shape[1], prev.shape[0]])
+    crop = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+    p0 = pts[good] - lo
+    scale = np.float32(1.0 / 255.0)
+    pp = _pyramid(np.asarray(prev, np.float32)[crop] * scale, levels)
+    pc = _pyramid(np.asarray(curr, np.float32)[crop] * scale, levels)
     half = (window - 1) / 2.0
     oy, ox = np.mgrid[-half:half + 1, -half:half + 1]
     ox, oy = ox.ravel(), oy.ravel()  # (W2,)
@@ -77,10 +100,7 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
         p = p0 / (2 ** lvl)
         xs = p[:, 0:1] + ox[None]
         ys = p[:, 1:2] + oy[None]
-        coords = np.stack([ys.ravel(), xs.ravel()])
-        Iw = ndimage.map_coordinates(I, coords, order=1, mode="nearest").reshape(xs.shape)
-        Ixw = ndimage.map_coordinates(Ix, coords, order=1, mode="nearest").reshape(xs.shape)
-        Iyw = ndimage.map_coordinates(Iy, coords, order=1, mode="nearest").reshape(xs.shape)
+        Iw, Ixw, Iyw = _bilinear(I, ys, xs), _bilinear(Ix, ys, xs), _bilinear(Iy, ys, xs)
         gxx, gxy, gyy = (Ixw * Ixw).sum(1), (Ixw * Iyw).sum(1), (Iyw * Iyw).sum(1)
         det = gxx * gyy - gxy ** 2
         tr = gxx + gyy
@@ -92,8 +112,7 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
         for _ in range(iters):
             cx = xs + (g[:, 0] + v[:, 0])[:, None]
             cy = ys + (g[:, 1] + v[:, 1])[:, None]
-            Jw = ndimage.map_coordinates(J, np.stack([cy.ravel(), cx.ravel()]), order=1,
-                                         mode="nearest").reshape(xs.shape)
+            Jw = _bilinear(J, cy, cx)
             dI = Iw - Jw
             bx, by = (dI * Ixw).sum(1), (dI * Iyw).sum(1)
             dvx = (gyy * bx - gxy * by) / det
@@ -107,7 +126,7 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
             g = 2.0 * g
     shift = g
     fin = np.isfinite(shift).all(1) & eig_ok
-    new[good] = np.where(fin[:, None], p0 + np.where(np.isfinite(shift), shift, 0), p0)
+    new[good] = np.where(fin[:, None], p0 + np.where(np.isfinite(shift), shift, 0), p0) + lo
     ok[np.flatnonzero(good)] = fin
     return new, ok
 

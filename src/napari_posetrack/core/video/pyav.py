@@ -29,6 +29,7 @@ from ..errors import SeekError, VideoError
 from .base import VideoReader
 from .cache import DEFAULT_CACHE_BYTES, FrameCache
 from .index import FrameIndex, index_from_demux, index_from_entries
+from .readahead import ReadAhead
 
 __all__ = ["PyAVReader", "VIDEO_SUFFIXES"]
 
@@ -81,12 +82,15 @@ def _open_container(path: str):
     stream = container.streams.video[0]
     codec = stream.codec_context
     if codec is None or not getattr(codec, "is_decoder", True):
-        name = getattr(stream.codec_context, "name", "unknown")
+        name = getattr(codec, "name", None)
+        what = f"the video codec {name!r}" if name else "a video codec FFmpeg does not recognise"
         container.close()
         raise VideoError(
-            f"{path!r} uses the video codec {name!r}, which this PyAV/FFmpeg build cannot decode.",
+            f"{path!r} uses {what}, which this PyAV/FFmpeg build cannot decode: expected a common codec "
+            "(H.264, HEVC, MPEG-4, MJPEG, VP9, AV1, raw video...).",
             path=path,
-            hint=REENCODE_HINT.format(src=path),
+            hint="Convert it to H.264 with the software that recorded it (or an ffmpeg build that has that "
+            "codec): " + REENCODE_HINT.format(src=path).split(": ", 1)[1],
         )
     return container
 
@@ -102,7 +106,7 @@ class _Shared:
         self.threads = threads
         self.lock = threading.Lock()
         self.last_requested = -2
-        self.worker: _ReadAhead | None = None
+        self.worker: ReadAhead | None = None
         self.mismatches = 0  # decoded timestamps the index did not predict (sequential decode)
 
 
@@ -337,14 +341,25 @@ class PyAVReader(VideoReader):
         self.n_frames = self._shared.index.n_frames
         self._gen = None
 
+    def _seek_candidates(self, target: int) -> list[int]:
+        """Timestamps to seek to for ``target``, best first.
+
+        Demuxers disagree on what a seek timestamp means (MP4 compares it with keyframe pts,
+        others with dts), so first ask for the target itself, then for keyframe timestamps
+        further and further back until the decoder lands at or before the target.
+        """
+        key_ts = self._shared.index.key_ts
+        k = int(np.searchsorted(key_ts, target, side="right")) - 1
+        return [target] + [int(t) for t in key_ts[max(k, 0) :: -1][: k + 1]] if k >= 0 else [target, int(key_ts[0])]
+
     def _decode_to_once(self, frame_idx: int):
         index = self._shared.index
         target = int(index.pts[frame_idx])
-        seek_ts = None if self._can_continue(target) else index.seek_ts_for(target)
-        for _ in range(len(index.key_ts) + 1):
+        candidates = [None] if self._can_continue(target) else self._seek_candidates(target)
+        for n_try, seek_ts in enumerate(candidates):
             if seek_ts is not None:
                 self._seek(seek_ts)
-            just_seeked = seek_ts is not None
+            first = True
             self._target_ts = target
             try:
                 for frame in self._gen:
@@ -356,7 +371,7 @@ class PyAVReader(VideoReader):
                         return frame
                     if ts > target:
                         break
-                    just_seeked = False
+                    first = False
                 else:
                     self._gen = None
                     raise VideoError(
@@ -367,14 +382,15 @@ class PyAVReader(VideoReader):
                     )
             finally:
                 self._target_ts = None
-            # overshoot: landed after the target
-            if not just_seeked:
+            if not first:  # frames before and after the target, but not the target itself
                 raise _IndexMismatch(target)
-            prev = index.previous_key_ts(seek_ts if seek_ts is not None else index.seek_ts_for(target))
-            if prev is None:
-                raise _IndexMismatch(target)
-            seek_ts = prev
+            if seek_ts is None:  # continuing overshot: seek after all
+                return self._decode_to_once_seeking(frame_idx)
         raise _IndexMismatch(target)
+
+    def _decode_to_once_seeking(self, frame_idx: int):
+        self._gen = None
+        return self._decode_to_once(frame_idx)
 
     def _read_uncached(self, frame_idx: int) -> np.ndarray:
         return self._to_array(self._decode_to(frame_idx))
@@ -405,7 +421,8 @@ class PyAVReader(VideoReader):
         if sequential and sh.read_ahead > 0 and frame_idx + 1 < self.n_frames:
             with sh.lock:
                 if sh.worker is None:
-                    sh.worker = _ReadAhead(self)
+                    path, threads = self.path, self._threads
+                    sh.worker = ReadAhead(lambda: PyAVReader(path, _shared=sh, threads=threads), sh, Path(path).name)
             sh.worker.request(frame_idx + 1, min(frame_idx + 1 + sh.read_ahead, self.n_frames))
 
     def read_frame(self, frame_idx: int) -> np.ndarray:
@@ -434,62 +451,3 @@ class _IndexMismatch(Exception):
     def __init__(self, ts):
         super().__init__(ts)
         self.ts = ts
-
-
-class _ReadAhead:
-    """Background thread that decodes frames ahead of a forward scrub into the shared cache."""
-
-    def __init__(self, owner: PyAVReader):
-        self._path = owner.path
-        self._shared = owner._shared
-        self._threads = owner._threads
-        self._cond = threading.Condition()
-        self._range = (0, 0)
-        self._busy = -1
-        self._stop = False
-        self._thread = threading.Thread(target=self._run, name=f"posetrack-readahead-{Path(owner.path).name}", daemon=True)
-        self._thread.start()
-
-    def request(self, start: int, stop: int) -> None:
-        with self._cond:
-            self._range = (start, stop)
-            self._cond.notify()
-
-    def will_decode(self, frame_idx: int) -> bool:
-        if not self._thread.is_alive():
-            return False
-        start, stop = self._range
-        return start <= frame_idx < stop or frame_idx == self._busy
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        reader = None
-        try:
-            reader = PyAVReader(self._path, _shared=self._shared, threads=self._threads)
-            cache = self._shared.cache
-            while True:
-                with self._cond:
-                    while not self._stop and self._range[0] >= self._range[1]:
-                        if not self._cond.wait(timeout=30.0):
-                            self._stop = True  # idle: let the thread and its decoder go
-                    if self._stop:
-                        return
-                    i = self._range[0]
-                    self._range = (i + 1, self._range[1])
-                    self._busy = i
-                if i not in cache:
-                    cache.put(i, reader._read_uncached(i))
-                self._busy = -1
-        except Exception:
-            with self._cond:
-                self._range = (0, 0)
-        finally:
-            with self._shared.lock:
-                if self._shared.worker is self:
-                    self._shared.worker = None
-            if reader is not None:
-                reader.close()

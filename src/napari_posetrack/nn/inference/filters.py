@@ -60,7 +60,8 @@ def instance_scores(node_scores: np.ndarray) -> np.ndarray:
 def pairwise_oks(points: np.ndarray, sigma: float = 0.05) -> np.ndarray:
     """OKS between every pair of instances of one frame.
 
-    The scale of a pair is the larger bounding-box area of the two; nodes missing in either
+    The scale of a pair is the larger bounding-box area of the two (at least a quarter of the
+    box's longer side squared, so that a straight animal has a size); nodes missing in either
     instance are ignored.
 
     Parameters
@@ -81,7 +82,9 @@ def pairwise_oks(points: np.ndarray, sigma: float = 0.05) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         lo = np.nanmin(np.where(vis[..., None], p, np.nan), axis=1)
         hi = np.nanmax(np.where(vis[..., None], p, np.nan), axis=1)
-    area = np.nan_to_num(np.prod(hi - lo, axis=-1), nan=0.0)
+    wh = np.nan_to_num(hi - lo, nan=0.0)
+    # bounding-box area, at least a quarter of the longer side squared (thin, straight animals)
+    area = np.maximum(wh.prod(-1), 0.25 * wh.max(-1) ** 2)
     scale = np.maximum(np.maximum(area[:, None], area[None, :]), 1.0)
     d2 = ((p[:, None] - p[None, :]) ** 2).sum(-1)  # (I, I, K)
     both = vis[:, None] & vis[None, :]

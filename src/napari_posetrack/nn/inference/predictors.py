@@ -241,7 +241,8 @@ class Predictor:
             arr = arr[None, ..., None]
         frame_idx = np.arange(len(arr)) if frame_idx is None else np.atleast_1d(frame_idx)
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(arr)).to(self.device)
+            arr = np.ascontiguousarray(arr) if arr.flags.writeable else np.array(arr)  # read-only cache frames
+            x = torch.from_numpy(arr).to(self.device)
             res = self.run_batch(x)
         return self.to_table(res, frame_idx, video_id)
 

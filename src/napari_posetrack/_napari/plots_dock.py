@@ -1,0 +1,340 @@
+"""Plots and export dock: analysis plots of the session's poses, labeled videos, exports.
+
+Shows the plots of :mod:`napari_posetrack.core.plots` (trajectories, coordinates and scores,
+frame-to-frame jumps, bone lengths and orientations) for the viewer's
+:class:`~napari_posetrack.core.session.EditSession` on a matplotlib canvas, and has buttons
+to render a labeled video (in a ``thread_worker``, with a progress bar and Cancel), export
+the dataset in any format of :data:`napari_posetrack.core.io.FORMATS`, and save every plot
+(PNG) with the bone features (CSV). Edits made in other docks mark the plot as out of date
+(redrawing on every keypoint drag would be slow); "Refresh" redraws.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
+                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+
+from ..core.errors import PoseTrackError
+from .session import get_session, on_session
+
+__all__ = ["PlotsDock"]
+
+
+def notify(message: str, level: str = "info") -> None:
+    """A napari notification (never raises)."""
+    from napari.utils.notifications import show_error, show_info, show_warning
+
+    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)
+
+
+class PlotsDock(QWidget):
+    """Plots of the session's predictions or labels; render, export and save buttons."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session = None
+        self.stale = False
+        self._worker = None
+        self._token = None
+        self.last_written: list[Path] = []
+        self.ask_save_path = lambda title, filt: QFileDialog.getSaveFileName(self, title, "", filt)[0]
+        self.ask_dir = lambda title: QFileDialog.getExistingDirectory(self, title)
+        self.ask_open_path = lambda title: QFileDialog.getOpenFileName(self, title)[0]
+        self._build()
+        on_session(napari_viewer, self._on_session)
+        napari_viewer.layers.events.inserted.connect(lambda e: self._guard(self._adopt_layer, e.value))
+        if get_session(napari_viewer) is not None:
+            self._on_session(get_session(napari_viewer))
+        else:
+            for layer in list(napari_viewer.layers):
+                if self._guard(self._adopt_layer, layer):
+                    break
+
+    # ------------------------------------------------------------------ UI
+    def _build(self) -> None:
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        from ..core.plots import PLOTS
+
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.kind_combo = QComboBox()
+        for key, title in PLOTS.items():
+            self.kind_combo.addItem(title, key)
+        self.kind_combo.currentIndexChanged.connect(lambda _: self._guard(self.refresh))
+        form.addRow("Plot", self.kind_combo)
+        self.video_combo = QComboBox()
+        self.video_combo.currentIndexChanged.connect(lambda _: self._guard(self.refresh))
+        form.addRow("Video", self.video_combo)
+        self.table_combo = QComboBox()
+        self.table_combo.addItems(["predictions", "labels"])
+        self.table_combo.currentIndexChanged.connect(lambda _: self._guard(self.refresh))
+        form.addRow("Instances", self.table_combo)
+        self.tracks_spin = QSpinBox()
+        self.tracks_spin.setRange(1, 50)
+        self.tracks_spin.setValue(4)
+        self.tracks_spin.valueChanged.connect(lambda _: self._guard(self.refresh))
+        form.addRow("Longest tracks", self.tracks_spin)
+        lay.addLayout(form)
+        row = QHBoxLayout()
+        self.open_button = QPushButton("Open file…")
+        self.open_button.setToolTip("Load a predictions/labels file (.slp, .h5, .nc, DLC, NWB, …) into the viewer")
+        self.open_button.clicked.connect(lambda: self._guard(self._open_clicked))
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(lambda: self._guard(self.refresh))
+        row.addWidget(self.open_button)
+        row.addWidget(self.refresh_button)
+        lay.addLayout(row)
+        self.figure = Figure(figsize=(4.5, 4.5), dpi=90)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(320)
+        lay.addWidget(self.canvas, stretch=1)
+        self.status_label = QLabel("Open a project (Labeling dock) or a predictions file.")
+        self.status_label.setWordWrap(True)
+        lay.addWidget(self.status_label)
+        # labeled video
+        rform = QFormLayout()
+        self.trail_spin = QSpinBox()
+        self.trail_spin.setRange(0, 1000)
+        self.trail_spin.setValue(10)
+        rform.addRow("Trail (frames)", self.trail_spin)
+        self.color_combo = QComboBox()
+        self.color_combo.addItems(["track", "node"])
+        rform.addRow("Colour by", self.color_combo)
+        self.keypoints_check = QCheckBox("keypoints only (no bones)")
+        rform.addRow("", self.keypoints_check)
+        lay.addLayout(rform)
+        rrow = QHBoxLayout()
+        self.render_button = QPushButton("Render labeled video…")
+        self.render_button.clicked.connect(lambda: self._guard(self._render_clicked))
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        rrow.addWidget(self.render_button)
+        rrow.addWidget(self.cancel_button)
+        lay.addLayout(rrow)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        lay.addWidget(self.progress)
+        erow = QHBoxLayout()
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the dataset as .slp, analysis .h5, .nc, DLC, NWB, COCO or CSV")
+        self.export_button.clicked.connect(lambda: self._guard(self._export_clicked))
+        self.save_plots_button = QPushButton("Save plots…")
+        self.save_plots_button.clicked.connect(lambda: self._guard(self._save_plots_clicked))
+        erow.addWidget(self.export_button)
+        erow.addWidget(self.save_plots_button)
+        lay.addLayout(erow)
+        self._enable()
+
+    def _guard(self, fn, *args):
+        """Run ``fn``; show any error as a notification (napari never crashes from the plugin)."""
+        try:
+            return fn(*args)
+        except PoseTrackError as exc:
+            notify(str(exc), "error")
+            self.status_label.setText(str(exc).splitlines()[0])
+        except Exception as exc:  # noqa: BLE001
+            notify(f"{type(exc).__name__}: {exc}", "error")
+        return None
+
+    def _enable(self) -> None:
+        has = self.session is not None
+        busy = self._worker is not None
+        for w in (self.refresh_button, self.export_button, self.save_plots_button):
+            w.setEnabled(has)
+        self.render_button.setEnabled(has and not busy)
+        self.cancel_button.setEnabled(busy)
+
+    # ------------------------------------------------------------------ session
+    def _on_session(self, session) -> None:
+        self.session = session
+        if session is not None:
+            session.on_change(self._session_changed)
+        self._fill_videos()
+        self._enable()
+        self._guard(self.refresh)
+
+    def _session_changed(self, action, cmd) -> None:
+        if action in ("reload",):
+            self._fill_videos()
+            self._guard(self.refresh)
+        else:
+            self.stale = True
+            self.status_label.setText("The data changed: press Refresh to redraw.")
+
+    def _adopt_layer(self, layer) -> bool:
+        """Open the project of a layer read from a store (``metadata["posetrack_store"]``) as the
+        viewer's session when there is none yet (the labeling dock does the same)."""
+        store = (getattr(layer, "metadata", None) or {}).get("posetrack_store")
+        if store is None or get_session(self.viewer) is not None:
+            return False
+        from ..core.session import EditSession
+        from ..core.store import ProjectStore
+        from .session import set_session
+
+        if not hasattr(store, "load"):
+            store = ProjectStore.open(store)
+        set_session(self.viewer, EditSession.from_store(store))
+        return True
+
+    def _fill_videos(self) -> None:
+        self.video_combo.blockSignals(True)
+        self.video_combo.clear()
+        if self.session is not None:
+            for i, v in enumerate(self.session.dataset.videos):
+                self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}", i)
+            if not self.session.dataset.videos:
+                self.video_combo.addItem("0", 0)
+            if not len(self.session.dataset.predictions) and len(self.session.dataset.labels):
+                self.table_combo.blockSignals(True)
+                self.table_combo.setCurrentText("labels")
+                self.table_combo.blockSignals(False)
+        self.video_combo.blockSignals(False)
+
+    @property
+    def video_id(self) -> int:
+        v = self.video_combo.currentData()
+        return int(v) if v is not None else 0
+
+    def _table(self):
+        return getattr(self.session.dataset, self.table_combo.currentText())
+
+    # ------------------------------------------------------------------ plots
+    def refresh(self) -> None:
+        """Redraw the chosen plot for the chosen video (main thread; a few hundred ms)."""
+        from ..core.plots import make_figure
+
+        if self.session is None:
+            return
+        ds = self.session.dataset
+        table = self._table()
+        vid = self.video_id
+        shape = ds.videos[vid].shape if vid < len(ds.videos) else None
+        make_figure(self.kind_combo.currentData(), table, ds.skeleton, video_id=vid, track_names=ds.track_names,
+                    video_shape=shape, max_tracks=self.tracks_spin.value(), fig=self.figure)
+        self.canvas.draw_idle()
+        self.stale = False
+        n = int((table.video_id == vid).sum())
+        self.status_label.setText(f"{n} {self.table_combo.currentText()} in video {vid}, "
+                                  f"{len(ds.track_names)} track name(s).")
+
+    def open_file(self, path) -> None:
+        """Load a poses file into a new session of the viewer (shared with the other docks)."""
+        from ..core.io import load_dataset
+        from ..core.session import EditSession
+        from .session import set_session
+
+        ds = load_dataset(path, check_videos="ignore")
+        set_session(self.viewer, EditSession(ds))
+
+    def _open_clicked(self) -> None:
+        path = self.ask_open_path("Open predictions or labels")
+        if path:
+            self.open_file(path)
+
+    def save_plots(self, out_dir, *, overwrite: bool = True) -> list[Path]:
+        """Write every plot and the bone CSV of the current video into ``out_dir``."""
+        from ..core.plots import write_plots
+
+        self.last_written = write_plots(self.session.dataset, out_dir, video_id=self.video_id,
+                                        which=self.table_combo.currentText(), max_tracks=self.tracks_spin.value(),
+                                        overwrite=overwrite)
+        notify(f"Wrote {len(self.last_written)} files to {out_dir}")
+        return self.last_written
+
+    def _save_plots_clicked(self) -> None:
+        out = self.ask_dir("Folder for the plots")
+        if out:
+            self.save_plots(out)
+
+    # ------------------------------------------------------------------ export
+    def export(self, path, format: str | None = None, *, overwrite: bool = True):  # noqa: A002
+        """Write the session's dataset to ``path`` (format from the extension unless given)."""
+        from ..core.io import save_dataset
+
+        written = save_dataset(self.session.dataset, path, format=format, overwrite=overwrite)
+        notify(f"Exported to {written}")
+        self.status_label.setText(f"Exported to {written}")
+        return written
+
+    def _export_clicked(self) -> None:
+        from ..core.io import FORMATS
+
+        filters = ";;".join(f"{s.description} (*{s.extension})" for s in FORMATS.values()
+                            if s.save is not None and s.extension)
+        path = self.ask_save_path("Export poses", filters)
+        if path:
+            self.export(path)
+
+    # ------------------------------------------------------------------ labeled video
+    def render_video(self, out_path, *, frames=None):
+        """Render the current video with the chosen table in a worker; returns the worker."""
+        from napari.qt.threading import create_worker
+
+        from ..core.progress import CancelToken
+        from ..core.render import iter_render
+
+        if self._worker is not None:
+            raise PoseTrackError("A labeled video is already being rendered.", hint="Wait, or press Cancel.")
+        ds = self.session.dataset
+        vid = self.video_id
+        if vid >= len(ds.videos):
+            raise PoseTrackError("The session has no video to draw on.", hint="Open a project with its video.")
+        info = ds.videos[vid]
+        store = getattr(self.session, "store", None)
+        video = store.open_video(vid) if store is not None and hasattr(store, "open_video") else info.path
+        self._token = CancelToken()
+        gen = iter_render(video, self._table(), ds.skeleton, out_path, video_id=vid, video_info=info, frames=frames,
+                          trail=self.trail_spin.value(), color_by=self.color_combo.currentText(),
+                          keypoints_only=self.keypoints_check.isChecked(), overwrite=True, cancel=self._token)
+        worker = create_worker(lambda: (yield from gen), _ignore_errors=True)
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_rendered)
+        worker.errored.connect(lambda exc: notify(f"Rendering failed: {exc}", "error"))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.progress.setRange(0, 0)
+        self.status_label.setText(f"Rendering {Path(out_path).name}…")
+        self._enable()
+        worker.start()
+        return worker
+
+    def _render_clicked(self) -> None:
+        path = self.ask_save_path("Labeled video", "MP4 video (*.mp4)")
+        if path:
+            self.render_video(path)
+
+    def _on_progress(self, ev) -> None:
+        if ev.total:
+            self.progress.setRange(0, int(ev.total))
+            self.progress.setValue(int(ev.step))
+        fps = ev.metrics.get("fps") if ev.metrics else None
+        if fps:
+            self.status_label.setText(f"Rendering: {ev.step}/{ev.total} frames ({fps:.1f} frames/s)")
+
+    def _on_rendered(self, path) -> None:
+        if path is None:
+            self.status_label.setText("Rendering cancelled; nothing written.")
+        else:
+            self.status_label.setText(f"Wrote {path}")
+            notify(f"Labeled video written to {path}")
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1)
+        self._enable()
+
+    def cancel(self) -> None:
+        if self._token is not None:
+            self._token.cancel()
+
+    def closeEvent(self, event):  # noqa: N802 (Qt name)
+        self.cancel()
+        super().closeEvent(event)

@@ -1,0 +1,128 @@
+"""napari sample data: a synthetic clip of two moving animals with their ground-truth poses.
+
+The clip is rendered once by :func:`napari_posetrack.core.synthetic.make_synthetic_clip`
+into a cache folder (``$POSETRACK_CACHE_DIR``, else ``$XDG_CACHE_HOME/napari-posetrack`` or
+``~/.cache/napari-posetrack``, else the temp folder) and reused afterwards; it is rendered
+again if missing or damaged. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["make_sample_data", "sample_cache_dir", "SAMPLE_PARAMS"]
+
+#: parameters of the sample clip (part of the cache folder name, so a change re-renders)
+SAMPLE_PARAMS = {"n_frames": 200, "n_animals": 2, "size": (256, 256), "seed": 0, "gop": 30}
+_VERSION = 1
+
+#: one colour per node: head red, thorax yellow, abdomen blue, left wing green, right wing magenta
+_NODE_COLORS = np.array([
+    [0.95, 0.20, 0.20, 1.0],
+    [1.00, 0.85, 0.15, 1.0],
+    [0.25, 0.45, 1.00, 1.0],
+    [0.25, 0.90, 0.35, 1.0],
+    [0.95, 0.30, 0.95, 1.0],
+    [0.30, 0.95, 0.95, 1.0],
+    [1.00, 0.55, 0.10, 1.0],
+])
+
+
+def sample_cache_dir() -> Path:
+    """Writable folder that holds the rendered sample clip."""
+    base = os.environ.get("POSETRACK_CACHE_DIR")
+    if base:
+        candidates = [Path(base)]
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        candidates = [Path(xdg) / "napari-posetrack"] if xdg else []
+        candidates.append(Path.home() / ".cache" / "napari-posetrack")
+    candidates.append(Path(tempfile.gettempdir()) / "napari-posetrack")
+    p = SAMPLE_PARAMS
+    name = f"sample-v{_VERSION}-{p['n_animals']}animals-{p['n_frames']}f-{p['size'][0]}x{p['size'][1]}-s{p['seed']}"
+    for folder in candidates:
+        try:
+            target = folder / name
+            target.mkdir(parents=True, exist_ok=True)
+            probe = target / ".write_test"
+            probe.write_bytes(b"")
+            probe.unlink()
+            return target
+        except OSError:
+            continue
+    raise OSError(f"No writable cache folder among {[str(c) for c in candidates]}; set POSETRACK_CACHE_DIR.")
+
+
+def make_sample_data():
+    """LayerDataTuples: the video (lazy), ground-truth keypoints, skeleton edges and tracks.
+
+    Returns
+    -------
+    list of (data, kwargs, layer_type)
+        - ``image``: ``(n_frames, height, width)`` lazy dask array (decoded on demand);
+        - ``points``: ``(M, 3)`` (frame, y, x) keypoints, features from
+          :func:`~napari_posetrack._napari.convert.table_to_points`, coloured by node;
+        - ``shapes``: one line per skeleton edge per instance and frame, coloured by track;
+        - ``tracks``: ``(T, 4)`` (track, frame, y, x) instance centroids.
+    """
+    from ..core.synthetic import make_synthetic_clip
+    from ..core.video import as_dask
+    from .convert import table_to_edges, table_to_points, table_to_tracks
+
+    clip = make_synthetic_clip(sample_cache_dir(), name="two_animals", reuse=True, **SAMPLE_PARAMS)
+    ds = clip["dataset"]
+    video = str(clip["video"])
+    skel = ds.skeleton
+    labels = ds.labels
+    base = {"posetrack_video": video, "video_id": 0, "skeleton": skel.to_dict(), "node_names": skel.node_names,
+            "track_names": list(ds.track_names), "posetrack_sample": "two_animals"}
+
+    stack = as_dask(video)
+    image = (stack[..., 0] if stack.shape[-1] == 1 else stack, {
+        "name": "two_animals",
+        "contrast_limits": (0, 255),
+        "rgb": stack.shape[-1] == 3,
+        "metadata": {**base, "posetrack_kind": "video"},
+    }, "image")
+
+    data, features = table_to_points(labels)
+    node_rgba = _NODE_COLORS[features["node"].to_numpy() % len(_NODE_COLORS)]
+    occluded = features["state"].to_numpy() == 2
+    node_rgba[occluded, 3] = 0.35  # occluded keypoints are see-through
+    points = (data, {
+        "name": "ground truth",
+        "ndim": 3,
+        "features": features,
+        "size": 6,
+        "face_color": node_rgba,
+        "border_color": "white",
+        "border_width": 0.1,
+        "border_width_is_relative": True,
+        "metadata": {**base, "posetrack_kind": "labels"},
+    }, "points")
+
+    lines, inst = table_to_edges(labels, skel.edges)
+    track = labels.track_id[inst]
+    palette = np.array([[1.0, 0.85, 0.2, 0.9], [0.3, 0.8, 1.0, 0.9], [1.0, 0.4, 0.7, 0.9], [0.5, 1.0, 0.4, 0.9]])
+    edges = (list(lines), {
+        "name": "skeleton",
+        "ndim": 3,
+        "shape_type": "line",
+        "edge_color": palette[np.maximum(track, 0) % len(palette)],
+        "edge_width": 1.5,
+        "face_color": "transparent",
+        "features": {"instance": inst, "track": track},
+        "metadata": {**base, "posetrack_kind": "edges"},
+    }, "shapes")
+
+    tracks = (table_to_tracks(labels), {
+        "name": "tracks",
+        "tail_length": 30,
+        "tail_width": 2,
+        "metadata": {**base, "posetrack_kind": "tracks"},
+    }, "tracks")
+    return [image, points, edges, tracks]

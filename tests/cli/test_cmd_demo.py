@@ -1,0 +1,48 @@
+"""`posetrack demo --no-gui` runs the real pipeline (clip, training, inference, tracking, metrics)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from napari_posetrack.cli import main
+from napari_posetrack.cli.cmd_demo import DEFAULT_MIN_IDF1, DEFAULT_MIN_MAP
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_demo_no_gui_passes_its_thresholds(tmp_path, capsys):
+    out = tmp_path / "demo"
+    status = main(["demo", "--no-gui", "--out", str(out), "--minutes", "0.75", "--quiet"])
+    text = capsys.readouterr()
+    assert status == 0, text.out + text.err
+    assert "passed" in text.out and "mAP" in text.out and "IDF1" in text.out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["map"] >= DEFAULT_MIN_MAP and metrics["idf1"] >= DEFAULT_MIN_IDF1
+    assert metrics["n_predicted"] > 0.9 * metrics["n_ground_truth"]
+    # the project store and the exported predictions open again, with two tracks
+    from napari_posetrack.core.io import load_dataset
+    from napari_posetrack.core.store import ProjectStore
+
+    store = ProjectStore.open(out / "demo.posetrack.zarr", mode="r")
+    assert len(store.predictions) == metrics["n_predicted"] and len(store.labels) > 0
+    assert len(store.track_names) == 2
+    ds = load_dataset(out / "predictions.slp", check_videos="ignore")
+    assert len(ds.predictions) == metrics["n_predicted"]
+    # a second run into the same folder is refused without --overwrite (before any work)
+    assert main(["demo", "--no-gui", "--out", str(out), "--quiet"]) == 1
+    assert "already exists" in capsys.readouterr().err
+
+
+def test_demo_impossible_threshold_fails_loudly(tmp_path, capsys, monkeypatch):
+    """The exit status follows the metrics: an unreachable threshold gives status 1 and says why."""
+    from napari_posetrack.cli import cmd_demo
+
+    def fake_pipeline(out, **kw):  # the thresholds logic only; the real pipeline is tested above
+        return {"metrics": {"map": 0.5, "mar": 0.5, "pck_5": 0.9, "median_error_px": 0.5, "idf1": 0.9,
+                            "id_switches": 0, "mota": 0.9}, "store": out, "predictions": out, "model": out}
+
+    monkeypatch.setattr(cmd_demo, "run_pipeline", fake_pipeline)
+    assert main(["demo", "--no-gui", "--out", str(tmp_path), "--min-map", "0.9"]) == 1
+    assert "FAILED: mAP 0.500 (min 0.9)" in capsys.readouterr().err
