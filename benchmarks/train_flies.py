@@ -38,21 +38,40 @@ DATA = Path(os.environ.get("POSETRACK_SHARED_DATA", ROOT.parent / "shared" / "da
 ANCHOR_PYTHON = os.environ.get("ANCHOR_PYTHON", "/work/anchor-venv/bin/python")
 SLEAP_NN = ["-c", "import sys; sys.argv[0] = 'sleap-nn'; from sleap_nn.cli import cli; cli()"]
 
+# Sized for a shared 2-core CPU: small inputs, so that a few minutes give thousands of samples.
 OURS = {
     "topdown": {
-        "centroid": {"model": {"sigma": 2.5, "output_stride": 2, "backbone": {"filters": 16, "down_blocks": 4}},
-                     "preprocess": {"input_scale": 0.25}, "train": {"batch_size": 4}},
-        "centered_instance": {"model": {"sigma": 2.0, "output_stride": 2, "offsets": True,
+        "centroid": {"model": {"sigma": 1.5, "output_stride": 2, "backbone": {"filters": 8, "down_blocks": 4}},
+                     "preprocess": {"input_scale": 0.125}, "train": {"batch_size": 4}},
+        "centered_instance": {"model": {"sigma": 1.5, "output_stride": 2, "offsets": True,
                                         "backbone": {"filters": 16, "down_blocks": 4}},
-                              "preprocess": {"input_scale": 1.0}, "train": {"batch_size": 8}},
+                              "preprocess": {"input_scale": 0.5}, "train": {"batch_size": 8}},
     },
-    "bottomup": {"bottomup": {"model": {"sigma": 2.0, "paf_width": 2.0, "output_stride": 4, "offsets": True,
+    "bottomup": {"bottomup": {"model": {"sigma": 1.5, "paf_width": 1.5, "output_stride": 2, "offsets": True,
                                         "backbone": {"filters": 16, "down_blocks": 4}},
-                              "preprocess": {"input_scale": 0.5}, "train": {"batch_size": 2}}},
+                              "preprocess": {"input_scale": 0.25}, "train": {"batch_size": 4}}},
 }
 COMMON = {"augment": {"rotation": 180.0, "flip": 0.5, "scale_min": 0.9, "scale_max": 1.1},
-          "train": {"learning_rate": 2e-3, "scheduler": "cosine", "patience": 0, "eval_every": 0, "val_fraction": 0.1,
+          "train": {"learning_rate": 3e-3, "scheduler": "cosine", "patience": 0, "eval_every": 0, "val_fraction": 0.1,
                     "epochs": 10000, "steps_per_epoch": 50, "seed": 0}}
+
+
+def merged_training_file(out: Path) -> Path:
+    """two_flies + single_fly as one .slp with one skeleton object (sleap-nn needs that)."""
+    import sleap_io as sio
+
+    a = sio.load_slp(str(DATA / "two_flies.slp"))
+    b = sio.load_slp(str(DATA / "single_fly.slp"))
+    sk = a.skeletons[0]
+    assert [n.name for n in sk.nodes] == [n.name for n in b.skeletons[0].nodes]
+    for lf in b.labeled_frames:
+        for inst in lf.instances:
+            inst.skeleton = sk
+    lab = sio.Labels(labeled_frames=a.labeled_frames + b.labeled_frames, videos=a.videos + b.videos,
+                     skeletons=[sk], tracks=a.tracks + b.tracks)
+    path = out / "flies_train.slp"
+    lab.save(str(path))
+    return path
 
 
 def load_test():
@@ -77,7 +96,7 @@ def score(gt_labels, pred_table, names):
     return pose_metrics(gt_labels, pred_table, node_names=names)
 
 
-def run_ours(kind, minutes, out, threads, test_ds, test_fs):
+def run_ours(kind, minutes, out, threads, test_ds, test_fs, train_file):
     import torch
 
     from napari_posetrack.core.posetable import PoseTable
@@ -89,7 +108,7 @@ def run_ours(kind, minutes, out, threads, test_ds, test_fs):
     ov["train"]["max_minutes"] = minutes
     model_dir = out / f"ours_{kind}"
     t0 = time.time()
-    gen = iter_train([DATA / "two_flies.slp", DATA / "single_fly.slp"], kind, model_dir, overrides=ov,
+    gen = iter_train([train_file], kind, model_dir, overrides=ov,
                      stage_overrides=OURS[kind])
     steps = 0
     try:
@@ -117,7 +136,7 @@ ANCHOR_CFG = r'''
 import sys, yaml
 from omegaconf import OmegaConf
 from sleap_nn.config_generator.generator import ConfigGenerator
-kind, scale, out, tr1, tr2 = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+kind, scale, out, tr1 = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
 g = ConfigGenerator.from_slp(tr1).auto(view="top")
 g.input_scale(scale).max_epochs(10000).batch_size(4)
 if kind == "topdown":
@@ -128,12 +147,12 @@ else:
     cfgs = {"bottomup": g.build()}
 for name, c in cfgs.items():
     c = OmegaConf.to_container(c, resolve=True)
-    c["data_config"]["train_labels_path"] = [tr1, tr2]
+    c["data_config"]["train_labels_path"] = [tr1]
     c["data_config"]["validation_fraction"] = 0.1
     if name == "centroid":
-        c["data_config"]["preprocessing"]["scale"] = 0.25
+        c["data_config"]["preprocessing"]["scale"] = 0.125
     if name == "centered_instance":
-        c["data_config"]["preprocessing"]["scale"] = 1.0
+        c["data_config"]["preprocessing"]["scale"] = 0.5
     t = c["trainer_config"]
     t["trainer_accelerator"] = "cpu"; t["trainer_devices"] = 1; t["save_ckpt"] = True
     t["ckpt_dir"] = out; t["run_name"] = name; t["min_train_steps_per_epoch"] = 50; t["train_steps_per_epoch"] = 50
@@ -148,7 +167,7 @@ for name, c in cfgs.items():
 '''
 
 
-def run_anchor(kind, minutes, out, threads, test_ds):
+def run_anchor(kind, minutes, out, threads, test_ds, train_file):
     import sleap_io as sio
 
     from napari_posetrack.core.io.sleap_convert import labels_to_dataset
@@ -156,9 +175,9 @@ def run_anchor(kind, minutes, out, threads, test_ds):
     d = out / f"sleapnn_{kind}"
     d.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    scale = 0.5 if kind == "bottomup" else 1.0
-    names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(scale), str(d),
-                            str(DATA / "two_flies.slp"), str(DATA / "single_fly.slp")], env=env, check=True,
+    scale = 0.25 if kind == "bottomup" else 0.5
+    names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(scale), str(d), str(train_file)], env=env,
+                           check=True,
                            capture_output=True, text=True).stdout.split()
     t0 = time.time()
     share = {"centroid": 0.4, "centered_instance": 0.6, "bottomup": 1.0}
@@ -205,15 +224,16 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     test_ds = load_test()
     test_fs = read_frames(test_ds)
+    train_file = merged_training_file(out)
     names = test_ds.skeleton.node_names
     rows = []
     for kind in args.kinds.split(","):
         print(f"ours {kind} config: {json.dumps(OURS[kind])} + {json.dumps(COMMON)}", flush=True)
         runs = []
         if not args.skip_ours:
-            runs.append(("ours", run_ours(kind, args.minutes, out, args.threads, test_ds, test_fs)))
+            runs.append(("ours", run_ours(kind, args.minutes, out, args.threads, test_ds, test_fs, train_file)))
         if not args.skip_anchor:
-            runs.append(("sleap-nn", run_anchor(kind, args.minutes, out, args.threads, test_ds)))
+            runs.append(("sleap-nn", run_anchor(kind, args.minutes, out, args.threads, test_ds, train_file)))
         for who, r in runs:
             if r["table"] is None:
                 rows.append((kind, who, float("nan"), float("nan"), float("nan"), r["train_s"], r["infer_s"]))

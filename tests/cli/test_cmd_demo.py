@@ -46,3 +46,24 @@ def test_demo_impossible_threshold_fails_loudly(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cmd_demo, "run_pipeline", fake_pipeline)
     assert main(["demo", "--no-gui", "--out", str(tmp_path), "--min-map", "0.9"]) == 1
     assert "FAILED: mAP 0.500 (min 0.9)" in capsys.readouterr().err
+
+
+def test_demo_viewer_has_layers_and_docks(make_napari_viewer, tmp_path):
+    """What `posetrack demo` opens: the project's video, labels, predictions, tracks and the docks."""
+    import numpy as np
+
+    from napari_posetrack.cli.cmd_demo import DEMO_DOCKS, populate_viewer
+    from napari_posetrack.core.store import ProjectStore
+    from napari_posetrack.core.synthetic import make_synthetic_clip
+
+    clip = make_synthetic_clip(tmp_path / "data", n_frames=12, n_animals=2, size=(96, 96))
+    ds = clip["dataset"]
+    ds.predictions = ds.labels.with_columns(source=np.ones(len(ds.labels), np.uint8))
+    store = ProjectStore.create(tmp_path / "demo.posetrack.zarr", ds.skeleton, ds.videos)
+    store.save(ds)
+    store.close()
+    viewer = make_napari_viewer()
+    opened = populate_viewer(viewer, {"store": tmp_path / "demo.posetrack.zarr"})
+    assert opened == list(DEMO_DOCKS)
+    kinds = {layer.metadata.get("posetrack_kind") for layer in viewer.layers}
+    assert {"video", "labels", "predictions", "tracks"} <= kinds

@@ -29,7 +29,8 @@ def test_registry_lists_read_and_write_formats():
     for name in ["slp", "pkg.slp", "dlc", "dlc-project", "nwb", "coco", "analysis", "csv", "netcdf", "dlc-h5"]:
         assert name in FORMATS, name
     assert FORMATS["slp"].load is not None and FORMATS["slp"].save is not None
-    assert FORMATS["dlc-project"].save is None  # read only
+    assert FORMATS["dlc-labels-h5"].save is None  # read only
+    assert FORMATS["store"].atomic is False and FORMATS["dlc-project"].atomic is False  # folders
     assert set(FORMATS["slp"].carries) >= {"occlusion", "scores", "tracks", "images"}
 
 

@@ -7,15 +7,11 @@ documented loss (docs/formats.md) where it does not.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 from napari_posetrack.core.io import load_dataset, save_dataset
 from napari_posetrack.core.posetable import PoseTable
-
-warnings.filterwarnings("ignore", message=".*is not there.*")
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -337,3 +333,15 @@ def test_dlc_project_export_with_frames(shared_data, tmp_path):
     with pytest.raises(Exception, match="Refusing to overwrite"):
         save_dataset(src, out, format="dlc-project")
     assert not list(tmp_path.glob(".*"))  # no leftovers
+
+
+def test_nwb_predictions_keep_points_and_node_scores(shared_data, tmp_path):
+    src = _load(shared_data, "proofreading/centered_pair_predictions.slp")
+    src.predictions = src.predictions.take(src.predictions.frame_idx < 8)
+    back = load_dataset(save_dataset(src, tmp_path / "pred.nwb"), check_videos="ignore")
+    assert len(back.labels) == 0 and back.skeleton.node_names == src.skeleton.node_names
+    untracked = src.predictions.with_columns(track_id=np.full(len(src.predictions), -1))
+    a, b = _key(untracked), _key(back.predictions)
+    lab = a.state > 0
+    np.testing.assert_array_equal(b.points[lab], a.points[lab])
+    np.testing.assert_array_equal(b.score[lab], a.score[lab])

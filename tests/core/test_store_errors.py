@@ -76,6 +76,16 @@ def test_existing_store_is_not_overwritten_unless_asked(tmp_path):
     assert not _no_leftovers(tmp_path)
 
 
+def test_killed_create_leftovers_are_cleaned_later(tmp_path):
+    old = tmp_path / ".p.posetrack.zarr.creating-deadbeef"
+    old.mkdir()
+    os.utime(old, (0, 0))  # a create killed long ago
+    recent = tmp_path / ".p.posetrack.zarr.creating-cafecafe"
+    recent.mkdir()  # maybe still running in another process: kept
+    ProjectStore.create(tmp_path / "p.posetrack.zarr", SKEL)
+    assert not old.exists() and recent.exists()
+
+
 def test_failed_create_leaves_nothing(tmp_path):
     with pytest.raises(VideoError, match="missing.mp4"):
         ProjectStore.create(tmp_path / "p.posetrack.zarr", SKEL, videos=[tmp_path / "missing.mp4"])

@@ -191,3 +191,35 @@ def test_frames_missing_from_the_video_are_reported():
     frames = np.zeros((5, 8, 8, 1), np.uint8)  # the "video" has only 5 frames
     with pytest.raises(TrackingError, match="frame 5 of video 0, which has only 5 frames"):
         track_table(t, tracker="flow", frame_source=lambda vid: frames)
+
+
+def test_stitch_the_27_original_fragments_into_2_identities():
+    pred = _load("proofreading", "centered_pair_predictions.slp").predictions
+    out = stitch_tracklets(pred, n_identities=2)
+    ids = np.unique(out.track_id[out.track_id >= 0])
+    assert ids.tolist() == [0, 1]
+    m = tracking_metrics(pred.take(pred.track_id <= 1), out)
+    assert m["id_switches"] == 0 and m["idf1"] == 1.0
+    # the 25 short fragments overlap both full tracks: duplicates, left untracked
+    assert (out.track_id == -1).sum() == (pred.track_id > 1).sum()
+
+
+def test_centered_pair_retrack_then_stitch():
+    pred = _load("proofreading", "centered_pair_predictions.slp").predictions
+    res = track_table(_strip(pred), tracker="kalman", max_tracks=2, stitch=True)
+    m = tracking_metrics(pred.take(pred.track_id <= 1), res.table)
+    assert res.n_tracks == 2 and m["id_switches"] == 0 and m["idf1"] > 0.99
+
+
+def test_stitch_tolerates_a_short_overlap():
+    t, truth = _two_walkers(gap=(0, 0))
+    frag = truth.copy()
+    frag[(truth == 0) & (t.frame_idx >= 30)] = 2
+    # tracklet 0 also grabbed a stray detection at frame 30 (overlapping tracklet 2 by one frame)
+    stray = PoseTable.from_arrays(t.points[(truth == 0) & (t.frame_idx == 30)] + 3, frame_idx=[30], track_id=[0])
+    table = PoseTable.concat([t.with_columns(track_id=frag), stray])
+    out = stitch_tracklets(table, n_identities=2)
+    assert len(np.unique(out.track_id[out.track_id >= 0])) == 2
+    # one frame, one identity: the overlapping instance of the shorter tracklet was untracked
+    f30 = out.track_id[out.frame_idx == 30]
+    assert sorted(f30[f30 >= 0].tolist()) == [0, 1] and (f30 == -1).sum() == 1

@@ -224,3 +224,13 @@ def test_dlc_labeled_data_folder():
         assert reader[115].shape == (480, 640, 3)
         stack = as_dask(reader)
         np.testing.assert_array_equal(stack[5].compute(), reader[5])
+
+
+def test_read_behind_when_scrubbing_backward(numbered_video):
+    with open_video(numbered_video, read_ahead=4) as reader:
+        reader[200]
+        reader[199]  # a step back: 184..199 are decoded in one pass
+        assert all(i in reader.cache for i in range(184, 200))
+        misses = reader.cache.misses
+        assert [read_frame_number(reader[i]) for i in range(198, 183, -1)] == list(range(198, 183, -1))
+        assert reader.cache.misses == misses  # all served from the cache

@@ -227,6 +227,15 @@ def test_autosave_within_two_seconds(make_napari_viewer, tmp_path, qtbot):
     assert dock._session.dirty
     qtbot.waitUntil(lambda: not dock._session.dirty, timeout=2500)
     assert dock.status_label.text() == "saved"
+    # a real Qt key press on the canvas reaches our bindings
+    from qtpy.QtCore import Qt
+
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_Right)
+    assert c.frame == 51
+    # check labels: one PNG per labeled frame, written by a worker thread
+    out = tmp_path / "qc"
+    dock.check_labels(out)
+    qtbot.waitUntil(lambda: len(list(out.glob("*.png"))) == 4 and dock._worker is None, timeout=30000)
     # another reader sees the autosaved label
     dock._session.store.close()
     with ProjectStore.open(path, mode="r") as st:
@@ -304,5 +313,12 @@ def test_dock_picks_up_store_opened_by_reader(make_napari_viewer, tmp_path):
     static = [lyr for lyr in viewer.layers if lyr.metadata.get("posetrack_kind") == "labels"]
     assert static and not any(lyr.visible for lyr in static)
     dock.controller.set_frame(0)
+    assert len(dock.controller.points.data) == 4
+    # removing our layer by hand loses nothing; choosing the video shows the labels again
+    dock.notify = msgs = Messages()
+    viewer.layers.remove(dock.controller.points)
+    assert dock.controller is None and "labels are safe" in msgs[-1][1]
+    assert "skeleton" not in [lyr.name for lyr in viewer.layers]
+    dock.show_video(0)
     assert len(dock.controller.points.data) == 4
     dock._session.store.close()

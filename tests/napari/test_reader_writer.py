@@ -47,7 +47,11 @@ def flies_store(tmp_path):
 def test_reader_declines_what_it_does_not_handle(tmp_path):
     (tmp_path / "notes.txt").write_text("hi")
     (tmp_path / "empty").mkdir()
-    for path in (tmp_path / "notes.txt", tmp_path / "empty", tmp_path / "missing.mp4", tmp_path / "nothing",
+    import zarr
+
+    zarr.open_group(str(tmp_path / "other.zarr"), mode="w").attrs["x"] = 1  # someone else's zarr
+    for path in (tmp_path / "notes.txt", tmp_path / "empty", tmp_path / "other.zarr", tmp_path / "missing.mp4",
+                 tmp_path / "nothing", tmp_path,
                  [str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4")], None, 42):
         assert get_reader(str(path) if isinstance(path, type(tmp_path)) else path) is None
 

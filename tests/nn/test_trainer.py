@@ -116,7 +116,7 @@ def test_mixed_frame_sizes_are_padded(tmp_path):
     b = make_toy_dataset(4, (40, 48), seed=2)
     evs, res = _events(iter_train([a, b], "single", tmp_path / "m", overrides=TINY))
     msgs = " ".join(e.message for e in evs)
-    assert "mixed sizes" in msgs and "48x48" in msgs
+    assert "mixed sizes" in msgs and "40x48" in msgs, msgs
     assert res["stages"]["single"]["epochs_run"] == 2
 
 

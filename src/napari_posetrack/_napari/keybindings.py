@@ -29,9 +29,16 @@ KEYS: list[tuple[str, str, object, str]] = [
 ]
 
 
+_FRAME_STEPS = {"next_frame": 1, "previous_frame": -1}
+
+
 def _callback(controller, method: str, arg):
     def cb(_obj=None):
         if getattr(controller, "_closed", False):
+            step = _FRAME_STEPS.get(method)
+            dims = controller.viewer.dims
+            if step and dims.ndim >= 3:  # labeling closed: arrows step frames as napari does
+                dims.set_current_step(0, max(0, dims.current_step[0] + step))
             return
         fn = getattr(controller, method)
         fn() if arg is None else fn(arg)

@@ -42,6 +42,7 @@ class LabelingDock(QWidget):
         self._build()
         on_session(napari_viewer, self._on_session)
         napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
         if get_session(napari_viewer) is not None:
             self._on_session(get_session(napari_viewer))
         else:
@@ -230,6 +231,17 @@ class LabelingDock(QWidget):
 
     def _on_layer_inserted(self, event) -> None:
         self._guard(self._adopt_layer, event.value)
+
+    def _on_layer_removed(self, event) -> None:
+        c = self.controller
+        if c is None or c._closed or event.value not in (c.points, c.edges):
+            return
+        c.close()
+        self.controller = None
+        if self.autosaver is not None:
+            self.autosaver.save_now()
+        self.notify("The labeling layers were removed; your labels are safe in the project. Choose a video "
+                    "in the Labeling dock (or reopen the project) to show them again.", "info")
 
     # ------------------------------------------------------------------ session
     def _on_session(self, session) -> None:

@@ -120,7 +120,7 @@ class LabelingLayers:
             return
         f = self.frame
         if f != self._last_frame:
-            self.current_row = None
+            self.current_row, self.current_node = None, 0  # a new frame starts at the first node
             self.refresh()
 
     def _on_session_change(self, action, cmd) -> None:

@@ -166,15 +166,30 @@ def run_pipeline(out, *, minutes: float = 1.0, n_frames: int = 150, seed: int = 
             "predictions": pred_path, "seconds": seconds}
 
 
+#: docks the demo opens, by display name (napari.yaml)
+DEMO_DOCKS = ("Labeling", "Training", "Inference", "Proofreading", "Plots and export")
+
+
+def populate_viewer(viewer, summary: dict) -> list[str]:
+    """Open the demo project (video, labels, predictions, tracks) and the docks in ``viewer``.
+
+    Returns the names of the docks that opened (a dock that fails is reported, not fatal).
+    """
+    viewer.open(str(summary["store"]), plugin="napari-posetrack")
+    opened = []
+    for name in DEMO_DOCKS:
+        try:
+            viewer.window.add_plugin_dock_widget("napari-posetrack", name, tabify=bool(opened))
+            opened.append(name)
+        except Exception as exc:  # noqa: BLE001 - a missing dock must not stop the demo
+            print(f"[demo] could not open the {name} dock: {exc}", file=sys.stderr)
+    return opened
+
+
 def _open_napari(summary: dict) -> None:
     napari = _require("napari", "napari (the GUI)")
     viewer = napari.Viewer(title="napari-posetrack demo")
-    viewer.open(str(summary["store"]), plugin="napari-posetrack")
-    for name in ("Labeling", "Training", "Inference", "Proofreading", "Plots and export"):
-        try:
-            viewer.window.add_plugin_dock_widget("napari-posetrack", name, tabify=name != "Labeling")
-        except Exception as exc:  # noqa: BLE001 - a missing dock must not stop the demo
-            print(f"[demo] could not open the {name} dock: {exc}", file=sys.stderr)
+    populate_viewer(viewer, summary)
     napari.run()
 
 

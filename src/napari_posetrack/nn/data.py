@@ -139,15 +139,16 @@ def _video_reader(info: VideoInfo):
 def _read_frames(info: VideoInfo, frame_idx: list[int]) -> dict[int, np.ndarray]:
     out = {}
     todo = []
+    embedded = info.kind == "embedded" and info.embedded is not None
     for f in frame_idx:
         key = (str(info.path), int(f))
-        if key in _FRAME_CACHE:
+        if not embedded and key in _FRAME_CACHE:
             out[f] = _FRAME_CACHE[key]
         else:
             todo.append(int(f))
     if not todo:
         return out
-    if info.kind == "embedded" and info.embedded is not None:
+    if embedded:  # already in memory: no cache (paths of embedded videos need not be unique)
         pos = {int(f): i for i, f in enumerate(np.asarray(info.embedded["frame_idx"]))}
         for f in todo:
             if f not in pos:
@@ -175,7 +176,7 @@ def _read_frames(info: VideoInfo, frame_idx: list[int]) -> dict[int, np.ndarray]
         if im.ndim == 2:
             im = im[..., None]
         out[f] = np.ascontiguousarray(im[..., :3].astype(np.uint8, copy=False))
-        if size < _FRAME_CACHE_LIMIT:
+        if size < _FRAME_CACHE_LIMIT and not embedded:
             _FRAME_CACHE[(str(info.path), f)] = out[f]
             size += out[f].nbytes
     return out

@@ -77,6 +77,7 @@ def create_store(path: Path, skeleton: Skeleton | None, videos=(), *, track_name
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _unwritable(target, exc) from None
+    _remove_stale_temporaries(target)
     tmp = target.parent / f".{target.name}.creating-{uuid.uuid4().hex[:8]}"
     try:
         _build(tmp, target.parent, skeleton, infos, [str(t) for t in track_names], durable, tables)
@@ -90,6 +91,17 @@ def create_store(path: Path, skeleton: Skeleton | None, videos=(), *, track_name
     if durable:
         fsync_dir(target.parent)
     return target
+
+
+def _remove_stale_temporaries(target: Path, max_age_s: float = 3600.0) -> None:
+    """Delete hidden build folders of creates of ``target`` killed more than an hour ago."""
+    for pattern in (f".{target.name}.creating-*", f".{target.name}.old-*"):
+        for p in target.parent.glob(pattern):
+            try:
+                if time.time() - p.stat().st_mtime > max_age_s:
+                    shutil.rmtree(p, ignore_errors=True)
+            except OSError:
+                continue
 
 
 def _move_into_place(tmp: Path, target: Path) -> None:

@@ -2,9 +2,9 @@
 
 Each track carries an estimate of its pose. When a new frame arrives, every estimate is
 moved from the previous frame to the new one with sparse pyramidal Lucas-Kanade optical
-flow (our own vectorised implementation, numpy bilinear sampling: it only samples windows
-around the tracked points, on a crop around them, so a 1024x1024 frame costs a few milliseconds),
-then detections are matched to the shifted poses.
+flow (our own vectorised implementation with numpy bilinear sampling: it only samples
+windows around the tracked points, on a crop around them, never the whole frame), then
+detections are matched to the shifted poses.
 """
 
 from __future__ import annotations

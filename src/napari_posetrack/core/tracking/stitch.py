@@ -12,7 +12,9 @@ time. The fit is a linking cost over the gaps on both sides of the tracklet:
 
 While fewer than ``n_identities`` identities exist, a tracklet that fits no identity (or
 overlaps all) starts a new one; after that it is left untracked (``-1``): such tracklets are
-spurious or duplicate detections.
+spurious or duplicate detections. A few frames of overlap are tolerated (the overlapping
+instances of the newcomer are untracked), because online tracklets often end with a frame or
+two taken from a spurious detection.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def _link_cost(before: _Tracklet, after: _Tracklet, speed: float, size: float, k
 
 
 def stitch_tracklets(table: PoseTable, n_identities: int | None = None, *, kappa: float = 0.1,
-                     max_link_cost: float = 2.0) -> PoseTable:
+                     max_link_cost: float = 2.0, max_overlap: int = 2, overlap_fraction: float = 0.1) -> PoseTable:
     """Relabel the tracks of ``table`` so that they form at most ``n_identities`` identities.
 
     Parameters
@@ -101,6 +103,11 @@ def stitch_tracklets(table: PoseTable, n_identities: int | None = None, *, kappa
         OKS spread for the pose term.
     max_link_cost : float
         A join costing more than this starts a new identity (while under the cap).
+    max_overlap, overlap_fraction : int, float
+        A tracklet may still join an identity it overlaps in at most
+        ``max(max_overlap, overlap_fraction * length)`` frames (typically a spurious
+        detection that grabbed the track for a frame or two); its instances in those frames
+        are left untracked.
 
     Returns
     -------
@@ -129,14 +136,22 @@ def stitch_tracklets(table: PoseTable, n_identities: int | None = None, *, kappa
         bb = sub.bboxes()
         sizes = np.sqrt(np.abs((bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])))
         size = float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else 50.0
+        frames_of = {tr.tid: sub.frame_idx[tr.rows] for tr in tracklets}
         identities: list[list[_Tracklet]] = []
+        drop: dict[int, np.ndarray] = {}  # tracklet -> its frames given up to an earlier member
         for tr in sorted(tracklets, key=lambda t: (-t.length, t.first)):
-            best, best_cost = None, np.inf
+            allowed = max(max_overlap, int(overlap_fraction * tr.length))
+            best, best_cost, best_clash = None, np.inf, None
             for i, members in enumerate(identities):
-                if any(m.first <= tr.last and tr.first <= m.last for m in members):
-                    continue
-                prev = max((m for m in members if m.last < tr.first), key=lambda m: m.last, default=None)
-                nxt = min((m for m in members if m.first > tr.last), key=lambda m: m.first, default=None)
+                over = [m for m in members if m.first <= tr.last and tr.first <= m.last]
+                clash = np.zeros(0, np.int64)
+                if over:
+                    clash = np.intersect1d(np.concatenate([frames_of[m.tid] for m in over]), frames_of[tr.tid])
+                    inside = any(m.first <= tr.first and tr.last <= m.last for m in over)
+                    if len(clash) > allowed or inside or len(clash) >= tr.length:
+                        continue
+                prev = max((m for m in members if m.first < tr.first), key=lambda m: m.last, default=None)
+                nxt = min((m for m in members if m.last > tr.last), key=lambda m: m.first, default=None)
                 costs = []
                 if prev is not None:
                     costs.append(_link_cost(prev, tr, speed, size, kappa))
@@ -144,14 +159,19 @@ def stitch_tracklets(table: PoseTable, n_identities: int | None = None, *, kappa
                     costs.append(_link_cost(tr, nxt, speed, size, kappa))
                 c = float(np.mean(costs)) if costs else np.inf
                 if c < best_cost:
-                    best, best_cost = i, c
+                    best, best_cost, best_clash = i, c, clash
             under_cap = n_identities is None or len(identities) < n_identities
             if best is not None and (best_cost <= max_link_cost or not under_cap):
                 identities[best].append(tr)
+                if len(best_clash):
+                    drop[tr.tid] = best_clash
             elif under_cap:
                 identities.append([tr])
             # else: overlaps every identity (or fits none at the cap): left untracked
         for i, members in enumerate(identities):
             for m in members:
-                new_tid[idx[m.rows]] = i
+                rows = m.rows
+                if m.tid in drop:
+                    rows = rows[~np.isin(sub.frame_idx[rows], drop[m.tid])]
+                new_tid[idx[rows]] = i
     return table.with_columns(track_id=new_tid)

@@ -25,6 +25,7 @@ import numpy as np
 __all__ = ["FrameIndex", "index_from_entries", "index_from_demux"]
 
 _MOV_FORMATS = ("mov", "mp4")
+_AVINDEX_KEYFRAME, _AVINDEX_DISCARD = 1, 2  # libavformat's AVIndexEntry flags
 
 
 @dataclass(frozen=True)
@@ -84,16 +85,14 @@ def index_from_entries(container, stream, first_pts: int, path) -> FrameIndex | 
     header = int(stream.frames or 0)
     if n == 0 or n != header:
         return None
-    ts = np.empty(n, np.int64)
-    key = np.empty(n, bool)
-    end = np.empty(n, np.int64)
-    for i, e in enumerate(entries):
-        if e.is_discard:
-            return None
-        ts[i] = e.timestamp
-        key[i] = e.is_keyframe
-        end[i] = e.pos + e.size
-    if end.max() > os.path.getsize(path) or not key.any():
+    # one pass, two attributes per entry (about 0.3 s for an hour of 30 fps video)
+    pairs = np.array([(e.timestamp, e.flags) for e in entries], np.int64).reshape(n, 2)
+    ts, flags = pairs[:, 0], pairs[:, 1]
+    key = (flags & _AVINDEX_KEYFRAME) != 0
+    if (flags & _AVINDEX_DISCARD).any() or not key.any():
+        return None
+    size = os.path.getsize(path)
+    if any(e.pos + e.size > size for e in entries[max(0, n - 8) :]):
         return None  # truncated: let the exact path find which frames remain
     dts = np.sort(ts)
     if np.any(np.diff(dts) <= 0):

@@ -18,6 +18,7 @@ R, G and B everywhere (as in most lab videos stored as YUV), else RGB ``(h, w, 3
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from pathlib import Path
@@ -144,6 +145,7 @@ class PyAVReader(VideoReader):
         index: str = "auto",
         threads: str = "AUTO",
         _shared: _Shared | None = None,
+        _prime: bool = True,
     ):
         path = str(Path(path))
         super().__init__(path, cache=_shared.cache if _shared else None, cache_bytes=cache_bytes)
@@ -158,7 +160,7 @@ class PyAVReader(VideoReader):
         self._owns_shared = _shared is None
         if _shared is None:
             _shared = self._build_shared(grayscale, index, read_ahead, threads)
-        else:
+        elif _prime:
             self._prime()
         self._shared = _shared
         self._last_read = -2
@@ -272,10 +274,10 @@ class PyAVReader(VideoReader):
     def grey(self) -> bool:
         return self._shared.grey
 
-    def clone(self, read_ahead: bool = True) -> "PyAVReader":
+    def clone(self, *, _prime: bool = True) -> "PyAVReader":
         """A reader with its own decoder that shares this one's index and cache."""
         self._check_open()
-        return PyAVReader(self.path, _shared=self._shared, threads=self._threads)
+        return PyAVReader(self.path, _shared=self._shared, threads=self._threads, _prime=_prime)
 
     # ------------------------------------------------------------------ decoding
     def _to_array(self, frame) -> np.ndarray:
@@ -396,17 +398,26 @@ class PyAVReader(VideoReader):
         return self._to_array(self._decode_to(frame_idx))
 
     def _iter_uncached(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
-        reader = self.clone()
+        pts = self._shared.index.pts
+        if start == 0:  # a fresh decoder from the start of the file: the plain sequential decode
+            reader = self.clone(_prime=False)
+            reader._gen = reader._decode_gen()
+            first = None
+        else:
+            reader = self.clone()
         try:
             with reader._lock:
-                frame = reader._decode_to(start)
-                yield start, reader._to_array(frame)
-                i = start + 1
-                pts = reader._shared.index.pts
-                for frame in reader._gen:
+                if start:
+                    first = reader._decode_to(start)
+                frames = reader._gen if first is None else itertools.chain([first], reader._gen)
+                i = start
+                for frame in frames:
                     if i >= stop:
                         break
-                    if _frame_ts(frame) != pts[i]:
+                    ts = _frame_ts(frame)
+                    if ts != pts[i]:
+                        if i == 0 and ts is not None and ts < pts[0]:
+                            continue  # displayed before the first keyframe: not in the index
                         self._shared.mismatches += 1
                     yield i, reader._to_array(frame)
                     i += 1
@@ -433,7 +444,29 @@ class PyAVReader(VideoReader):
             if frame is not None:
                 self._after_read(i)
                 return frame
+        backward = i == self._shared.last_requested - 1
+        if backward and self._shared.read_ahead > 0 and i not in self.cache and self.cache.max_bytes > 0:
+            self._read_behind(i, max(16, 2 * self._shared.read_ahead))
         return super().read_frame(i)
+
+    def _read_behind(self, frame_idx: int, n: int) -> None:
+        """Scrubbing backward: decode frames ``frame_idx - n + 1 .. frame_idx`` into the cache.
+
+        Each step back would otherwise seek and decode from the keyframe again; this pays one
+        seek for ``n`` steps.
+        """
+        lo = max(0, frame_idx - n + 1)
+        with self._lock:
+            frame = self._decode_to(lo)
+            self.cache.put(lo, self._to_array(frame))
+            i = lo + 1
+            pts = self._shared.index.pts
+            for frame in self._gen:
+                self._last_ts = _frame_ts(frame)
+                if i > frame_idx or self._last_ts != pts[i]:
+                    break
+                self.cache.put(i, self._to_array(frame))
+                i += 1
 
     def close(self) -> None:
         if self._closed:
