@@ -160,11 +160,14 @@ def main(argv=None) -> int:
     ap.add_argument("--frames-mem", type=int, default=100_000)
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-speed", action="store_true", help="only the memory table")
+    ap.add_argument("--animals", type=int, nargs="*", default=[2, 10], help="which speed cases to run (2, 10)")
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         inputs = {} if args.skip_speed else _make_inputs(Path(tmp))
         for label, (path, n) in inputs.items():
+            if n not in args.animals:
+                continue
             a_fixed = _anchor(args.anchor, path, {"window_size": 5, "candidates_method": "fixed_window",
                                                   "features": "keypoints", "scoring_method": "oks",
                                                   "track_matching_method": "hungarian"})

@@ -90,14 +90,22 @@ def test_labels_input_predicts_labeled_frames(assets, tmp_path):
 def test_killed_run_resumes_without_loss_or_duplicates(assets, tmp_path):
     d, model, _ = assets
     rng = np.random.default_rng(2)
-    long_video = write_video(tmp_path / "long.mp4", blob_frames(rng.uniform(8, 40, (160, 1, 3, 2)), 48, 48))
+    long_video = write_video(tmp_path / "long.mp4", blob_frames(rng.uniform(8, 40, (96, 1, 3, 2)), 48, 48))
     ref = tmp_path / "ref.posetrack.zarr"
     assert main(["predict", str(model), str(long_video), "--out", str(ref), "--device", "cpu", "--quiet",
                  "--batch-size", "4"]) == 0
     out = tmp_path / "killed.posetrack.zarr"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from napari_posetrack.cli import main; "
-                             "sys.exit(main(sys.argv[1:]))", "predict", str(model), str(long_video), "--out",
+    slow = ("import sys, time\n"
+            "from napari_posetrack.nn.inference import predictors as p\n"
+            "run = p.SingleInstancePredictor.run_batch\n"
+            "def slow(self, x):\n"
+            "    time.sleep(0.1)  # a slow model, so the kill lands mid-run on any machine\n"
+            "    return run(self, x)\n"
+            "p.SingleInstancePredictor.run_batch = slow\n"
+            "from napari_posetrack.cli import main\n"
+            "sys.exit(main(sys.argv[1:]))\n")
+    proc = subprocess.Popen([sys.executable, "-c", slow, "predict", str(model), str(long_video), "--out",
                              str(out), "--device", "cpu", "--quiet", "--batch-size", "4", "--flush-every", "8"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     n_done, t0 = 0, time.time()
@@ -114,14 +122,14 @@ def test_killed_run_resumes_without_loss_or_duplicates(assets, tmp_path):
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert 0 < n_done < 160, f"the run was not caught mid-way ({n_done} frames done)"
+    assert 0 < n_done < 96, f"the run was not caught mid-way ({n_done} frames done)"
     partial = ProjectStore.open(out, mode="r")
-    assert len(partial.predicted_frames(0)) < 160
+    assert len(partial.predicted_frames(0)) < 96
     assert partial.get_attr("predict_status")["0"]["status"] == "running"  # does not look complete
     assert main(["predict", str(model), str(long_video), "--out", str(out), "--device", "cpu", "--quiet",
                  "--batch-size", "4"]) == 0
     got = ProjectStore.open(out, mode="r")
     want = ProjectStore.open(ref, mode="r")
-    np.testing.assert_array_equal(got.predicted_frames(0), np.arange(160))
+    np.testing.assert_array_equal(got.predicted_frames(0), np.arange(96))
     assert got.predictions.sorted().equals(want.predictions.sorted())
     assert got.get_attr("predict_status")["0"]["status"] == "complete"

@@ -94,6 +94,17 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     press(viewer, "Shift-G")
     assert len(session.dataset.labels) == n_labels + 1 and 5 not in session.dataset.predictions.frame_idx
 
+    # outlier frames of the predictions become suggestions, as one undoable step
+    from napari_posetrack.core.outliers import find_outlier_frames
+
+    want = find_outlier_frames(session.dataset.predictions, n=3)
+    assert len(want) >= 1  # random model: jumpy trajectories
+    n_sug = len(session.dataset.suggestions)
+    assert dock.suggest_outliers(3) == len(want)
+    assert {tuple(r) for r in want} <= {tuple(r) for r in session.dataset.suggestions.tolist()}
+    session.undo()
+    assert len(session.dataset.suggestions) == n_sug
+
 
 def test_cancel_and_errors_are_shown_not_raised(make_napari_viewer, qtbot, project, monkeypatch):
     from napari_posetrack._napari import inference_dock as mod

@@ -167,7 +167,36 @@ def test_flies_node_by_node_tracks_copy_and_suggestions(make_napari_viewer, tmp_
     c.set_frame(0)
     press(viewer, "N")
     assert c.frame == 40  # 10 is labeled, 40 is not
-    assert "1/3" in dock.progress_label.text() or "2/3" in dock.progress_label.text()
+    assert "2/3 suggested done" in dock.progress_label.text()
+    dock._suggestion_clicked(dock.suggestion_list.item(2))
+    assert c.frame == 70
+
+    # label QC from the dock: outlier frames join the suggestions
+    from napari_posetrack.core.qc import outlier_suggestions
+
+    expected = {tuple(r) for r in outlier_suggestions(s.dataset)}
+    n = dock.flag_outliers()
+    assert n == len(expected) and expected <= {tuple(r) for r in s.dataset.suggestions}
+
+    # predictions: styled apart; dragging one makes it a user label (one undo step); Enter accepts
+    from napari_posetrack.core.posetable import PoseTable
+
+    lab100 = s.dataset.labels.for_frame(100)
+    s.dataset.predictions = lab100.with_columns(source=np.ones(len(lab100), np.uint8),
+                                                 score=np.full(lab100.score.shape, 0.8, np.float32))
+    s.push(__import__("napari_posetrack.core.labeling", fromlist=["x"]).DeleteInstances(
+        np.flatnonzero(s.dataset.labels.frame_idx == 100)))
+    c.set_frame(100)
+    assert set(c.points.symbol[c._src == 1]) == {"diamond"} and (c._src == 1).all()
+    n_lab = len(s.dataset.labels)
+    y, x = c.points.data[0]
+    drag(c.points, 100, (x, y), (x + 5, y + 5))
+    assert len(s.dataset.labels) == n_lab + 1 and len(s.dataset.predictions) == len(lab100) - 1
+    press(viewer, "Control-Z")  # one step undoes accept + move
+    assert len(s.dataset.labels) == n_lab and len(s.dataset.predictions) == len(lab100)
+    c.points.selected_data = set()
+    press(viewer, "Enter")
+    assert len(s.dataset.predictions) == 0 and len(s.dataset.labels.for_frame(100)) == len(lab100)
     close_store(dock)
 
 

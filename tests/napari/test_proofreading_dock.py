@@ -155,6 +155,11 @@ def test_tracks_layer_colours_match_points():
     pal = track_colors(4)
     np.testing.assert_allclose(tracks.track_colors[0], pal[1], atol=1e-5)  # ids 1 and 3 keep their colours
     np.testing.assert_allclose(tracks.track_colors[-1], pal[3], atol=1e-5)
+    # an update keeps the layer and recolours it (ids 0 and 2 now)
+    t2 = t.with_columns(track_id=np.repeat([0, 2], 10))
+    assert show_tracks(viewer, t2) is tracks
+    np.testing.assert_allclose(tracks.track_colors[0], pal[0], atol=1e-5)
+    np.testing.assert_allclose(tracks.track_colors[-1], pal[2], atol=1e-5)
     layer = show_points(viewer, t, name="pts")
     np.testing.assert_allclose(layer.face_color[0], pal[1], atol=1e-5)
     np.testing.assert_allclose(point_colors(np.array([-1, 0]))[0], [0.6, 0.6, 0.6, 1.0])

@@ -94,8 +94,12 @@ def test_store_layers_and_metadata(flies_store):
         assert kw["metadata"]["posetrack_store"] == str(store.path) and kw["metadata"]["video_id"] == 0
     data, feats = table_to_points(ds.labels)
     assert np.allclose(labels[0], data) and list(labels[1]["features"]["node"]) == list(feats["node"])
-    assert labels[1]["face_color"] == "node"
+    colors = labels[1]["face_color"]  # coloured by node: one colour per node, the same on every instance
+    assert colors.shape == (len(data), 4)
+    assert len(np.unique(colors, axis=0)) == 13
+    assert np.array_equal(colors[feats["node"].to_numpy() == 3][0], colors[feats["node"].to_numpy() == 3][-1])
     assert preds[1]["face_color"] == "transparent" and preds[1]["opacity"] < 1 and preds[1]["size"] < labels[1]["size"]
+    assert preds[1]["border_color"].shape[1] == 4 and preds[1]["symbol"] == "ring"
     assert set(np.unique(tracks[0][:, 0])) == {0, 1}
 
 
@@ -108,6 +112,8 @@ def test_store_layers_in_a_viewer(make_napari_viewer, flies_store):
     pts = viewer.layers["labels [two_flies]"]
     assert len(pts.data) == int((ds.labels.state > 0).sum())
     assert pts.features["node"].max() == 12
+    assert len(np.unique(np.round(pts.face_color, 4), axis=0)) == 13  # napari kept our per-node colours
+    assert tuple(viewer.dims.axis_labels) == ("frame", "y", "x")
 
 
 def test_missing_video_still_shows_labels(tmp_path):

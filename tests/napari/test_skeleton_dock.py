@@ -107,3 +107,5 @@ def test_load_skeleton_sources(tmp_path):
     assert mouse.node_names == ["snout", "leftear", "rightear", "tailbase"]
     with pytest.raises(FormatError, match="No file"):
         load_skeleton(tmp_path / "nothing.slp")
+    path, ds = mouse_store(tmp_path, n_labels=2)  # another project
+    assert load_skeleton(path) == ds.skeleton

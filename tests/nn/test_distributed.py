@@ -55,7 +55,8 @@ def _free_port():
 
 def test_ddp_two_processes_match_single(tmp_path):
     torch.set_num_threads(1)
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    # fork: the children inherit the imported torch (spawn would re-import it, ~10 s each)
+    mp.start_processes(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True, start_method="fork")
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for k in r0:

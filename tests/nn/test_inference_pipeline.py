@@ -145,3 +145,14 @@ def test_several_videos_merge(predictor, frames):
     assert res.n_frames == 12 and res.complete
     np.testing.assert_array_equal(res.table.video_id, [0] * 10 + [1, 1])
     np.testing.assert_allclose(res.table.points[10, 0], truth()[T - 1], atol=0.1)
+
+
+def test_model_skeleton_must_match_the_store(tmp_path, predictor, frames):
+    from napari_posetrack.core.errors import SkeletonMismatchError
+
+    other = Skeleton.from_names(["tail", "head"], [("tail", "head")])  # same count, other order
+    store = ProjectStore.create(tmp_path / "o.posetrack.zarr", other,
+                                videos=[VideoInfo("clip.mp4", n_frames=T, height=H, width=W, channels=1)])
+    with pytest.raises(SkeletonMismatchError, match="other order"):
+        drain(iter_predict(predictor, array_reader(frames), store=store), show=False)
+    assert len(store.predicted_frames(0)) == 0 and store.get_attr("predict_status") is None

@@ -47,6 +47,8 @@ def test_single_instance_learns_and_saves(tmp_path):
     hist = json.loads((tmp_path / "m" / "history.json").read_text())
     assert len(hist) == 4 and "val_oks_map" in cfg["data"]["metrics"]
     assert cfg["data"]["n_val_frames"] >= 1
+    for plot in ("val_errors.png", "val_grid.png"):
+        assert (tmp_path / "m" / plot).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_seed_reproducible(tmp_path):
@@ -89,6 +91,8 @@ def test_topdown_and_bottomup_end_to_end(tmp_path):
     assert pipe["kind"] == "topdown"
     ci_model, ci_cfg = pipe["models"]["centered_instance"]
     assert ci_cfg["model"]["crop_size"] > 0
+    assert (tmp_path / "td" / "centered_instance" / "val_grid.png").is_file()
+    assert (tmp_path / "td" / "centroid" / "val_grid.png").is_file()
     out = ci_model(torch.rand(1, 1, 32, 32))
     assert out["confmaps"].shape[1] == 5
     res = train(ds, "bottomup", tmp_path / "bu", overrides=TINY, show_progress=False)

@@ -138,6 +138,17 @@ class InferenceDock(QWidget):
         ar.addWidget(self.accept_button)
         ar.addWidget(self.accept_all_button)
         lay.addLayout(ar)
+        orow = QHBoxLayout()
+        self.outlier_spin = QSpinBox()
+        self.outlier_spin.setRange(1, 100000)
+        self.outlier_spin.setValue(20)
+        self.outlier_button = QPushButton("Suggest outlier frames")
+        self.outlier_button.setToolTip("Frames where predictions jump, score low or leave a smooth trajectory "
+                                       "become suggestions for labeling.")
+        self.outlier_button.clicked.connect(lambda: self._guard(self.suggest_outliers))
+        orow.addWidget(self.outlier_spin)
+        orow.addWidget(self.outlier_button)
+        lay.addLayout(orow)
         lay.addStretch(1)
 
     def _guard(self, fn, *args):
@@ -410,6 +421,20 @@ class InferenceDock(QWidget):
             return 0
         s.push(AcceptPredictions(rows, text=f"accept {len(rows)} predictions"))
         return int(len(rows))
+
+    def suggest_outliers(self, n: int | None = None) -> int:
+        """Add the worst ``n`` outlier frames of the predictions to the suggestions (undoable)."""
+        from ..core.labeling import SetSuggestions
+        from ..core.outliers import find_outlier_frames
+        from ..core.suggest import merge_suggestions
+
+        s = self.session
+        if s is None or not len(s.dataset.predictions):
+            raise PoseTrackError("There are no predictions to look for outliers in.", hint="Predict first.")
+        new = find_outlier_frames(s.dataset.predictions, n=n or self.outlier_spin.value())
+        s.push(SetSuggestions(merge_suggestions(s.dataset.suggestions, new), text="suggest outlier frames"))
+        self.status_label.setText(f"{len(new)} outlier frame(s) added to the suggestions")
+        return int(len(new))
 
     def closeEvent(self, event):  # noqa: N802 (Qt name)
         self.cancel()

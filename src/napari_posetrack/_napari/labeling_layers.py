@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-from napari.layers.base._base_constants import ActionType
+from napari.layers.base import ActionType
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..core.errors import PoseTrackError
@@ -27,7 +27,8 @@ from ..core.qc import node_colors
 __all__ = ["LabelingLayers"]
 
 _TRACK_COLORS = node_colors(20)
-_EMPTY_FEATURES = pd.DataFrame({c: pd.Series(dtype="int64") for c in ("node", "row", "track", "state", "source")})
+_FEATURES = ("node", "instance", "track", "state", "source", "video")
+_EMPTY_FEATURES = pd.DataFrame({c: pd.Series(dtype="int64") for c in _FEATURES})
 
 
 class LabelingLayers:
@@ -169,8 +170,10 @@ class LabelingLayers:
             with pts.events.blocker_all():
                 pts.selected_data = set()
                 pts.data = yx
-                pts.features = pd.DataFrame({"node": self._node, "row": self._row, "track": track.astype(np.int64),
-                                             "state": state.astype(np.int64), "source": self._src})
+                # features as in _napari.convert: instance = row in labels (source 0) or predictions (1)
+                pts.features = pd.DataFrame({"node": self._node, "instance": self._row, "track": track.astype(np.int64),
+                                             "state": state.astype(np.int64), "source": self._src,
+                                             "video": np.full(len(yx), self.video_id, np.int64)})
                 if len(yx) and style_key != self._style_key:  # same layout as the last frame: colours kept
                     face, border, symbol, bw = self._styles(state, track)
                     pts.face_color = face

@@ -20,6 +20,7 @@ __all__ = ["get_reader", "read_video", "read_store", "VIDEO_SUFFIXES"]
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+AXIS_LABELS = ("frame", "y", "x")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
@@ -127,7 +128,7 @@ def _lazy_stack(source):
 def _image_layer(source, name: str, metadata: dict, visible: bool = True):
     """(data, kwargs, "image") for a lazy video stack; grey videos lose their channel axis."""
     data = _lazy_stack(source)
-    kwargs = {"name": name, "metadata": metadata, "visible": visible}
+    kwargs = {"name": name, "metadata": metadata, "visible": visible, "axis_labels": AXIS_LABELS}
     if data.shape[-1] == 1:
         data = data[..., 0]
     elif data.shape[-1] in (3, 4):
@@ -142,25 +143,27 @@ def read_video(path):
     return [_image_layer(p, p.stem if p.is_file() else p.name, {"posetrack_video": str(p)})]
 
 
+def node_colors(nodes, n_nodes: int):
+    """(M, 4) RGBA colours of skeleton nodes (turbo colormap over the node index)."""
+    import numpy as np
+    from napari.utils.colormaps import ensure_colormap
+
+    nodes = np.asarray(nodes, np.float64).reshape(-1)
+    if not len(nodes):
+        return np.zeros((0, 4), np.float32)
+    return ensure_colormap("turbo").map(nodes / max(n_nodes - 1, 1)).astype(np.float32)
+
+
 def _points_kwargs(name, features, n_nodes, metadata, *, predictions: bool, visible: bool):
-    k = max(n_nodes - 1, 1)
-    kwargs = {
-        "name": name,
-        "ndim": 3,
-        "features": features,
-        "metadata": metadata,
-        "visible": visible,
-        "face_colormap": "turbo",
-        "face_contrast_limits": (0, k),
-        "border_colormap": "turbo",
-        "border_contrast_limits": (0, k),
-    }
-    if predictions:
-        kwargs.update(size=6, face_color="transparent", border_color="node", border_width=0.25,
-                      border_width_is_relative=True, opacity=0.6, symbol="ring")
+    colors = node_colors(features["node"], n_nodes)
+    kwargs = {"name": name, "ndim": 3, "features": features, "metadata": metadata, "visible": visible,
+              "axis_labels": AXIS_LABELS}
+    if predictions:  # hollow rings, smaller and fainter than the user's labels
+        kwargs.update(size=6, face_color="transparent", border_color=colors if len(colors) else "white",
+                      border_width=0.3, border_width_is_relative=True, opacity=0.7, symbol="ring")
     else:
-        kwargs.update(size=8, face_color="node", border_color="white", border_width=0.1,
-                      border_width_is_relative=True, opacity=1.0)
+        kwargs.update(size=8, face_color=colors if len(colors) else "white", border_color="white",
+                      border_width=0.1, border_width_is_relative=True, opacity=1.0)
     return kwargs
 
 
@@ -207,6 +210,7 @@ def read_store(path):
             tdata = table_to_tracks(tracked)
             if len(tdata):
                 layers.append((tdata, {"name": f"tracks [{name}]", "visible": visible, "tail_length": 30,
+                                       "axis_labels": AXIS_LABELS,
                                        "metadata": {**base, "posetrack_kind": "tracks",
                                                     "track_names": list(ds.track_names)}}, "tracks"))
     return layers

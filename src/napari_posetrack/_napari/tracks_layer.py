@@ -70,10 +70,17 @@ def tracks_layer_kwargs(table: PoseTable, *, tail_length: int = 30, name: str = 
 def show_tracks(viewer, table: PoseTable, *, tail_length: int = 30, name: str = "identities"):
     """Add or update the Tracks layer ``name`` with the identities of ``table``; returns it (or None)."""
     data, kwargs = tracks_layer_kwargs(table, tail_length=tail_length, name=name)
-    if name in viewer.layers:
-        viewer.layers.remove(name)
     if len(data) < 2:
+        if name in viewer.layers:
+            viewer.layers.remove(name)
         return None
+    if name in viewer.layers:  # update in place: removing a layer re-builds the scene graph
+        layer = viewer.layers[name]
+        layer.data = data
+        layer.features = kwargs["features"]
+        layer.colormaps_dict = kwargs["colormaps_dict"]
+        layer.color_by = kwargs["color_by"]
+        return layer
     return viewer.add_tracks(data, **kwargs)
 
 

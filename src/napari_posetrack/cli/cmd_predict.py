@@ -24,6 +24,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default auto)")
     parser.add_argument("--max-instances", type=int, default=None, help="keep at most N animals per frame")
     parser.add_argument("--peak-threshold", type=float, default=0.2, help="minimum node confidence (default 0.2)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster runs)")
     parser.add_argument("--tracker", default=None, help="track after predicting: simple, flow or kalman")
     parser.add_argument("--max-tracks", type=int, default=None, help="number of animals for the tracker")
     parser.add_argument("--scheduler", default=None,
@@ -119,7 +120,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
                        max_instances=None, peak_threshold: float = 0.2, tracker=None, max_tracks=None,
                        scheduler=None, workers: int = 2, chunk_frames: int = 2000, resume: bool = True,
                        overwrite: bool = False, scheduler_timeout: float = 10.0, flush_every: int = 256,
-                       cancel=None):
+                       compile: bool = False, cancel=None):
     """Generator form of :func:`predict` (yields ProgressEvent, returns a PredictResult)."""
     from ..core.dataset import PoseDataset
     from ..core.errors import PoseTrackError
@@ -137,7 +138,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
             raise PoseTrackError(f"--tracker {tracker} needs napari_posetrack.core.tracking, which cannot be "
                                  f"imported ({exc}).", hint="Run without --tracker, then `posetrack track`.") from None
     pred = load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
-                          max_instances=max_instances)
+                          max_instances=max_instances, compile=bool(compile) and not scheduler)
     videos, jobs = _collect(inputs, frames, pred)
     if not jobs:
         raise PoseTrackError("Nothing to predict: the inputs have no frames (labels files with no labeled frame?).",
@@ -151,7 +152,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
         res, store = yield from _run(pred, model_dir, videos, jobs, out, store_out, client=client, frames=frames,
                                      batch_size=batch_size, device=device, resume=resume, cancel=cancel,
                                      flush_every=flush_every, chunk_frames=chunk_frames,
-                                     settings={"peak_threshold": peak_threshold,
+                                     settings={"peak_threshold": peak_threshold, "compile": bool(compile),
                                                "filters": {"max_instances": max_instances}})
     finally:
         if client is not None:
@@ -242,7 +243,7 @@ def run(args) -> int:
                   peak_threshold=args.peak_threshold, tracker=args.tracker, max_tracks=args.max_tracks,
                   scheduler=args.scheduler, workers=args.workers, chunk_frames=args.chunk_frames,
                   resume=not args.no_resume, overwrite=args.overwrite, scheduler_timeout=args.scheduler_timeout,
-                  flush_every=args.flush_every)
+                  flush_every=args.flush_every, compile=args.compile)
     for w in res.warnings:
         print(f"posetrack predict: warning: {w}", file=sys.stderr)
     print(f"predicted {res.n_frames} frames, {res.n_instances} instances in {res.seconds:.1f} s "

@@ -183,6 +183,8 @@ class TrainConfig(_Section):
     _section = "train"
     epochs: int = _f(100, "Maximum number of epochs.", min=1, max=100000)
     max_minutes: float = _f(0.0, "Stop after this many minutes (0 = no time limit).", min=0.0)
+    time_clock: str = _f("wall", "Clock of max_minutes: wall time, or CPU time of this process (all threads).",
+                         choices=("wall", "cpu"))
     steps_per_epoch: int = _f(0, "Batches per epoch; 0 = one pass over the training frames (at least 10).",
                               min=0)
     batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)

@@ -175,8 +175,6 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         cfg.model.crop_size = auto_crop_size(frames, cfg)
     train_s = build_samples(train_fs, cfg)
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
-    if cfg.model.type in ("centered_instance",):
-        train_s.messages = [m for m in train_s.messages]
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
     for msg in train_s.messages:
@@ -200,7 +198,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     flip_perm = frames.flip_permutation
     n_train = len(train_s)
     steps = tc.steps_per_epoch or max(10, math.ceil(n_train / tc.batch_size))
-    deadline = time.monotonic() + tc.max_minutes * 60 if tc.max_minutes else math.inf
+    clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
+    deadline = clock() + tc.max_minutes * 60 if tc.max_minutes else math.inf
     best_epoch = history[-1]["best_epoch"] if history else -1
     bad_epochs, stopped, metrics = 0, "epochs", {}
     epoch = start_epoch
@@ -208,7 +207,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         net.train()
         losses = []
         for step in range(steps):
-            if cancel.cancelled or (time.monotonic() > deadline and (step or epoch > start_epoch)):
+            if cancel.cancelled or (clock() > deadline and (step or epoch > start_epoch)):
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
             idx = gidx[dist.rank * tc.batch_size:(dist.rank + 1) * tc.batch_size]
@@ -228,7 +227,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 raise _oom_error(cfg, exc) from None
             losses.append(float(loss.detach()))
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1]})
-        interrupted = cancel.cancelled or time.monotonic() > deadline
+        interrupted = cancel.cancelled or clock() > deadline
         if not losses:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
@@ -239,6 +238,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         last_epoch = epoch + 1 >= tc.epochs or interrupted
         if val_s is not None and tc.eval_every and (epoch + 1) % tc.eval_every == 0 and not last_epoch:
             metrics = validate(model, val_s, val_fs, cfg, device)
+            metrics.pop("distances", None)
             rec.update(_summary(metrics))
         improved = val_loss < best - 1e-9
         if improved:
@@ -274,6 +274,13 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         if val_s is not None:
             yield ProgressEvent("validate", 0, 1, message="scoring the best model on the validation split")
             metrics = validate(model, val_s, val_fs, cfg, device)
+            try:
+                from .validate import save_validation_plots
+
+                save_validation_plots(model, val_s, val_fs, cfg, metrics, out_dir, device)
+            except Exception as exc:  # noqa: BLE001 - plots are a bonus; never fail a run for them
+                yield ProgressEvent("validate", 0, 1, message=f"could not draw validation plots: {exc}")
+            metrics.pop("distances", None)
         cfg.data["metrics"] = _summary(metrics)
         save_checkpoint(out_dir, model, cfg, which=("best",))
         import json

@@ -16,7 +16,7 @@ from ..core.posetable import PoseTable
 from .decode import global_peaks, group_bottomup, local_peaks
 from .preprocess import unscale_points
 
-__all__ = ["PREDICTORS", "predict_samples", "validate"]
+__all__ = ["PREDICTORS", "predict_samples", "validate", "save_validation_plots"]
 
 
 @torch.no_grad()
@@ -125,6 +125,42 @@ def validate(model, samples, fs, cfg, device="cpu") -> dict:
         return {}
     gt, pred = predict_samples(model, samples, fs, cfg, device)
     names = ["anchor"] if cfg.model.type == "centroid" else fs.node_names
-    m = pose_metrics(gt, pred, node_names=names)
-    m.pop("distances", None)
-    return m
+    return pose_metrics(gt, pred, node_names=names)
+
+
+def save_validation_plots(model, samples, fs, cfg, metrics: dict, out_dir, device="cpu", n: int = 8) -> list:
+    """Write ``val_errors.png`` (per-node errors, PCK) and ``val_grid.png`` (frames with GT/predictions)."""
+    from pathlib import Path
+
+    from ..core.metrics.plots import plot_error_distributions, plot_validation_grid
+    from .preprocess import unscale_points as _unscale
+
+    out = Path(out_dir)
+    paths = []
+    if metrics.get("distances") is not None:
+        plot_error_distributions(metrics, out / "val_errors.png")
+        paths.append(out / "val_errors.png")
+    sub = min(n, len(samples))
+    if sub == 0:
+        return paths
+    gt, pred = predict_samples(model, samples, fs, cfg, device)
+    images, g_list, p_list = [], [], []
+    scale = cfg.preprocess.input_scale
+    for i in range(sub):
+        key = samples.frame[i] if cfg.model.type != "centered_instance" else i
+        if cfg.model.type == "centered_instance":  # draw on the crop
+            img = samples.images[i, 0].numpy()
+            o = samples.origins[i].numpy()
+            g = [_unscale(p, 1.0 / scale) for p in (gt.points[gt.frame_idx == key] - o)]
+            q = [_unscale(p, 1.0 / scale) for p in (pred.points[pred.frame_idx == key] - o)]
+        else:
+            img = fs.images[int(key)]
+            g = list(gt.points[gt.frame_idx == key])
+            q = list(pred.points[pred.frame_idx == key])
+        images.append(img)
+        g_list.append(np.asarray(g).reshape(-1, gt.points.shape[1], 2))
+        p_list.append(np.asarray(q).reshape(-1, gt.points.shape[1], 2))
+    edges = [] if cfg.model.type == "centroid" else fs.edges
+    plot_validation_grid(images, g_list, p_list, out / "val_grid.png", edges=edges)
+    paths.append(out / "val_grid.png")
+    return paths

@@ -15,7 +15,6 @@ name           cost
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import numpy as np
@@ -45,22 +44,18 @@ def get_cost(name: str) -> Callable[..., np.ndarray]:
         raise ConfigError(f"Unknown tracking cost {name!r}.", hint=f"Use one of {sorted(COSTS)}.") from None
 
 
-def _nanmean(x, axis):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(x, axis=axis)
-
-
 def centroids(points: np.ndarray) -> np.ndarray:
     """(N, 2) mean of the finite nodes of ``points`` (N, K, 2); NaN when none."""
-    return _nanmean(points, 1)
+    fin = ~np.isnan(points)
+    n = fin.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(fin, points, 0).sum(1) / n
 
 
 def bboxes(points: np.ndarray) -> np.ndarray:
-    """(N, 4) x0, y0, x1, y1 of the finite nodes of ``points`` (N, K, 2)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.concatenate([np.nanmin(points, 1), np.nanmax(points, 1)], axis=1)
+    """(N, 4) x0, y0, x1, y1 of the finite nodes of ``points`` (N, K, 2) (NaN when none)."""
+    # fmin/fmax skip NaN without the warnings (and the cost) of nanmin/nanmax
+    return np.concatenate([np.fmin.reduce(points, axis=1), np.fmax.reduce(points, axis=1)], axis=1)
 
 
 def pose_scale(points: np.ndarray, minimum: float = 16.0) -> np.ndarray:
@@ -71,6 +66,22 @@ def pose_scale(points: np.ndarray, minimum: float = 16.0) -> np.ndarray:
     return np.maximum(s, minimum)
 
 
+def _oks_parts(a, b, kappa):
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    d2 = ((a[:, None] - b[None]) ** 2).sum(-1)  # (N, M, K), NaN where a node is missing
+    valid = ~np.isnan(d2)
+    s = pose_scale(b)  # (M,)
+    e = np.exp(-np.where(valid, d2, 0.0) / (2.0 * (s[None, :, None] * kappa) ** 2))
+    fa = ~np.isnan(a[:, None, :, 0])
+    fb = ~np.isnan(b[None, :, :, 0])
+    union = (fa | fb).sum(-1)
+    n = valid.sum(-1)
+    # divide by the nodes present in either pose, so a partial pose cannot look perfect
+    sim = np.where(valid, e, 0.0).sum(-1) / np.maximum(union, 1)
+    return sim, n
+
+
 def oks(a: np.ndarray, b: np.ndarray, *, kappa: float = 0.1, min_common: int = 1) -> np.ndarray:
     """Object keypoint similarity (N, M) between ``a`` (N, K, 2) and ``b`` (M, K, 2).
 
@@ -79,28 +90,19 @@ def oks(a: np.ndarray, b: np.ndarray, *, kappa: float = 0.1, min_common: int = 1
     score 1 against a full one), with ``s`` the scale (sqrt of the bounding-box area) of
     ``b``. Pairs sharing fewer than ``min_common`` nodes get 0.
     """
-    a = np.asarray(a, np.float32)
-    b = np.asarray(b, np.float32)
-    if a.shape[0] == 0 or b.shape[0] == 0:
-        return np.zeros((a.shape[0], b.shape[0]), np.float32)
-    d2 = ((a[:, None] - b[None]) ** 2).sum(-1)  # (N, M, K), NaN where a node is missing
-    valid = np.isfinite(d2)
-    s = pose_scale(b)  # (M,)
-    e = np.exp(-np.where(valid, d2, 0.0) / (2.0 * (s[None, :, None] * kappa) ** 2))
-    n = valid.sum(-1)
-    # divide by the nodes present in either pose, so a partial pose cannot look perfect
-    union = np.isfinite(a[:, None, :, 0]) | np.isfinite(b[None, :, :, 0])
-    sim = np.where(valid, e, 0.0).sum(-1) / np.maximum(union.sum(-1), 1)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    sim, n = _oks_parts(a, b, kappa)
     return np.where(n >= min_common, sim, 0.0).astype(np.float32)
 
 
 @register_cost("oks")
 def oks_cost(a, b, *, kappa: float = 0.1, **_) -> np.ndarray:
     """``1 - OKS``; pairs with no common node cost ``inf``."""
-    sim = oks(a, b, kappa=kappa)
-    cost = 1.0 - sim
-    both = np.isfinite(a[:, None, :, 0]) & np.isfinite(b[None, :, :, 0])
-    return np.where(both.any(-1), cost, np.inf).astype(np.float64)
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)))
+    sim, n = _oks_parts(a, b, kappa)
+    return np.where(n > 0, 1.0 - sim, np.inf)
 
 
 @register_cost("centroid")

@@ -84,7 +84,7 @@ class TrackerConfig:
     flow_window: int = 21
     flow_levels: int = 3
     flow_scale: float = 1.0
-    flow_iters: int = 10
+    flow_iters: int = 5
     process_noise: float = 10.0
     measurement_noise: float = 10.0
     gate: float = 30.0

@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from .engine import OnlineTracker
 
-__all__ = ["FlowTracker", "pyramidal_lk", "to_gray"]
+__all__ = ["FlowTracker", "pyramidal_lk", "build_pyramid", "to_gray"]
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -40,22 +40,27 @@ def _bilinear(img: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
 
 
-def _pyramid(img: np.ndarray, levels: int) -> list[np.ndarray]:
-    pyr = [img]
-    for _ in range(levels - 1):
-        sm = ndimage.uniform_filter(pyr[-1], 2, mode="nearest")
-        pyr.append(np.ascontiguousarray(sm[::2, ::2]))
-    return pyr
+def build_pyramid(image: np.ndarray, levels: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``[(I, Ix, Iy), ...]`` per level (finest first) of a grey image scaled to [0, 1]."""
+    img = np.asarray(image, np.float32) * np.float32(1.0 / 255.0)
+    out = []
+    for lvl in range(levels):
+        if lvl:
+            img = np.ascontiguousarray(ndimage.uniform_filter(img, 2, mode="nearest")[::2, ::2])
+        iy, ix = np.gradient(img)
+        out.append((img, ix, iy))
+    return out
 
 
-def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window: int = 21,
-                 levels: int = 3, iters: int = 10, min_eig: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+def pyramidal_lk(prev, curr, pts: np.ndarray, *, window: int = 21, levels: int = 3, iters: int = 10,
+                 min_eig: float = 1e-6, eps: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
     """Track points from ``prev`` to ``curr`` with pyramidal Lucas-Kanade.
 
     Parameters
     ----------
-    prev, curr : ndarray (H, W) float32
-        Grey frames.
+    prev, curr : ndarray (H, W) or list
+        Grey frames in [0, 255], or their pyramids from :func:`build_pyramid` (reuse the
+        current frame's pyramid as the next call's ``prev``).
     pts : ndarray (P, 2)
         Points (x, y) in ``prev``; NaN rows are passed through.
     window : int
@@ -63,7 +68,8 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
     levels : int
         Pyramid levels (each halves the image).
     iters : int
-        Gauss-Newton iterations per level.
+        Most Gauss-Newton iterations per level (a point stops when its update is below ``eps``
+        pixels).
     min_eig : float
         Points whose structure tensor's smallest eigenvalue (per pixel, image in [0, 1]) is
         below this are reported as failed.
@@ -79,24 +85,26 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
     ok = np.zeros(len(pts), bool)
     if not good.any():
         return new, ok
-    # only the region around the points matters: crop (with room for the window at the
-    # coarsest level and for the motion) before building the pyramids
-    margin = int((window + 16) * 2 ** (levels - 1))
-    lo = np.maximum(np.floor(pts[good].min(0)).astype(int) - margin, 0)
-    hi = np.minimum(np.ceil(pts[good].max(0)).astype(int) + margin + 1, [prev.shape[1], prev.shape[0]])
-    crop = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
-    p0 = pts[good] - lo
-    scale = np.float32(1.0 / 255.0)
-    pp = _pyramid(np.asarray(prev, np.float32)[crop] * scale, levels)
-    pc = _pyramid(np.asarray(curr, np.float32)[crop] * scale, levels)
+    lo = np.zeros(2, int)
+    if isinstance(prev, np.ndarray):
+        # only the region around the points matters: crop (room for the window at the
+        # coarsest level and for the motion) before building the pyramids
+        margin = int((window + 16) * 2 ** (levels - 1))
+        lo = np.maximum(np.floor(pts[good].min(0)).astype(int) - margin, 0)
+        hi = np.minimum(np.ceil(pts[good].max(0)).astype(int) + margin + 1, [prev.shape[1], prev.shape[0]])
+        crop = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+        prev = build_pyramid(prev[crop], levels)
+        curr = build_pyramid(np.asarray(curr)[crop], levels)
+    levels = min(levels, len(prev), len(curr))
+    p0 = (pts[good] - lo).astype(np.float32)
     half = (window - 1) / 2.0
-    oy, ox = np.mgrid[-half:half + 1, -half:half + 1]
+    oy, ox = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float32)
     ox, oy = ox.ravel(), oy.ravel()  # (W2,)
     g = np.zeros_like(p0)  # guess at the current level, (P, 2)
     eig_ok = np.ones(len(p0), bool)
     for lvl in range(levels - 1, -1, -1):
-        I, J = pp[lvl], pc[lvl]
-        Iy, Ix = np.gradient(I)
+        I, Ix, Iy = prev[lvl]
+        J = curr[lvl][0]
         p = p0 / (2 ** lvl)
         xs = p[:, 0:1] + ox[None]
         ys = p[:, 1:2] + oy[None]
@@ -109,22 +117,24 @@ def pyramidal_lk(prev: np.ndarray, curr: np.ndarray, pts: np.ndarray, *, window:
             eig_ok = lam_min > min_eig
         det = np.where(np.abs(det) < 1e-12, np.inf, det)
         v = np.zeros_like(g)
+        act = np.arange(len(p0))
         for _ in range(iters):
-            cx = xs + (g[:, 0] + v[:, 0])[:, None]
-            cy = ys + (g[:, 1] + v[:, 1])[:, None]
-            Jw = _bilinear(J, cy, cx)
-            dI = Iw - Jw
-            bx, by = (dI * Ixw).sum(1), (dI * Iyw).sum(1)
-            dvx = (gyy * bx - gxy * by) / det
-            dvy = (gxx * by - gxy * bx) / det
-            v[:, 0] += dvx
-            v[:, 1] += dvy
-            if np.all(np.abs(dvx) < 0.01) and np.all(np.abs(dvy) < 0.01):
+            if not len(act):
                 break
+            gv = g[act] + v[act]
+            Jw = _bilinear(J, ys[act] + gv[:, 1:2], xs[act] + gv[:, 0:1])
+            dI = Iw[act] - Jw
+            bx, by = (dI * Ixw[act]).sum(1), (dI * Iyw[act]).sum(1)
+            dvx = (gyy[act] * bx - gxy[act] * by) / det[act]
+            dvy = (gxx[act] * by - gxy[act] * bx) / det[act]
+            v[act, 0] += dvx
+            v[act, 1] += dvy
+            moving = (np.abs(dvx) >= eps) | (np.abs(dvy) >= eps)
+            act = act[moving & np.isfinite(dvx) & np.isfinite(dvy)]
         g = g + v
         if lvl > 0:
             g = 2.0 * g
-    shift = g
+    shift = g.astype(np.float64)
     fin = np.isfinite(shift).all(1) & eig_ok
     new[good] = np.where(fin[:, None], p0 + np.where(np.isfinite(shift), shift, 0), p0) + lo
     ok[np.flatnonzero(good)] = fin
@@ -140,7 +150,7 @@ class FlowTracker(OnlineTracker):
     def __init__(self, config=None, **kwargs):
         super().__init__(config, **kwargs)
         self.estimates: dict[int, tuple[int, np.ndarray]] = {}  # track -> (last observed frame, pose)
-        self.prev: np.ndarray | None = None
+        self.prev: list | None = None  # pyramid of the previous frame
 
     def _prep(self, image) -> np.ndarray | None:
         if image is None:
@@ -149,7 +159,7 @@ class FlowTracker(OnlineTracker):
         s = self.config.flow_scale
         if s != 1.0:
             g = ndimage.zoom(g, s, order=1)
-        return g
+        return build_pyramid(g, self.config.flow_levels)
 
     def candidates(self, frame_idx, image):
         cur = self._prep(image)
@@ -158,7 +168,7 @@ class FlowTracker(OnlineTracker):
             self._cur = cur
             return np.zeros(0, np.int64), np.zeros((0, 0, 2), np.float32)
         poses = np.stack([self.estimates[t][1] for t in ids]).astype(np.float64)
-        if cur is not None and self.prev is not None and self.prev.shape == cur.shape:
+        if cur is not None and self.prev is not None and self.prev[0][0].shape == cur[0][0].shape:
             k = poses.shape[1]
             s = self.config.flow_scale
             moved, ok = pyramidal_lk(self.prev, cur, poses.reshape(-1, 2) * s, window=self.config.flow_window,

@@ -81,7 +81,7 @@ class KalmanTracker(OnlineTracker):
     def gate(self, cost, points, track_ids):
         r = self.config.measurement_noise ** 2
         det_c = centroids(points.astype(np.float64))  # (N, 2)
-        pred_c = np.stack([centroids(self.filters[int(t)].x[None])[0] for t in track_ids])  # (T, 2)
+        pred_c = centroids(np.stack([self.filters[int(t)].x for t in track_ids]))  # (T, 2)
         var = np.array([self.filters[int(t)].P[0, 0] + r for t in track_ids])  # (T,)
         d2 = ((det_c[:, None] - pred_c[None]) ** 2).sum(-1) / var[None]
         return np.where(np.isfinite(d2) & (d2 > self.config.gate), np.inf, cost)

@@ -79,12 +79,12 @@ def _shape_cost(a: np.ndarray, b: np.ndarray, kappa: float) -> float:
 
 def _link_cost(before: _Tracklet, after: _Tracklet, speed: float, size: float, kappa: float) -> float:
     """Cost of ``after`` continuing ``before`` (``before.last < after.first``)."""
-    gap = after.first - before.last
+    gap = max(after.first - before.last, 1)  # tracklets may overlap by a frame or two
     pred = before.last_c + before.v_last * min(gap, 5)
     d = np.linalg.norm(after.first_c - pred)
     if not np.isfinite(d):
         return np.inf
-    allowed = speed * gap + 0.25 * size
+    allowed = speed * gap + 0.25 * size + 1.0
     return float(d / allowed + 0.5 * _shape_cost(before.last_pose, after.first_pose, kappa))
 
 

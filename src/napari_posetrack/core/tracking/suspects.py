@@ -70,7 +70,48 @@ def _mean_node_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.nanmean(d, -1)
 
 
-def _video_signals(t: PoseTable, min_score: float) -> tuple[np.ndarray, dict, dict, dict]:
+def _pair_signals(t, rows, fpos, tix, tracks, c0, c1, size, sig, why, who) -> None:
+    """Crossing and swap signals for frame positions ``c0..c1-1`` (and ``c0-1`` as previous)."""
+    lo = max(c0 - 1, 0)
+    sel = (fpos >= lo) & (fpos < c1)
+    T, K = len(tracks), t.n_nodes
+    dense = np.full((c1 - lo, T, K, 2), np.nan, np.float32)  # (frames, tracks, nodes, xy)
+    dense[fpos[sel] - lo, tix[sel]] = t.points[rows[sel]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cent = np.nanmean(dense, axis=2)  # (F, T, 2)
+        d = np.linalg.norm(cent[:, :, None] - cent[:, None], axis=-1)  # (F, T, T)
+        eye = np.eye(T, dtype=bool)
+        d = np.where(eye[None] | ~np.isfinite(d), np.inf, d)
+        flat = d.reshape(len(d), -1).argmin(1)
+        dmin = d.reshape(len(d), -1)[np.arange(len(d)), flat]
+        for j in np.flatnonzero(dmin < 0.5 * size):
+            i = lo + j
+            if i < c0:
+                continue
+            a, b = divmod(int(flat[j]), T)
+            sig["crossing"][i] = 1.0 - dmin[j] / (0.5 * size)
+            why["crossing"][i] = f"tracks {tracks[a]}/{tracks[b]} {dmin[j]:.0f} px apart"
+        # D[f, x, y]: mean node distance between track x at the previous frame and y now
+        prev, cur = dense[:-1], dense[1:]
+        D = np.nanmean(np.linalg.norm(prev[:, :, None] - cur[:, None], axis=-1), axis=-1)  # (F-1, T, T)
+    keep = np.diagonal(D, axis1=1, axis2=2)  # (F-1, T)
+    swap = D + np.swapaxes(D, 1, 2) - keep[:, :, None] - keep[:, None, :]
+    swap = np.where(eye[None] | ~np.isfinite(swap), np.inf, swap)
+    flat = swap.reshape(len(swap), -1).argmin(1) if len(swap) else np.zeros(0, int)
+    margin = swap.reshape(len(swap), -1)[np.arange(len(swap)), flat]
+    score = np.clip(1.0 - margin / (0.25 * size), 0, 1)
+    for j in np.flatnonzero(np.isfinite(margin) & (score > 0)):
+        i = lo + j + 1
+        if i < c0:
+            continue
+        x, y = divmod(int(flat[j]), T)
+        sig["swap"][i] = score[j]
+        why["swap"][i] = f"swap? tracks {tracks[x]}/{tracks[y]} (margin {margin[j]:.1f} px)"
+        who[i] = (int(tracks[x]), int(tracks[y]))
+
+
+def _video_signals(t: PoseTable, min_score: float, chunk: int = 2000) -> tuple[np.ndarray, dict, dict, dict]:
     frames = np.unique(t.frame_idx)
     pos = {int(f): i for i, f in enumerate(frames)}
     F = len(frames)
@@ -125,43 +166,12 @@ def _video_signals(t: PoseTable, min_score: float) -> tuple[np.ndarray, dict, di
                         sig["jump"][f] = s[j]
                         why["jump"][f] = f"track {k} jumps {step[j]:.0f} px"
                         who[f] = (int(k),)
-    # pairwise: crossings and swap margins between consecutive frames
-    tracked = tid >= 0
-    groups = {}
-    for _, f, rows in t.take(tracked).frame_groups():
-        groups[pos[f]] = np.flatnonzero(tracked)[rows]
-    for i in range(F):
-        rows = groups.get(i)
-        if rows is None or len(rows) < 2:
-            continue
-        c = cents[rows]
-        d = np.linalg.norm(c[:, None] - c[None], axis=-1)
-        np.fill_diagonal(d, np.inf)
-        a, b = np.unravel_index(np.nanargmin(np.where(np.isfinite(d), d, np.inf)), d.shape)
-        if np.isfinite(d[a, b]) and d[a, b] < 0.5 * size:
-            sig["crossing"][i] = 1.0 - d[a, b] / (0.5 * size)
-            why["crossing"][i] = f"tracks {tid[rows[a]]}/{tid[rows[b]]} {d[a, b]:.0f} px apart"
-        prev = groups.get(i - 1)
-        if prev is None:
-            continue
-        common = np.intersect1d(tid[prev], tid[rows])
-        if len(common) < 2:
-            continue
-        pa = t.points[[prev[np.flatnonzero(tid[prev] == k)[0]] for k in common]]
-        pb = t.points[[rows[np.flatnonzero(tid[rows] == k)[0]] for k in common]]
-        D = _mean_node_dist(pa, pb)  # (C, C) prev track x current track
-        keep = np.diag(D)
-        swap = D + D.T - keep[:, None] - keep[None]  # extra cost of swapping pair (x, y)
-        np.fill_diagonal(swap, np.inf)
-        swap = np.where(np.isfinite(swap), swap, np.inf)
-        x, y = np.unravel_index(np.argmin(swap), swap.shape)
-        margin = float(swap[x, y])
-        if np.isfinite(margin):
-            s = float(np.clip(1.0 - margin / (0.25 * size), 0, 1))
-            if s > 0:
-                sig["swap"][i] = s
-                why["swap"][i] = f"swap? tracks {common[x]}/{common[y]} (margin {margin:.1f} px)"
-                who[i] = (int(common[x]), int(common[y]))
+    # pairwise: crossings and swap margins between consecutive frames (dense per chunk of frames)
+    tracked = np.flatnonzero(tid >= 0)
+    if len(tracks) >= 2:
+        tix = np.searchsorted(tracks, tid[tracked])
+        for c0 in range(0, F, chunk):
+            _pair_signals(t, tracked, fi[tracked], tix, tracks, c0, min(F, c0 + chunk), size, sig, why, who)
     return frames, sig, why, who
 
 

@@ -158,12 +158,17 @@ class PyAVReader(VideoReader):
         self._target_ts = None  # frames before this one may be skipped (non-reference)
         self._skip = False
         self._owns_shared = _shared is None
-        if _shared is None:
-            _shared = self._build_shared(grayscale, index, read_ahead, threads)
-        elif _prime:
-            self._prime()
+        try:
+            if _shared is None:
+                _shared = self._build_shared(grayscale, index, read_ahead, threads)
+            elif _prime:
+                self._prime()
+        except BaseException:
+            self._owns_shared = False
+            self._closed = True
+            self._container.close()
+            raise
         self._shared = _shared
-        self._last_read = -2
         s = self._stream
         self.height, self.width = int(s.codec_context.height), int(s.codec_context.width)
         self.channels = 1 if self._shared.grey else 3
@@ -472,7 +477,8 @@ class PyAVReader(VideoReader):
         if self._closed:
             return
         super().close()
-        if getattr(self, "_owns_shared", False) and self._shared.worker is not None:
+        shared = getattr(self, "_shared", None)
+        if getattr(self, "_owns_shared", False) and shared is not None and shared.worker is not None:
             self._shared.worker.stop()
         with self._lock:
             container, self._container, self._gen = getattr(self, "_container", None), None, None

@@ -304,6 +304,8 @@ def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size
     cancel = CancelToken() if cancel is None else cancel
     t0 = time.perf_counter()
     result = PredictResult()
+    if store is not None:  # before anything is read or written
+        predictor.check_skeleton(store.skeleton, source=f"the project {store.path}")
     reader, owned = _open(video)
     try:
         n_total = int(reader.n_frames)
