@@ -111,6 +111,10 @@ def take(name: str, store: Path, out: Path, width: int) -> bool:
     import napari
     from qtpy.QtWidgets import QApplication
 
+    from napari_posetrack._napari.session import get_session, set_session
+    from napari_posetrack.core.session import EditSession
+    from napari_posetrack.core.store import ProjectStore
+
     dock_name, frame = SHOTS[name]
     viewer = napari.Viewer(show=True, title="napari-posetrack")
     app = QApplication.instance()
@@ -120,6 +124,8 @@ def take(name: str, store: Path, out: Path, width: int) -> bool:
             viewer.open_sample(PLUGIN, "two_animals")
         else:
             viewer.open(str(store), plugin=PLUGIN)
+            if get_session(viewer) is None:  # what "Open project" in the Labeling dock does
+                set_session(viewer, EditSession.from_store(ProjectStore.open(store)))
             try:
                 viewer.window.add_plugin_dock_widget(PLUGIN, dock_name)
             except Exception as exc:  # noqa: BLE001 - a dock not written yet is skipped
@@ -133,6 +139,10 @@ def take(name: str, store: Path, out: Path, width: int) -> bool:
         _shrink(tmp, out, width)
         return True
     finally:
+        session = get_session(viewer)
+        set_session(viewer, None)  # docks drop their layers before napari removes them
+        if session is not None and session.store is not None:
+            session.store.close()
         viewer.close()
         _settle(app, 0.3)
 
@@ -143,7 +153,8 @@ def _shrink(src: Path, dst: Path, width: int) -> None:
     img = Image.open(src).convert("RGB")
     if img.width > width:
         img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
-    img.save(dst, optimize=True)
+    # 256 colours are plenty for a UI screenshot and make the PNG several times smaller
+    img.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(dst, optimize=True)
     src.unlink()
 
 
@@ -151,7 +162,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"screenshots to make (default all: {', '.join(SHOTS)})")
     parser.add_argument("--out", default=str(IMAGES), help="output folder (default docs/images)")
-    parser.add_argument("--width", type=int, default=1100, help="width of the saved PNGs in pixels")
+    parser.add_argument("--width", type=int, default=1000, help="width of the saved PNGs in pixels")
     args = parser.parse_args(argv)
     names = args.names or list(SHOTS)
     unknown = [n for n in names if n not in SHOTS]

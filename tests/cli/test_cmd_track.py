@@ -9,7 +9,6 @@ from napari_posetrack.cli import main
 from napari_posetrack.core.dataset import PoseDataset
 from napari_posetrack.core.io import load_dataset, save_dataset
 from napari_posetrack.core.metrics.tracking import tracking_metrics
-from napari_posetrack.core.posetable import PoseTable
 
 from conftest import shared_file
 

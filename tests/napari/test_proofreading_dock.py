@@ -78,6 +78,18 @@ def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     dock.undo_btn.click()  # undo the split too
     assert dock.timeline.lanes == [0, 1] and _ids_at(dock, 80) == before[::-1]
 
+    # select one instance's points at frame 5 and give it the other identity (the two swap)
+    layer = viewer.layers["proofread instances"]
+    t = dock.table()
+    row = int(np.flatnonzero((t.frame_idx == 5) & (t.track_id == 0))[0])
+    layer.selected_data = set(np.flatnonzero(layer.features["instance"].to_numpy() == row).tolist())
+    assert dock.selected_instances() == [row]
+    dock.track_a.setCurrentIndex(dock.track_a.findData(1))
+    dock.assign_btn.click()
+    assert dock.table().track_id[row] == 1
+    dock.undo_btn.click()
+    assert dock.table().track_id[row] == 0
+
     # save and reopen: the swapped identities are in the store
     dock.save_btn.click()
     assert not dock.session.dirty

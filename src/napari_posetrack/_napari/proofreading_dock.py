@@ -42,6 +42,7 @@ class ProofreadingDock(QWidget):
         self.queue = None
         self._pos = -1
         self._worker = None
+        self._listening: set[int] = set()  # sessions whose changes already refresh this dock
         lay = QVBoxLayout(self)
 
         top = QHBoxLayout()
@@ -108,7 +109,7 @@ class ProofreadingDock(QWidget):
         rng.addWidget(QLabel("to"))
         rng.addWidget(self.stop)
         g.addRow("frames", rng)
-        row1, row2, row3 = QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
+        row1, row2, row3, row4 = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
         self.swap_btn = QPushButton("Swap from start")
         self.swap_range_btn = QPushButton("Swap in range")
         self.merge_btn = QPushButton("Merge B into A")
@@ -119,11 +120,13 @@ class ProofreadingDock(QWidget):
         self.min_score.setSingleStep(0.05)
         self.min_score.setValue(0.2)
         self.delete_low_btn = QPushButton("Delete below score in range")
+        self.assign_btn = QPushButton("Selected instance → track A")
+        self.delete_inst_btn = QPushButton("Delete selected instance")
         for b, r in ((self.swap_btn, row1), (self.swap_range_btn, row1), (self.merge_btn, row2),
                      (self.split_btn, row2), (self.delete_track_btn, row2), (self.min_score, row3),
-                     (self.delete_low_btn, row3)):
+                     (self.delete_low_btn, row3), (self.assign_btn, row4), (self.delete_inst_btn, row4)):
             r.addWidget(b)
-        for r in (row1, row2, row3):
+        for r in (row1, row2, row3, row4):
             g.addRow(r)
         self.swap_btn.clicked.connect(lambda: self._swap(ranged=False))
         self.swap_range_btn.clicked.connect(lambda: self._swap(ranged=True))
@@ -131,6 +134,8 @@ class ProofreadingDock(QWidget):
         self.split_btn.clicked.connect(self._split)
         self.delete_track_btn.clicked.connect(self._delete_track)
         self.delete_low_btn.clicked.connect(self._delete_low)
+        self.assign_btn.clicked.connect(self._assign_selected)
+        self.delete_inst_btn.clicked.connect(self._delete_selected)
         lay.addWidget(edit)
 
         bottom = QHBoxLayout()
@@ -183,8 +188,9 @@ class ProofreadingDock(QWidget):
 
     def _set_session(self, session) -> None:
         self.session = session
-        if session is not None:
-            session.on_change(lambda action, cmd: self.refresh())
+        if session is not None and id(session) not in self._listening:
+            self._listening.add(id(session))
+            session.on_change(lambda action, cmd: self.refresh() if self.session is session else None)
         self.refresh()
 
     def _table_name(self) -> str:
@@ -197,7 +203,7 @@ class ProofreadingDock(QWidget):
     def _enable(self) -> None:
         on = self.session is not None
         for w in (self.track_btn, self.swap_btn, self.swap_range_btn, self.merge_btn, self.split_btn,
-                  self.delete_track_btn, self.delete_low_btn, self.undo_btn, self.redo_btn, self.save_btn,
+                  self.delete_track_btn, self.delete_low_btn, self.assign_btn, self.delete_inst_btn, self.undo_btn, self.redo_btn, self.save_btn,
                   self.next_btn, self.prev_btn):
             w.setEnabled(on)
 
@@ -353,6 +359,36 @@ class ProofreadingDock(QWidget):
         from ..core.proofread import DeleteLowScore
 
         return self.push(DeleteLowScore(self.min_score.value(), self.start.value(), self.stop.value()))
+
+    def selected_instances(self) -> list[int]:
+        """Rows (in the tracked table) of the instances whose points are selected in the viewer."""
+        if "proofread instances" not in self.viewer.layers:
+            return []
+        layer = self.viewer.layers["proofread instances"]
+        sel = sorted(layer.selected_data)
+        if not sel:
+            return []
+        return sorted({int(i) for i in np.asarray(layer.features["instance"])[sel]})
+
+    def _assign_selected(self) -> bool:
+        from ..core.errors import TrackingError
+        from ..core.proofread import AssignTrack
+
+        rows = self.selected_instances()
+        if len(rows) != 1:
+            return self._guard(self._raise, TrackingError(f"Select the points of one instance (got {len(rows)}).",
+                                                          hint="Use the selection tool on the instances layer."))
+        if not self._need_tracks(self.track_a):
+            return False
+        return self.push(AssignTrack(self._table_name(), rows[0], self.track_a.currentData()))
+
+    def _delete_selected(self) -> bool:
+        from ..core.proofread import DeleteInstances
+
+        rows = self.selected_instances()
+        if not rows:
+            return False
+        return self.push(DeleteInstances(self._table_name(), rows))
 
     def save(self) -> bool:
         if self.session is None:

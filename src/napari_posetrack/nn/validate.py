@@ -16,7 +16,10 @@ from ..core.posetable import PoseTable
 from .decode import global_peaks, group_bottomup, local_peaks
 from .preprocess import unscale_points
 
-__all__ = ["PREDICTORS", "predict_samples", "validate", "save_validation_plots"]
+#: OKS sigma used to score centroid models (in px, since the anchor's "area" is 1 px^2)
+CENTROID_SIGMA = 2.5
+
+__all__ = ["CENTROID_SIGMA", "PREDICTORS", "predict_samples", "validate", "save_validation_plots"]
 
 
 @torch.no_grad()
@@ -124,8 +127,10 @@ def validate(model, samples, fs, cfg, device="cpu") -> dict:
     if len(samples) == 0:
         return {}
     gt, pred = predict_samples(model, samples, fs, cfg, device)
-    names = ["anchor"] if cfg.model.type == "centroid" else fs.node_names
-    return pose_metrics(gt, pred, node_names=names)
+    if cfg.model.type == "centroid":
+        # a one-point "skeleton" has no area (OKS uses area 1 px^2): sigma 2.5 means OKS 0.5 at ~5.9 px
+        return pose_metrics(gt, pred, node_names=["anchor"], sigmas=CENTROID_SIGMA)
+    return pose_metrics(gt, pred, node_names=fs.node_names)
 
 
 def save_validation_plots(model, samples, fs, cfg, metrics: dict, out_dir, device="cpu", n: int = 8) -> list:

@@ -154,8 +154,9 @@ def _message(info: dict, last_ok: bool) -> str:
     if info["vfr"]:
         notes.append("The frame rate is variable: this reader indexes frames by timestamp and stays exact, but "
                      "tools that compute frame numbers from time (and some exporters) will drift.")
-    if info["max_gop"] > 300:
-        notes.append(f"Keyframes are up to {info['max_gop']} frames apart, so random access is slow.")
+    if info["max_gop"] > 120:
+        notes.append(f"Keyframes are up to {info['max_gop']} frames apart, so random access is slow (each jump "
+                     "decodes up to that many frames); seeking is still exact.")
     if not notes:
         return (f"Seeking OK: {len(info['bad_frames']) or 'all'} tested frames match a sequential decode "
                 f"({info['n_keyframes']} keyframes, at most {info['max_gop']} frames apart).")

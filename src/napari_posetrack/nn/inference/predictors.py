@@ -105,7 +105,9 @@ class _Stage:
                             or self.cfg.data.get("channels", 1) or 1)
         self.has_offsets = bool(self.cfg.model.offsets)
         self.fp16 = bool(settings.fp16) and device.type == "cuda"
-        if device.type == "cuda":
+        # channels-last: about 2x faster convolutions on CPU (oneDNN) and tensor cores on CUDA
+        self.channels_last = device.type in ("cpu", "cuda")
+        if self.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = torch.compile(model) if settings.compile else model
 
@@ -124,7 +126,7 @@ class _Stage:
     def forward(self, x) -> dict:
         import torch
 
-        if self.device.type == "cuda":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         ctx = torch.autocast("cuda", dtype=torch.float16) if self.fp16 else contextlib.nullcontext()
         with ctx:
