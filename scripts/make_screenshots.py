@@ -140,7 +140,7 @@ def take(name: str, store: Path, out: Path, width: int) -> bool:
         return True
     finally:
         session = get_session(viewer)
-        set_session(viewer, None)  # docks drop their layers before napari removes them
+        set_session(viewer, None)
         if session is not None and session.store is not None:
             session.store.close()
         viewer.close()

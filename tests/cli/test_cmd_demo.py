@@ -71,7 +71,5 @@ def test_demo_viewer_has_layers_and_docks(make_napari_viewer, tmp_path):
 
     session = get_session(viewer)
     assert session is not None and len(session.dataset.predictions) == len(ds.predictions)
-    # end the session before the viewer closes: the inference dock re-adds its layers while
-    # napari removes them on close otherwise (reported to the lead; not this module's code)
     set_session(viewer, None)
     session.store.close()

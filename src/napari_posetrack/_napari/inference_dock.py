@@ -55,9 +55,13 @@ class InferenceDock(QWidget):
         self.last_result = None
         self.points_layer = None
         self.edges_layer = None
+        # set when napari (or the user) removes our layers: do not re-add them until the next prediction,
+        # or closing napari (which removes every layer) would loop forever
+        self._layers_removed = False
         self.ask_model_dir = lambda: QFileDialog.getExistingDirectory(self, "Choose a model directory")
         self._build()
         on_session(napari_viewer, self._on_session)
+        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
         napari_viewer.dims.events.current_step.connect(lambda e: self.refresh_layers())
         napari_viewer.bind_key(ACCEPT_KEY, lambda v=None: self._guard(self.accept_one), overwrite=True)
         napari_viewer.bind_key(ACCEPT_FRAME_KEY, lambda v=None: self._guard(self.accept_frame), overwrite=True)
@@ -175,7 +179,9 @@ class InferenceDock(QWidget):
             return
         for i, v in enumerate(session.dataset.videos):
             self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}")
-        session.on_change(lambda action, cmd, s=session: self.refresh_layers() if s is self.session else None)
+        session.on_change(
+            lambda action, cmd, s=session: self.refresh_layers() if s is self.session and action != "save" else None
+        )
         self.refresh_layers()
 
     @property
@@ -253,6 +259,7 @@ class InferenceDock(QWidget):
 
         if self._worker is not None:
             raise PoseTrackError("A prediction is already running.", hint="Wait for it, or press Cancel.")
+        self._layers_removed = False  # a new prediction shows its layers again
         jobs = self.jobs(target)
         self._key_at_start = self._settings_key()
         self._token = token = CancelToken()
@@ -340,8 +347,19 @@ class InferenceDock(QWidget):
                 text={"string": "{label}", "size": 9, "color": "yellow", "anchor": "upper_left"})
         return self.points_layer
 
+    def _on_layer_removed(self, event) -> None:
+        if event.value is self.points_layer or event.value is self.edges_layer:
+            self._layers_removed = True
+            if self.points_layer is not None and self.points_layer in self.viewer.layers:
+                self.viewer.layers.remove(self.points_layer)
+            if self.edges_layer is not None and self.edges_layer in self.viewer.layers:
+                self.viewer.layers.remove(self.edges_layer)
+            self.points_layer = self.edges_layer = None
+
     def refresh_layers(self) -> None:
         """Show the current frame's predictions (diamonds coloured by score, instance score as text)."""
+        if self._layers_removed:
+            return
         s = self.session
         if s is None or not self.show_check.isChecked():
             if self.points_layer is not None and self.points_layer in self.viewer.layers:

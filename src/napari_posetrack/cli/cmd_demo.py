@@ -186,33 +186,10 @@ def populate_viewer(viewer, summary: dict) -> list[str]:
     return opened
 
 
-def _end_session_on_close(viewer) -> None:
-    """Clear the viewer's session when its window closes, before napari removes the layers.
-
-    Workaround: a dock that redraws its layers on every dims change (the inference dock) would
-    otherwise re-add them while napari clears the layer list on close, and never finish.
-    """
-    from qtpy.QtCore import QEvent, QObject
-
-    from .._napari.session import set_session
-
-    class _Filter(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802 (Qt name)
-            if event.type() == QEvent.Type.Close:
-                set_session(viewer, None)
-            return False
-
-    window = getattr(viewer.window, "_qt_window", None)
-    if window is not None:
-        window._posetrack_close_filter = _Filter(window)
-        window.installEventFilter(window._posetrack_close_filter)
-
-
 def _open_napari(summary: dict) -> None:
     napari = _require("napari", "napari (the GUI)")
     viewer = napari.Viewer(title="napari-posetrack demo")
     populate_viewer(viewer, summary)
-    _end_session_on_close(viewer)
     napari.run()
 
 
