@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, Q
 from ..core.errors import PoseTrackError
 from ..core.posetable import UNLABELED
 from .session import get_session, on_session
+from .notify import notify
 
 __all__ = ["InferenceDock", "TARGETS", "ACCEPT_KEY", "ACCEPT_FRAME_KEY"]
 
@@ -32,13 +33,6 @@ __all__ = ["InferenceDock", "TARGETS", "ACCEPT_KEY", "ACCEPT_FRAME_KEY"]
 ACCEPT_KEY, ACCEPT_FRAME_KEY = "G", "Shift-G"
 #: what "Predict" runs on
 TARGETS = ("current frame", "frame range", "suggested frames", "current video", "all videos")
-
-
-def notify(message: str, level: str = "info") -> None:
-    """A napari notification (never raises)."""
-    from napari.utils.notifications import show_error, show_info, show_warning
-
-    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)
 
 
 class InferenceDock(QWidget):

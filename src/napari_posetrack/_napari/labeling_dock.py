@@ -14,7 +14,8 @@ from ..core.errors import PoseTrackError
 from ..core.labeling import SetSuggestions, labeling_progress
 from .autosave import Autosaver
 from .keybindings import install_keybindings, keys_html
-from .labeling_layers import LabelingLayers, _notify
+from .labeling_layers import LabelingLayers
+from .notify import notify as _notify
 from .session import get_session, on_session, set_session
 
 __all__ = ["LabelingDock"]

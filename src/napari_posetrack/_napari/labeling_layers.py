@@ -14,8 +14,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 from napari.layers.base import ActionType
-from napari.utils.notifications import show_error, show_info, show_warning
 
+from .notify import notify as notify_default
 from ..core.errors import PoseTrackError
 from ..core.labeling import (
     AcceptPredictions, CompoundCommand, DeleteInstances, LabelingError, MoveNodes, SetNodeState, SetTrack,
@@ -48,7 +48,7 @@ class LabelingLayers:
         self.viewer = viewer
         self.session = session
         self.video_id = int(video_id)
-        self.notify = notify if notify is not None else _notify
+        self.notify = notify if notify is not None else notify_default
         self.color_by = "node"  # or "track"
         self.template = "mean"  # or "nearest"
         self.click_mode = "instance"  # "instance" (whole skeleton) | "node" (node by node) | "off"
@@ -485,5 +485,3 @@ class LabelingLayers:
             self.notify("Nothing to redo.", "info")
 
 
-def _notify(message: str, level: str = "info") -> None:
-    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)

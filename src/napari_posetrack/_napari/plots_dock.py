@@ -18,15 +18,9 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBo
 
 from ..core.errors import PoseTrackError
 from .session import get_session, on_session
+from .notify import notify
 
 __all__ = ["PlotsDock"]
-
-
-def notify(message: str, level: str = "info") -> None:
-    """A napari notification (never raises)."""
-    from napari.utils.notifications import show_error, show_info, show_warning
-
-    {"error": show_error, "warning": show_warning}.get(level, show_info)(message)
 
 
 class PlotsDock(QWidget):

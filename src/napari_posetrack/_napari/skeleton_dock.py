@@ -15,7 +15,7 @@ from ..core.labeling import (
     rename_node, replace_skeleton,
 )
 from ..core.skeleton import Skeleton
-from .labeling_layers import _notify
+from .notify import notify as _notify
 from .session import get_session, on_session
 
 __all__ = ["SkeletonDock", "load_skeleton"]

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
 
 from .loss_plot import LossPlot
 from .session import get_session, on_session
+from .notify import notify
 
 __all__ = ["TrainingDock", "FORM_FIELDS"]
 
@@ -24,13 +25,6 @@ FORM_FIELDS = ("model.backbone.name", "model.backbone.filters", "model.backbone.
                "preprocess.input_scale", "model.sigma", "model.offsets", "augment.enabled", "augment.rotation",
                "augment.flip", "train.epochs", "train.max_minutes", "train.batch_size", "train.learning_rate",
                "train.val_fraction", "train.device", "train.seed")
-
-
-def notify(message: str, level: str = "info") -> None:
-    """A napari notification (never raises)."""
-    from napari.utils.notifications import show_error, show_info
-
-    (show_error if level == "error" else show_info)(message)
 
 
 def _editor(meta: dict, value):
