@@ -200,6 +200,20 @@ def test_pointer_naming_missing_group(tmp_path):
         ProjectStore.open(s.path)
 
 
+def test_pointer_that_escapes_the_store_is_refused(tmp_path):
+    outside = ProjectStore.create(tmp_path / "other.posetrack.zarr", SKEL)
+    outside.save(labels=_labels(3))
+    s = ProjectStore.create(tmp_path / "p.posetrack.zarr", SKEL)
+    s.save(labels=_labels(2))
+    head = json.loads((s.path / "HEAD.json").read_text())
+    # point the labels at a group of another store, through '..'
+    other_group = outside.head()["tables"]["labels"]["group"]
+    head["tables"]["labels"]["group"] = f"../other.posetrack.zarr/{other_group}"
+    (s.path / "HEAD.json").write_text(json.dumps(head))
+    with pytest.raises(StoreError, match="not a folder inside the store"):
+        ProjectStore.open(s.path)
+
+
 def test_corrupt_metadata_and_table(tmp_path):
     s = ProjectStore.create(tmp_path / "p.posetrack.zarr", SKEL)
     s.save(labels=_labels(4))

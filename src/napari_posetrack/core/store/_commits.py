@@ -89,6 +89,10 @@ def validate_commit(doc, store_path: Path, source: str) -> dict:
         if not isinstance(t, dict) or "group" not in t or int(t.get("n_rows", -1)) < 0:
             raise ValueError(f"{source} has no valid entry for table {name!r}")
     for group in referenced_groups(doc):
+        parts = Path(str(group)).parts
+        if not parts or Path(str(group)).is_absolute() or ".." in parts:
+            # a pointer must never lead outside the store
+            raise ValueError(f"{source} names the group {group!r}, which is not a folder inside the store")
         if not (Path(store_path) / group / "zarr.json").is_file():
             raise ValueError(f"{source} names the group {group!r}, which is missing")
     return doc
