@@ -73,3 +73,27 @@ def test_demo_viewer_has_layers_and_docks(make_napari_viewer, tmp_path):
     assert session is not None and len(session.dataset.predictions) == len(ds.predictions)
     set_session(viewer, None)
     session.store.close()
+
+
+def test_demo_without_a_display_falls_back_to_headless(monkeypatch, capsys):
+    """On a machine with no display the GUI demo must not abort Qt: it runs headless instead."""
+    import argparse
+
+    from napari_posetrack.cli import cmd_demo
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(cmd_demo.sys, "platform", "linux")
+    seen = {}
+
+    def fake_demo(out, **kw):
+        seen.update(kw)
+        m = {"map": 0.5, "mar": 0.5, "pck_5": 0.5, "median_error_px": 1.0, "idf1": 1.0, "id_switches": 0, "mota": 1.0}
+        return {"metrics": m, "passed": True, "store": out, "predictions": "p.slp", "model": "m"}
+
+    monkeypatch.setattr(cmd_demo, "demo", fake_demo)
+    parser = argparse.ArgumentParser()
+    cmd_demo.add_arguments(parser)
+    assert cmd_demo.run(parser.parse_args([])) == 0
+    assert seen["gui"] is False
+    assert "no display found" in capsys.readouterr().err
