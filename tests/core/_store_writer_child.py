@@ -103,14 +103,20 @@ def run_writer(store_path: str, start: int, out_path: str) -> None:
     """Apply steps from ``start`` on, logging to ``out_path``; never returns (killed by the test)."""
     from napari_posetrack.core.store import ProjectStore
 
+    import traceback
+
     with open(out_path, "w", buffering=1) as log:
-        store = ProjectStore.open(store_path, lock_timeout=30)
-        log.write("ready\n")
-        i = start
-        while True:
-            apply_step(store, i)
-            log.write(f"committed {i}\n")
-            i += 1
+        try:
+            store = ProjectStore.open(store_path, lock_timeout=30)
+            log.write("ready\n")
+            i = start
+            while True:
+                apply_step(store, i)
+                log.write(f"committed {i}\n")
+                i += 1
+        except BaseException:  # the test reads this: a writer must only ever die by SIGKILL
+            log.write("error " + traceback.format_exc().replace("\n", " | ") + "\n")
+            raise
 
 
 def stream_frame(f: int):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from napari_posetrack.core.posetable import PoseTable
 from napari_posetrack.core.store import ProjectStore
@@ -123,3 +124,32 @@ def test_many_small_appends_keep_reads_exact(tmp_path):
     arr = store._root[store.head()["tables"]["predictions"]["group"]]["points"]
     assert arr.shape[0] >= len(store.predictions)  # capacity grows ahead of the committed rows
     assert ProjectStore.open(store.path, mode="r").predictions.equals(PoseTable.concat(parts))
+
+
+def test_own_appends_are_not_a_conflict_but_foreign_ones_are(tmp_path):
+    """Appending then saving predictions through the same store object replaces them; a save of
+    predictions read before *another* process appended still raises a conflict."""
+    from napari_posetrack.core.errors import StoreError
+    from napari_posetrack.core.posetable import PoseTable
+    from napari_posetrack.core.skeleton import Skeleton
+    from napari_posetrack.core.store import ProjectStore
+
+    sk = Skeleton.from_names(["a", "b"])
+
+    def rows(frames):
+        return PoseTable.from_arrays(np.ones((len(frames), 2, 2)), frame_idx=frames, source=1)
+
+    s = ProjectStore.create(tmp_path / "p.posetrack.zarr", sk)
+    s.append_predictions(rows([0, 1]))
+    read = s.predictions  # handed out, then changed by our own append
+    s.append_predictions(rows([2]))
+    s.save(predictions=read)  # unchanged since read: the appended row is kept
+    assert sorted(s.predictions.frame_idx.tolist()) == [0, 1, 2]
+    s.save(predictions=rows([7]))  # changed here: replaces
+    assert s.predictions.frame_idx.tolist() == [7]
+
+    other = ProjectStore.open(s.path)
+    mine = other.predictions
+    s.append_predictions(rows([8]))  # another writer appends meanwhile
+    with pytest.raises(StoreError, match="another writer"):
+        other.save(predictions=mine.with_columns(frame_idx=mine.frame_idx + 1))

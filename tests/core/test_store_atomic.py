@@ -84,7 +84,12 @@ def test_kill_writer_at_random_points(tmp_path):
             pid = int(zyg.stdout.readline())
             _wait_for(lambda: log.exists() and log.read_text().startswith("ready"))
             time.sleep(rng.uniform(0.05, 1.0))
-            os.kill(pid, signal.SIGKILL)
+            errors = [ln for ln in log.read_text().splitlines() if ln.startswith("error")]
+            assert not errors, f"writer {kills} failed on its own: {errors}"
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # it died on its own: say why
+                pytest.fail(f"writer {kills} exited before it was killed; its log: {log.read_text()[-2000:]}")
             _wait_for(lambda: _gone(pid))
             kills += 1
             reported = [int(ln.split()[1]) for ln in log.read_text().splitlines() if ln.startswith("committed")]

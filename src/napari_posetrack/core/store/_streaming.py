@@ -78,6 +78,11 @@ class PredictionsMixin:
                 ref = new["tables"][name]
                 ref["n_rows"] = append_columns(self._root, ref["group"], int(ref["n_rows"]), cols)
             self._finish_commit(new, gc=False)
+            # our own append is not "another writer": a later save of predictions from this store
+            # object replaces them (or keeps them, if unchanged) instead of raising a conflict
+            seen = self._seen.get("predictions")
+            if seen is not None and len(table) and seen[0] == self._token(head, {}, "predictions"):
+                self._seen["predictions"] = (self._token(new, {}, "predictions"), seen[1])
             old_keys = self._prediction_keys(head)
             add = np.concatenate([_keys(table.video_id, table.frame_idx), _keys(frames[:, 0], frames[:, 1])])
             p, f = new["tables"]["predictions"], new["tables"]["predicted_frames"]
