@@ -234,3 +234,39 @@ def test_read_behind_when_scrubbing_backward(numbered_video):
         misses = reader.cache.misses
         assert [read_frame_number(reader[i]) for i in range(198, 183, -1)] == list(range(198, 183, -1))
         assert reader.cache.misses == misses  # all served from the cache
+
+
+def test_as_dask_blank_frames_when_the_video_disappears(tmp_path):
+    """on_error="blank" (used by the napari layers) keeps a viewer working after the file goes."""
+    import shutil
+    import threading
+    import warnings
+
+    from napari_posetrack.core.errors import VideoError
+    from napari_posetrack.core.synthetic import make_synthetic_video
+    from napari_posetrack.core.video import as_dask, open_video
+
+    src = make_synthetic_video(tmp_path / "v.mp4", n_frames=6, size=(32, 48))
+    moved = tmp_path / "moved.mp4"
+    reader = open_video(src)
+    raising = as_dask(reader)
+    blank = as_dask(open_video(src), on_error="blank")
+    shutil.move(str(src), moved)
+    out = {}
+
+    def read_in_thread():  # a new thread must open its own container: the file is gone
+        try:
+            raising[2].compute(scheduler="sync")
+        except VideoError as exc:
+            out["error"] = exc
+        with warnings.catch_warnings(record=True) as rec:
+            warnings.simplefilter("always")
+            out["frame"] = blank[3].compute(scheduler="sync")
+            out["warnings"] = [str(w.message) for w in rec]
+
+    t = threading.Thread(target=read_in_thread)
+    t.start()
+    t.join()
+    assert isinstance(out["error"], VideoError) and "not found" in str(out["error"])
+    assert out["frame"].shape == blank.shape[1:] and not out["frame"].any()
+    assert any("blank frames" in w for w in out["warnings"])

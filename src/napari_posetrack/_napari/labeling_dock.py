@@ -323,7 +323,7 @@ class LabelingDock(QWidget):
         try:
             from ..core.video import as_dask
 
-            arr = as_dask(store.open_video(video_id) if store is not None else v.path)
+            arr = as_dask(store.open_video(video_id) if store is not None else v.path, on_error="blank")
             return arr[..., 0] if arr.ndim == 4 and arr.shape[-1] == 1 else arr
         except PoseTrackError as exc:
             self.notify(f"{exc}\nShowing a black stand-in; your labels stay editable.", "warning")

@@ -122,7 +122,7 @@ def _lazy_stack(source):
 
         arr = _EmbeddedFrames(source)
         return da.from_array(arr, chunks=(1,) + arr.shape[1:], asarray=False, fancy=False, lock=False)
-    return as_dask(source)
+    return as_dask(source, on_error="blank")
 
 
 def _image_layer(source, name: str, metadata: dict, visible: bool = True):

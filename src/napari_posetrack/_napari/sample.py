@@ -81,7 +81,7 @@ def make_sample_data():
     base = {"posetrack_video": video, "video_id": 0, "skeleton": skel.to_dict(), "node_names": skel.node_names,
             "track_names": list(ds.track_names), "posetrack_sample": "two_animals"}
 
-    stack = as_dask(video)
+    stack = as_dask(video, on_error="blank")
     image = (stack[..., 0] if stack.shape[-1] == 1 else stack, {
         "name": "two_animals",
         "contrast_limits": (0, 255),

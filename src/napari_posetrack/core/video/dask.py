@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 
@@ -18,7 +19,11 @@ class _PerThreadFrames:
     thread gets its own decoder; all clones share the frame index and the LRU cache.
     """
 
-    def __init__(self, reader: VideoReader):
+    def __init__(self, reader: VideoReader, on_error: str = "raise"):
+        if on_error not in ("raise", "blank"):
+            raise ValueError(f"on_error must be 'raise' or 'blank', not {on_error!r}")
+        self._on_error = on_error
+        self._warned = False
         self._reader = reader
         self._owner = threading.get_ident()
         self._local = threading.local()
@@ -40,7 +45,19 @@ class _PerThreadFrames:
         return reader
 
     def __getitem__(self, key):
-        return self._get_reader()[key]
+        if self._on_error == "raise":
+            return self._get_reader()[key]
+        from ..errors import VideoError
+
+        try:
+            return self._get_reader()[key]
+        except VideoError as exc:
+            # a viewer must keep working when a video disappears or breaks: show blank frames and
+            # say so once, instead of raising inside napari's slicing
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"Showing blank frames: {exc}", RuntimeWarning, stacklevel=2)
+            return np.broadcast_to(np.zeros((), np.uint8), self.shape)[key].copy()
 
     def __del__(self):
         for reader in getattr(self, "_clones", ()):
@@ -50,7 +67,7 @@ class _PerThreadFrames:
                 pass
 
 
-def as_dask(video, *, frames_per_chunk: int = 1):
+def as_dask(video, *, frames_per_chunk: int = 1, on_error: str = "raise"):
     """A lazy dask array ``(n_frames, height, width, channels)`` uint8 over a video.
 
     Building it reads no frame: the graph is a single blockwise layer (about 0.1 s for a
@@ -63,6 +80,10 @@ def as_dask(video, *, frames_per_chunk: int = 1):
         An open reader, or a path given to :func:`open_video`.
     frames_per_chunk : int
         Frames per dask chunk along the time axis (1 suits napari scrubbing).
+    on_error : {"raise", "blank"}
+        What a chunk does when its frames cannot be read (for example the file was deleted
+        while open): raise the :class:`~napari_posetrack.core.errors.VideoError`, or return
+        black frames and warn once (what the napari layers use, so the viewer keeps working).
 
     Notes
     -----
@@ -77,7 +98,7 @@ def as_dask(video, *, frames_per_chunk: int = 1):
 
         video = open_video(video)
     n, h, w, c = video.shape
-    source = _PerThreadFrames(video)
+    source = _PerThreadFrames(video, on_error=on_error)
     return da.from_array(
         source,
         chunks=(max(1, int(frames_per_chunk)), h, w, c),
