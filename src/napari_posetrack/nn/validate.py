@@ -46,30 +46,28 @@ def _gt_full(fs, frame_ids, k):
     return _table(np.asarray(rows).reshape(-1, k, 2), fr)
 
 
-def _predict_single(model, samples, fs, cfg, device):
+def _global_peaks_all(model, samples, cfg, device):
+    """Best peak of every node for every sample: points (N, K, 2) in input pixels and scores (N, K)."""
     stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
     pts, sc = [], []
     for _, out in _forward_all(model, samples, device):
         p, s = global_peaks(out["confmaps"], stride, out.get("offsets"))
         pts.append(unscale_points(p, scale))
         sc.append(s)
-    pts, sc = np.concatenate(pts), np.concatenate(sc)
-    k = pts.shape[1]
+    return np.concatenate(pts), np.concatenate(sc)
+
+
+def _predict_single(model, samples, fs, cfg, device):
+    pts, sc = _global_peaks_all(model, samples, cfg, device)
     pred = _table(pts, samples.frame, sc, np.nanmean(sc, 1))
-    return _gt_full(fs, samples.frame, k), pred
+    return _gt_full(fs, samples.frame, pts.shape[1]), pred
 
 
 def _predict_crops(model, samples, fs, cfg, device):
-    stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
-    pts, sc = [], []
-    for _, out in _forward_all(model, samples, device):
-        p, s = global_peaks(out["confmaps"], stride, out.get("offsets"))
-        pts.append(unscale_points(p, scale))
-        sc.append(s)
-    pts = np.concatenate(pts) + samples.origins.numpy()[:, None, :]
-    sc = np.concatenate(sc)
+    pts, sc = _global_peaks_all(model, samples, cfg, device)
+    pts = pts + samples.origins.numpy()[:, None, :]
     crop_ids = np.arange(len(samples))
-    gt = unscale_points(samples.points[:, 0].numpy(), scale) + samples.origins.numpy()[:, None, :]
+    gt = unscale_points(samples.points[:, 0].numpy(), cfg.preprocess.input_scale) + samples.origins.numpy()[:, None, :]
     return _table(gt, crop_ids), _table(pts, crop_ids, sc, np.nanmean(sc, 1))
 
 
