@@ -196,6 +196,10 @@ def main(argv=None) -> int:
     ap.add_argument("--train-steps", type=int, default=30)
     ap.add_argument("--work", default="/tmp/posetrack_infer_speed")
     ap.add_argument("--skip-anchor", action="store_true")
+    ap.add_argument("--from-train", default="",
+                    help="time the models that benchmarks/train_flies.py trained in this folder (ours_<kind>, "
+                         "sleapnn_<kind>/<stage>: same architecture and input scale, and trained long enough "
+                         "to find the flies, so grouping and crops do real work) instead of training briefly")
     args = ap.parse_args(argv)
     import torch
 
@@ -207,20 +211,30 @@ def main(argv=None) -> int:
     for kind in args.kinds.split(","):
         max_inst = 1 if kind == "single" else 3
         t = time.perf_counter()
-        ours_dir = train_ours(kind, work / f"ours_{kind}", args.train_steps)
+        trained = Path(args.from_train) if args.from_train else None
+        if trained is not None:
+            ours_dir = trained / f"ours_{kind}"
+        else:
+            ours_dir = train_ours(kind, work / f"ours_{kind}", args.train_steps)
         print(f"[{kind}] our model ready ({time.perf_counter() - t:.0f} s)", flush=True)
         ours = time_ours(ours_dir, args.frames, args.batch_size, max_inst, work)
         print(f"[{kind}] ours: {ours}", flush=True)
         anchor = {}
         if not args.skip_anchor:
             t = time.perf_counter()
-            models = train_anchor(kind, work, args.train_steps, args.threads)
+            if trained is not None:
+                stages = ["centroid", "centered_instance"] if kind == "topdown" else [kind]
+                models = [str(trained / f"sleapnn_{kind}" / st) for st in stages]
+            else:
+                models = train_anchor(kind, work, args.train_steps, args.threads)
             print(f"[{kind}] sleap-nn model ready ({time.perf_counter() - t:.0f} s)", flush=True)
             anchor = time_anchor(models, args.frames, args.batch_size, max_inst, work, args.threads)
             print(f"[{kind}] sleap-nn: {anchor}", flush=True)
         rows.append((kind, ours, anchor))
+    arch = (f"models from {args.from_train}" if args.from_train else
+            f"UNet f{ARCH['filters']} x{2 ** ARCH['down_blocks']} stride {ARCH['output_stride']}, scales {SCALES}")
     print(f"\nthree_flies.mp4 1024x1024, {args.frames} frames, CPU, {args.threads} threads, batch {args.batch_size}; "
-          f"UNet f{ARCH['filters']} x{2 ** ARCH['down_blocks']} stride {ARCH['output_stride']}, scales {SCALES}")
+          f"{arch}")
     print(f"{'model':<10} {'ours fps':>9} {'sleap-nn fps':>13} {'ratio':>7} {'ours 1-frame ms':>16} "
           f"{'ours inst':>10} {'sleap-nn inst':>14} {'sleap-nn wall s (import+load)':>30}")
     for kind, o, a in rows:

@@ -9,7 +9,9 @@ For each of top-down and bottom-up:
 1. ours: ``posetrack``'s trainer (:func:`napari_posetrack.nn.train.iter_train`) with the config
    printed below, stopped by its own CPU-time limit (``train.max_minutes``, ``time_clock: cpu``);
 2. the anchor: ``sleap-nn train`` (separate venv ``/work/anchor-venv``) with a config from
-   ``sleap-nn``'s own ``ConfigGenerator(...).auto()`` at the same input scale, killed after
+   ``sleap-nn``'s own ``ConfigGenerator(...).auto()`` with the architecture and training
+   settings overridden to match ours (UNet filters/rate/stride, input scale, sigma, crop size,
+   batch size, learning rate, rotation/scale augmentation; see ``stage_configs``), killed after
    the same CPU time as ours used in total (its best checkpoint is saved every epoch), then
    ``sleap-nn track`` on three_flies.slp's labeled frames;
 3. both predictions scored with our metrics (:func:`core.metrics.pose.pose_metrics`, OKS
@@ -38,22 +40,38 @@ DATA = Path(os.environ.get("POSETRACK_SHARED_DATA", ROOT.parent / "shared" / "da
 ANCHOR_PYTHON = os.environ.get("ANCHOR_PYTHON", "/work/anchor-venv/bin/python")
 SLEAP_NN = ["-c", "import sys; sys.argv[0] = 'sleap-nn'; from sleap_nn.cli import cli; cli()"]
 
-# Sized for a shared 2-core CPU: small inputs, so that a few minutes give thousands of samples.
+# Sized for a 2-core CPU. Fly skeleton: 13 nodes, no symmetries declared, so no flip
+# augmentation (a flip without swapping left/right nodes would teach wrong labels).
+# sigma / paf_width are in pixels of the scaled network input.
 OURS = {
     "topdown": {
-        "centroid": {"model": {"sigma": 1.5, "output_stride": 2, "backbone": {"filters": 8, "down_blocks": 4}},
-                     "preprocess": {"input_scale": 0.125}, "train": {"batch_size": 4}},
-        "centered_instance": {"model": {"sigma": 1.5, "output_stride": 2, "offsets": True,
+        "centroid": {"model": {"sigma": 2.0, "output_stride": 2, "backbone": {"filters": 16, "down_blocks": 4}},
+                     "preprocess": {"input_scale": 0.125}, "train": {"batch_size": 8}},
+        "centered_instance": {"model": {"sigma": 2.5, "output_stride": 2, "offsets": True, "crop_size": 224,
                                         "backbone": {"filters": 16, "down_blocks": 4}},
                               "preprocess": {"input_scale": 0.5}, "train": {"batch_size": 8}},
     },
-    "bottomup": {"bottomup": {"model": {"sigma": 1.5, "paf_width": 1.5, "output_stride": 2, "offsets": True,
+    "bottomup": {"bottomup": {"model": {"sigma": 2.0, "paf_width": 2.0, "output_stride": 2, "offsets": True,
                                         "backbone": {"filters": 16, "down_blocks": 4}},
                               "preprocess": {"input_scale": 0.25}, "train": {"batch_size": 4}}},
 }
-COMMON = {"augment": {"rotation": 180.0, "flip": 0.5, "scale_min": 0.9, "scale_max": 1.1},
-          "train": {"learning_rate": 3e-3, "scheduler": "cosine", "patience": 0, "eval_every": 0, "val_fraction": 0.1,
+COMMON = {"augment": {"rotation": 15.0, "flip": 0.0, "scale_min": 0.9, "scale_max": 1.1},
+          "train": {"learning_rate": 1e-3, "scheduler": "cosine", "patience": 0, "eval_every": 0, "val_fraction": 0.1,
                     "epochs": 10000, "steps_per_epoch": 50, "seed": 0}}
+
+
+def stage_configs(kind: str) -> dict:
+    """{stage name: merged settings} for ``kind``, as handed to both tools."""
+    out = {}
+    for stage, ov in OURS[kind].items():
+        m = ov["model"]
+        out[stage] = {"scale": ov["preprocess"]["input_scale"], "sigma": m["sigma"], "paf_width": m.get("paf_width", 0),
+                      "output_stride": m["output_stride"], "filters": m["backbone"]["filters"], "filters_rate": 2.0,
+                      "max_stride": 2 ** m["backbone"]["down_blocks"], "crop_size": m.get("crop_size", 0),
+                      "batch_size": ov["train"]["batch_size"], "lr": COMMON["train"]["learning_rate"],
+                      "rotation": COMMON["augment"]["rotation"], "scale_min": COMMON["augment"]["scale_min"],
+                      "scale_max": COMMON["augment"]["scale_max"], "steps": COMMON["train"]["steps_per_epoch"]}
+    return out
 
 
 def merged_training_file(out: Path) -> Path:
@@ -136,34 +154,47 @@ def run_ours(kind, minutes, out, threads, test_ds, test_fs, train_file):
 
 
 ANCHOR_CFG = r'''
-import sys, yaml
+import json, sys, yaml
 from omegaconf import OmegaConf
 from sleap_nn.config_generator.generator import ConfigGenerator
-kind, scale, out, tr1 = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
-g = ConfigGenerator.from_slp(tr1).auto(view="top")
-g.input_scale(scale).max_epochs(10000).batch_size(4)
+kind, out, tr1, stages = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+g = ConfigGenerator.from_slp(tr1).auto(view="top").max_epochs(10000)
 if kind == "topdown":
     g.pipeline("centered_instance")
     cfgs = {"centroid": g.build_centroid(), "centered_instance": g.build_centered_instance()}
 else:
-    g.pipeline("bottomup").batch_size(2)
+    g.pipeline("bottomup")
     cfgs = {"bottomup": g.build()}
 for name, c in cfgs.items():
+    s = stages[name]
     c = OmegaConf.to_container(c, resolve=True)
-    c["data_config"]["train_labels_path"] = [tr1]
-    c["data_config"]["validation_fraction"] = 0.1
-    if name == "centroid":
-        c["data_config"]["preprocessing"]["scale"] = 0.125
+    d = c["data_config"]
+    d["train_labels_path"] = [tr1]
+    d["validation_fraction"] = 0.1
+    d["preprocessing"]["scale"] = s["scale"]
     if name == "centered_instance":
-        c["data_config"]["preprocessing"]["scale"] = 0.5
+        d["preprocessing"]["crop_size"] = s["crop_size"]
+    geo = d["augmentation_config"]["geometric"]
+    geo.update(rotation_min=-s["rotation"], rotation_max=s["rotation"], scale_min=s["scale_min"],
+               scale_max=s["scale_max"])
+    u = c["model_config"]["backbone_config"]["unet"]
+    u.update(filters=s["filters"], filters_rate=s["filters_rate"], max_stride=s["max_stride"],
+             output_stride=s["output_stride"])
+    for head in c["model_config"]["head_configs"].values():
+        for part_name, part in (head or {}).items():
+            if isinstance(part, dict) and "output_stride" in part:
+                part["output_stride"] = s["output_stride"]
+                part["sigma"] = s["paf_width"] if part_name == "pafs" else s["sigma"]
     t = c["trainer_config"]
+    t["optimizer"]["lr"] = s["lr"]
+    t["train_data_loader"]["batch_size"] = s["batch_size"]
     t["trainer_accelerator"] = "cpu"; t["trainer_devices"] = 1; t["save_ckpt"] = True
-    t["ckpt_dir"] = out; t["run_name"] = name; t["min_train_steps_per_epoch"] = 50; t["train_steps_per_epoch"] = 50
+    t["ckpt_dir"] = out; t["run_name"] = name
+    t["min_train_steps_per_epoch"] = s["steps"]; t["train_steps_per_epoch"] = s["steps"]
     t["max_epochs"] = 10000; t["visualize_preds_during_training"] = False
     t["train_data_loader"]["num_workers"] = 0; t["val_data_loader"]["num_workers"] = 0
-    for k in ("use_wandb",):
-        t[k] = False
-    if "early_stopping" in t and t["early_stopping"]:
+    t["use_wandb"] = False
+    if t.get("early_stopping"):
         t["early_stopping"]["stop_training_on_plateau"] = False
     open(f"{out}/{name}.yaml", "w").write(yaml.safe_dump(c))
     print(name)
@@ -202,8 +233,8 @@ def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file):
     d = out / f"sleapnn_{kind}"
     d.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    scale = 0.25 if kind == "bottomup" else 0.5
-    names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(scale), str(d), str(train_file)], env=env,
+    names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(d), str(train_file),
+                            json.dumps(stage_configs(kind))], env=env,
                            check=True,
                            capture_output=True, text=True).stdout.split()
     t0 = time.time()

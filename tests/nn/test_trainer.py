@@ -143,3 +143,39 @@ def test_out_of_memory_suggests_batch_size(tmp_path, monkeypatch):
     with pytest.raises(OutOfMemory, match=r"smaller batch size \(try 2\)"):
         train(ds, "single", tmp_path / "m", overrides=TINY, show_progress=False)
     assert not (tmp_path / "m" / "config.yaml").exists()
+
+
+def test_cosine_with_time_limit_anneals_over_the_budget(tmp_path):
+    """A budget-limited cosine run ends near the floor learning rate, not at the start value."""
+    ds = make_toy_dataset(8, (32, 32))
+    ov = {"model": {"sigma": 2.0, "backbone": {"filters": 4, "down_blocks": 2}},
+          "train": {"epochs": 100000, "batch_size": 2, "steps_per_epoch": 2, "eval_every": 0, "val_fraction": 0.25,
+                    "learning_rate": 1e-3, "scheduler": "cosine", "max_minutes": 0.04, "time_clock": "wall",
+                    "patience": 0, "device": "cpu"}, "augment": {"enabled": False}}
+    evs, res = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
+    hist = res["stages"]["single"]["history"]
+    assert res["stages"]["single"]["stopped"] == "time limit"
+    lrs = [h["lr"] for h in hist]
+    assert len(lrs) >= 3
+    assert lrs[0] > 0.8e-3  # starts near the configured rate
+    assert lrs[-1] < 0.3e-3  # and has annealed by the end of the budget
+    assert all(b <= a + 1e-12 for a, b in zip(lrs, lrs[1:]))
+
+
+def test_settings_that_train_badly_warn(tmp_path):
+    from napari_posetrack.nn.config import TrainingConfig
+    from napari_posetrack.nn.trainer import config_warnings
+
+    cfg = TrainingConfig().update({"model": {"sigma": 1.5, "output_stride": 2}, "augment": {"flip": 0.5}})
+    cfg.skeleton = {"node_names": ["a", "b"], "edges": [[0, 1]], "symmetries": []}
+    msgs = config_warnings(cfg)
+    assert len(msgs) == 2 and "sigma 1.5" in msgs[0] and "symmetric" in msgs[1]
+    cfg = TrainingConfig().update({"model": {"sigma": 2.5, "output_stride": 2}, "augment": {"flip": 0.5}})
+    cfg.skeleton = {"node_names": ["aL", "aR"], "edges": [[0, 1]], "symmetries": [[0, 1]]}
+    assert config_warnings(cfg) == []
+    # and the trainer reports them as setup events
+    ds = make_toy_dataset(8, (32, 32))
+    ov = {**TINY, "model": {"sigma": 1.0, "backbone": {"filters": 4, "down_blocks": 2}},
+          "train": {**TINY["train"], "epochs": 1}}
+    evs, _ = _events(iter_train(ds, "single", tmp_path / "w", overrides=ov))
+    assert any(e.stage == "setup" and "smaller than the output stride" in e.message for e in evs)

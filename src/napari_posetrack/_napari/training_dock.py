@@ -228,6 +228,8 @@ class TrainingDock(QWidget):
             self.status.setText(ev.message)
         elif ev.message:
             self.status.setText(ev.message)
+            if ev.message.startswith("warning: "):  # a setting that trains badly: keep it on screen
+                notify("Training " + ev.message, "warning")
 
     def _on_returned(self, result) -> None:
         from ..core.metrics.pose import format_metrics

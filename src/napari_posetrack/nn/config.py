@@ -189,7 +189,8 @@ class TrainConfig(_Section):
                               min=0)
     batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)
     learning_rate: float = _f(1e-3, "Adam learning rate.", min=1e-7, max=1.0)
-    scheduler: str = _f("plateau", "Learning-rate schedule.", choices=("plateau", "cosine", "none"))
+    scheduler: str = _f("plateau", "Learning-rate schedule; cosine anneals over the epochs, or over max_minutes "
+                        "when that is set.", choices=("plateau", "cosine", "none"))
     patience: int = _f(10, "Early stopping: epochs without val improvement (0 = off).", min=0)
     val_fraction: float = _f(0.1, "Fraction of labeled frames held out for validation.", min=0.0, max=0.9)
     eval_every: int = _f(5, "Compute pose metrics on the validation split every N epochs (0 = only at end).",

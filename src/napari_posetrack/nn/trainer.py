@@ -35,7 +35,7 @@ from .model import build_model, head_names
 from .targets import make_targets
 from .validate import validate
 
-__all__ = ["DistInfo", "select_device", "iter_fit", "compute_loss", "OutOfMemory"]
+__all__ = ["DistInfo", "select_device", "iter_fit", "compute_loss", "config_warnings", "OutOfMemory"]
 
 
 class OutOfMemory(PoseTrackError):
@@ -177,7 +177,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
-    for msg in train_s.messages:
+    for msg in train_s.messages + config_warnings(cfg):
         yield ProgressEvent("setup", message=msg)
     model = model if model is not None else build_model(cfg)
     model.to(device)
@@ -199,7 +199,13 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     n_train = len(train_s)
     steps = tc.steps_per_epoch or max(10, math.ceil(n_train / tc.batch_size))
     clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
-    deadline = clock() + tc.max_minutes * 60 if tc.max_minutes else math.inf
+    budget_start = clock()
+    deadline = budget_start + tc.max_minutes * 60 if tc.max_minutes else math.inf
+    # With a time limit, a cosine schedule anneals over the time budget (per step), not over
+    # ``epochs``: a budget-limited run would otherwise stop at an almost untouched learning rate.
+    timed_cosine = bool(tc.max_minutes) and tc.scheduler == "cosine"
+    if timed_cosine:
+        sched = None
     best_epoch = history[-1]["best_epoch"] if history else -1
     bad_epochs, stopped, metrics = 0, "epochs", {}
     epoch = start_epoch
@@ -211,6 +217,10 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
             idx = gidx[dist.rank * tc.batch_size:(dist.rank + 1) * tc.batch_size]
+            if timed_cosine:
+                frac = min(1.0, (clock() - budget_start) / (tc.max_minutes * 60))
+                for g in opt.param_groups:
+                    g["lr"] = tc.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * frac)))
             try:
                 x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
                 with torch.autocast(device.type, enabled=use_amp):
@@ -290,6 +300,21 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     result["metrics"] = metrics
     result["model"] = model
     return result
+
+
+def config_warnings(cfg) -> list[str]:
+    """Settings that train badly without failing outright; each gets a ``warning:`` line."""
+    out = []
+    m = cfg.model
+    if m.sigma < m.output_stride:
+        out.append(f"warning: model.sigma {m.sigma:g} px is smaller than the output stride {m.output_stride}: each "
+                   "confidence peak covers less than one output cell, and such maps often train to all zeros. "
+                   f"Use sigma >= {m.output_stride} (2.5 to 5 is typical) or a smaller output stride.")
+    if cfg.augment.enabled and cfg.augment.flip > 0 and not cfg.skeleton.get("symmetries"):
+        out.append(f"warning: augment.flip is {cfg.augment.flip:g} but the skeleton declares no symmetric node "
+                   "pairs, so a flipped frame keeps its left/right labels and teaches the model mirrored nodes. "
+                   "Declare the symmetries (skeleton dock) or set augment.flip to 0.")
+    return out
 
 
 def _summary(m: dict) -> dict:
