@@ -4,6 +4,10 @@ Registry :data:`PREDICTORS`: model type -> ``fn(model, samples, frameset, cfg) -
 pose tables in original frame pixels. Centred-instance models are scored on crops around
 the ground-truth anchors (like SLEAP's per-model validation); centroid models are scored as a
 one-node skeleton (the anchor).
+
+Outputs are decoded by :mod:`napari_posetrack.nn.inference.decode` with the default
+:class:`~napari_posetrack.nn.inference.predictors.PredictorSettings`: the same peak finding,
+refinement and PAF grouping as ``posetrack predict``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import torch
 
 from ..core.metrics.pose import pose_metrics
 from ..core.posetable import PoseTable
-from .decode import global_peaks, group_bottomup, local_peaks
+from .inference.decode import global_points, group_frames, local_points
+from .inference.filters import instance_scores
 from .preprocess import unscale_points
 
 #: OKS sigma used to score centroid models (in px, since the anchor's "area" is 1 px^2)
@@ -46,20 +51,28 @@ def _gt_full(fs, frame_ids, k):
     return _table(np.asarray(rows).reshape(-1, k, 2), fr)
 
 
+def _settings():
+    from .inference.predictors import PredictorSettings
+
+    return PredictorSettings()
+
+
 def _global_peaks_all(model, samples, cfg, device):
-    """Best peak of every node for every sample: points (N, K, 2) in input pixels and scores (N, K)."""
+    """Best peak of every node for every sample: points (N, K, 2) in original pixels and scores (N, K)."""
     stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    st = _settings()
     pts, sc = [], []
     for _, out in _forward_all(model, samples, device):
-        p, s = global_peaks(out["confmaps"], stride, out.get("offsets"))
-        pts.append(unscale_points(p, scale))
-        sc.append(s)
+        xy, val = global_points(out["confmaps"], out.get("offsets"), stride, st.peak_threshold, st.refine)
+        p = unscale_points(xy.cpu().numpy() * stride, scale)
+        pts.append(p)
+        sc.append(np.where(np.isfinite(p).all(-1), val.cpu().numpy(), np.nan))
     return np.concatenate(pts), np.concatenate(sc)
 
 
 def _predict_single(model, samples, fs, cfg, device):
     pts, sc = _global_peaks_all(model, samples, cfg, device)
-    pred = _table(pts, samples.frame, sc, np.nanmean(sc, 1))
+    pred = _table(pts, samples.frame, sc, instance_scores(sc))
     return _gt_full(fs, samples.frame, pts.shape[1]), pred
 
 
@@ -68,21 +81,20 @@ def _predict_crops(model, samples, fs, cfg, device):
     pts = pts + samples.origins.numpy()[:, None, :]
     crop_ids = np.arange(len(samples))
     gt = unscale_points(samples.points[:, 0].numpy(), cfg.preprocess.input_scale) + samples.origins.numpy()[:, None, :]
-    return _table(gt, crop_ids), _table(pts, crop_ids, sc, np.nanmean(sc, 1))
+    return _table(gt, crop_ids), _table(pts, crop_ids, sc, instance_scores(sc))
 
 
 def _predict_centroids(model, samples, fs, cfg, device):
     stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    st = _settings()
     rows, fr, sc = [], [], []
     for s0, out in _forward_all(model, samples, device):
-        peaks = local_peaks(out["centroids"], stride, threshold=0.2, offsets=out.get("offsets"))
-        for b, per in enumerate(peaks):
-            for x, y, s in per[0]:
-                rows.append(unscale_points(np.array([[x, y]], np.float32), scale))
-                fr.append(samples.frame[s0 + b])
-                sc.append([s])
-    pred = _table(np.asarray(rows).reshape(-1, 1, 2), fr, np.asarray(sc).reshape(-1, 1),
-                  np.asarray(sc).reshape(-1))
+        b, _, xy, val = local_points(out["centroids"], out.get("offsets"), stride, st.centroid_threshold, st.refine)
+        rows.append(unscale_points(xy.cpu().numpy() * stride, scale))
+        fr.append(np.asarray(samples.frame)[s0 + b.cpu().numpy()])
+        sc.append(val.cpu().numpy())
+    rows, fr, sc = (np.concatenate(a) if a else np.zeros(0) for a in (rows, fr, sc))
+    pred = _table(rows.reshape(-1, 1, 2), fr.astype(np.int64), sc.reshape(-1, 1), sc.reshape(-1))
     g_rows, g_fr = [], []
     for i, f in enumerate(samples.frame):
         for a in samples.anchors[i].numpy():
@@ -94,19 +106,20 @@ def _predict_centroids(model, samples, fs, cfg, device):
 
 def _predict_bottomup(model, samples, fs, cfg, device):
     stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
+    st = _settings()
     k = len(fs.node_names)
-    rows, fr, sc, isc = [], [], [], []
+    rows, fr, sc = [], [], []
     for s0, out in _forward_all(model, samples, device):
-        peaks = local_peaks(out["confmaps"], stride, threshold=0.2, offsets=out.get("offsets"))
-        pafs = out["pafs"].cpu().numpy()
-        for b, per in enumerate(peaks):
-            pts, s, inst = group_bottomup(per, pafs[b], fs.edges, k, stride)
-            for n in range(len(pts)):
-                rows.append(unscale_points(pts[n], scale))
-                fr.append(samples.frame[s0 + b])
-                sc.append(s[n])
-                isc.append(inst[n])
-    pred = _table(np.asarray(rows).reshape(-1, k, 2), fr, np.asarray(sc).reshape(-1, k), np.asarray(isc))
+        b, c, xy, val = local_points(out["confmaps"], out.get("offsets"), stride, st.peak_threshold, st.refine)
+        n = out["confmaps"].shape[0]
+        for i, (pts, node_scores, _) in enumerate(group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), n, k,
+                                                                  fs.edges, st)):
+            rows.append(unscale_points(pts * stride, scale))
+            fr.extend([samples.frame[s0 + i]] * len(pts))
+            sc.append(node_scores)
+    rows = np.concatenate(rows) if rows else np.zeros((0, k, 2), np.float32)
+    sc = np.concatenate(sc) if sc else np.zeros((0, k), np.float32)
+    pred = _table(rows.reshape(-1, k, 2), fr, sc.reshape(-1, k), instance_scores(sc.reshape(-1, k)))
     return _gt_full(fs, samples.frame, k), pred
 
 

@@ -141,19 +141,10 @@ class _Stage:
 
     def peaks_global(self, out, settings: PredictorSettings):
         """(B, K, 2) original-pixel points (NaN below threshold) and (B, K) scores."""
-        import torch
+        from .decode import global_points
 
-        from .peaks import find_global_peaks
-
-        cms = out["confmaps"]
-        refine = "none" if self.has_offsets else settings.refine
-        xy, val = find_global_peaks(cms, settings.peak_threshold, refine)
-        if self.has_offsets and "offsets" in out:
-            b, k, h, w = cms.shape
-            idx = cms.reshape(b, k, -1).argmax(-1)
-            off = out["offsets"].reshape(b, k, 2, h * w)
-            d = torch.gather(off, 3, idx[:, :, None, None].expand(b, k, 2, 1))[..., 0]
-            xy = xy + d / self.stride  # offsets are in input pixels
+        offsets = out.get("offsets") if self.has_offsets else None
+        xy, val = global_points(out["confmaps"], offsets, self.stride, settings.peak_threshold, settings.refine)
         return self.to_original(xy), val
 
 
@@ -268,42 +259,16 @@ class BottomUpPredictor(Predictor):
     kind = "bottomup"
 
     def run_batch(self, frames_u8):
-        from .paf import group_instances
-        from .peaks import find_local_peaks
+        from .decode import group_frames, local_points
 
         st = self.stages["bottomup"]
         s = self.settings
         out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
-        refine = "none" if st.has_offsets else s.refine
-        b, c, xy, val = find_local_peaks(out["confmaps"], s.peak_threshold, refine)
-        if st.has_offsets and "offsets" in out and len(b):
-            _, _, h, w = out["confmaps"].shape
-            yi = xy[:, 1].round().long().clamp(0, h - 1)
-            xi = xy[:, 0].round().long().clamp(0, w - 1)
-            dx = out["offsets"][b, 2 * c, yi, xi]
-            dy = out["offsets"][b, 2 * c + 1, yi, xi]
-            xy = xy + torch_stack(dx, dy) / st.stride
-        b, c, xy, val = b.cpu().numpy(), c.cpu().numpy(), xy.cpu().numpy(), val.cpu().numpy()
-        pafs = out["pafs"].cpu().numpy()
-        edges = self.skeleton.edges
-        results = []
-        for i in range(frames_u8.shape[0]):
-            sel = b == i
-            ci, xyi, vi = c[sel], xy[sel], val[sel]
-            peaks = [xyi[ci == k] for k in range(self.n_nodes)]
-            values = [vi[ci == k] for k in range(self.n_nodes)]
-            pts, node_scores, _ = group_instances(
-                peaks, values, pafs[i], edges, method=s.paf_method, n_samples=s.paf_samples,
-                threshold=s.paf_threshold, min_fraction=s.paf_min_fraction)
-            pts = _unscale_np(pts, st)
-            results.append(self._filtered(pts, node_scores))
-        return results
-
-
-def torch_stack(dx, dy):
-    import torch
-
-    return torch.stack([dx, dy], dim=1)
+        offsets = out.get("offsets") if st.has_offsets else None
+        b, c, xy, val = local_points(out["confmaps"], offsets, st.stride, s.peak_threshold, s.refine)
+        groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), frames_u8.shape[0], self.n_nodes,
+                              self.skeleton.edges, s)
+        return [self._filtered(_unscale_np(pts, st), node_scores) for pts, node_scores, _ in groups]
 
 
 def _unscale_np(pts_map: np.ndarray, st: _Stage) -> np.ndarray:
@@ -329,18 +294,13 @@ class TopDownPredictor(Predictor):
 
     def anchors(self, frames_u8):
         """(b (M,), xy (M, 2) original px, value (M,)) of the centroid peaks of a batch."""
-        from .peaks import find_local_peaks
+        from .decode import local_points
 
         st = self.stages["centroid"]
         out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
-        cm = out["centroids"]
-        b, _, xy, val = find_local_peaks(cm, self.settings.centroid_threshold,
-                                         "none" if st.has_offsets else self.settings.refine)
-        if st.has_offsets and "offsets" in out and len(b):
-            _, _, h, w = cm.shape
-            yi = xy[:, 1].round().long().clamp(0, h - 1)
-            xi = xy[:, 0].round().long().clamp(0, w - 1)
-            xy = xy + torch_stack(out["offsets"][b, 0, yi, xi], out["offsets"][b, 1, yi, xi]) / st.stride
+        offsets = out.get("offsets") if st.has_offsets else None
+        b, _, xy, val = local_points(out["centroids"], offsets, st.stride, self.settings.centroid_threshold,
+                                     self.settings.refine)
         return b, st.to_original(xy), val
 
     def run_batch(self, frames_u8):
