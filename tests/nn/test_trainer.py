@@ -179,3 +179,64 @@ def test_settings_that_train_badly_warn(tmp_path):
           "train": {**TINY["train"], "epochs": 1}}
     evs, _ = _events(iter_train(ds, "single", tmp_path / "w", overrides=ov))
     assert any(e.stage == "setup" and "smaller than the output stride" in e.message for e in evs)
+
+
+def _frameset(side, animal, n=4, k=3):
+    from napari_posetrack.nn.data import FrameSet
+
+    rng = np.random.default_rng(0)
+    images, points = [], []
+    for _ in range(n):
+        images.append(np.zeros((side, side, 1), np.uint8))
+        c = rng.uniform(animal, side - animal, size=2)
+        pts = c + np.array([[-animal / 2, 0], [0, 0], [animal / 2, animal / 4]])[:k]
+        points.append(pts[None].astype(np.float32))
+    return FrameSet(images, points, np.array([[0, i] for i in range(n)]), np.zeros(n, bool),
+                    node_names=[f"n{i}" for i in range(k)], edges=[(0, 1), (1, 2)])
+
+
+@pytest.mark.parametrize("kind,side,animal,expected", [
+    ("centroid", 1024, 100, 0.25),      # fly-sized: a coarse view finds the animals
+    ("bottomup", 1024, 100, 0.5),
+    ("single", 1024, 100, 0.5),
+    ("centroid", 1024, 20, 1.0),        # tiny animals keep full resolution
+    ("bottomup", 1024, 40, 1.0),
+    ("bottomup", 32, 10, 1.0),          # small frames are never shrunk
+    ("centroid", 2048, 400, 0.125),
+])
+def test_auto_input_scale(kind, side, animal, expected):
+    from napari_posetrack.nn.batches import animal_size, auto_input_scale
+    from napari_posetrack.nn.config import TrainingConfig
+
+    fs = _frameset(side, animal)
+    assert animal_size(fs) == pytest.approx(animal)
+    cfg = TrainingConfig().update({"model": {"type": kind}})
+    assert cfg.preprocess.input_scale == 0  # the default is auto
+    assert auto_input_scale(fs, cfg) == expected
+
+
+def test_auto_input_scale_for_crops_follows_the_crop():
+    from napari_posetrack.nn.batches import auto_input_scale
+    from napari_posetrack.nn.config import TrainingConfig
+
+    fs = _frameset(1024, 100)
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 224}})
+    assert auto_input_scale(fs, cfg) == 1.0
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 600}})
+    # 600 px crops fit 256 px at 1/4, but the 100 px animal would then be 25 px (< 32): 1/2
+    assert auto_input_scale(fs, cfg) == 0.5
+
+
+def test_auto_input_scale_is_resolved_and_saved(tmp_path):
+    ds = make_toy_dataset(8, (32, 32))
+    evs, res = _events(iter_train(ds, "single", tmp_path / "m", overrides=TINY))
+    assert any(e.stage == "setup" and e.message.startswith("input scale 1 (auto") for e in evs)
+    _, cfg = load_model(tmp_path / "m")
+    assert cfg["preprocess"]["input_scale"] == 1.0  # the checkpoint records the scale used, never 0
+
+
+def test_input_scale_between_zero_and_minimum_is_refused():
+    from napari_posetrack.nn.config import TrainingConfig
+
+    with pytest.raises(ConfigError, match="0 \\(auto\\) or a factor"):
+        TrainingConfig().update({"preprocess": {"input_scale": 0.01}})

@@ -48,6 +48,8 @@ def _editor(meta: dict, value):
         w.setDecimals(5 if value and abs(value) < 0.01 else 3)
         w.setRange(float(meta.get("min", 0.0)), float(meta.get("max", 1e6)))
         w.setSingleStep(0.05 if meta.get("max", 10) <= 10 else 1.0)
+        if "special" in meta:  # the minimum stands for a word, e.g. input scale 0 = "auto"
+            w.setSpecialValueText(str(meta["special"]))
         w.setValue(value)
         return w, w.value, w.setValue
     w = QLineEdit(str(value))

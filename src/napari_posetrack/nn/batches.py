@@ -82,11 +82,8 @@ def build_full_frame(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
                    torch.from_numpy(scale_points(anchors, scale)).float(), np.arange(len(fs)), None, msgs)
 
 
-def auto_crop_size(fs: FrameSet, cfg) -> int:
-    """Crop side (original px) holding every labeled instance around its anchor, plus a margin.
-
-    Rounded up so the scaled crop is a multiple of the pad size; capped at the largest frame side.
-    """
+def _raw_crop_size(fs: FrameSet, cfg) -> float:
+    """Side (original px) of a square around each anchor that holds every labeled node, plus a margin."""
     anchor = _anchor_index(cfg, fs.node_names)
     extent = 0.0
     for p in fs.points:
@@ -96,7 +93,53 @@ def auto_crop_size(fs: FrameSet, cfg) -> int:
         d = np.abs(p - a[:, None, :])
         if np.isfinite(d).any():
             extent = max(extent, float(np.nanmax(d)))
-    size = 2 * extent * 1.1 + 16
+    return 2 * extent * 1.1 + 16
+
+
+#: auto input scale, per model type: (largest network-input side wanted, smallest animal size
+#: wanted, in px of the scaled input). Centroids need only a coarse view; whole-frame part
+#: models need animals big enough to separate nodes; crops are already small.
+AUTO_SCALE_RULES = {"centroid": (256, 16), "single": (512, 32), "bottomup": (512, 32), "centered_instance": (256, 32)}
+
+
+def animal_size(fs: FrameSet) -> float:
+    """Median over labeled instances of the larger side of the instance's bounding box (original px)."""
+    sizes = []
+    for p in fs.points:
+        for inst in np.asarray(p, np.float64).reshape(-1, len(fs.node_names), 2):
+            ok = np.isfinite(inst).all(-1)
+            if ok.sum() >= 2:
+                sizes.append(float((inst[ok].max(0) - inst[ok].min(0)).max()))
+    return float(np.median(sizes)) if sizes else 0.0
+
+
+def auto_input_scale(fs: FrameSet, cfg) -> float:
+    """Input scale picked from the data: 1, 1/2, 1/4 or 1/8.
+
+    The largest of these that brings the network input (whole frame, or the top-down crop)
+    to at most the model type's side limit; then doubled while the median animal would be
+    smaller than the type's minimum size (never above 1). Small frames keep scale 1.
+    """
+    side_limit, min_animal = AUTO_SCALE_RULES.get(cfg.model.type, (512, 32))
+    if cfg.model.type == "centered_instance":
+        side = float(cfg.model.crop_size or _raw_crop_size(fs, cfg))
+    else:
+        side = float(max(max(im.shape[:2]) for im in fs.images)) if len(fs.images) else 0.0
+    scale = 1.0
+    while side * scale > side_limit and scale > 0.125:
+        scale /= 2
+    size = animal_size(fs)
+    while size and size * scale < min_animal and scale < 1.0:
+        scale *= 2
+    return scale
+
+
+def auto_crop_size(fs: FrameSet, cfg) -> int:
+    """Crop side (original px) holding every labeled instance around its anchor, plus a margin.
+
+    Rounded up so the scaled crop is a multiple of the pad size; capped at the largest frame side.
+    """
+    size = _raw_crop_size(fs, cfg)
     unit = cfg.pad_to / float(cfg.preprocess.input_scale)
     size = int(math.ceil(size / unit) * unit)
     largest = max(max(im.shape[:2]) for im in fs.images)

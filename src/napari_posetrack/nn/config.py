@@ -154,10 +154,16 @@ class PreprocessConfig(_Section):
     """How frames become model input (see :mod:`napari_posetrack.nn.preprocess`)."""
 
     _section = "preprocess"
-    input_scale: float = _f(1.0, "Resize factor applied to frames (or crops) before the network.", min=0.05,
-                            max=4.0)
+    input_scale: float = _f(0.0, "Resize factor applied to frames (or crops) before the network; 0 = auto: "
+                            "chosen from the frame and animal sizes when training starts (see docs/training.md) "
+                            "and written to the model's config.yaml.", min=0.0, max=4.0, special="auto")
     channels: int = _f(0, "Input channels: 1 grey, 3 colour, 0 = from the data.", choices=(0, 1, 3))
     pad_to: int = _f(0, "Pad height/width to a multiple of this; 0 = the backbone's max stride.", min=0)
+
+    def validate(self) -> None:
+        super().validate()
+        _check(self.input_scale == 0 or self.input_scale >= 0.05, self._section, "input_scale", self.input_scale,
+               "0 (auto) or a factor >= 0.05")
 
 
 @dataclass

@@ -169,6 +169,14 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     cfg.data.setdefault("channels", int(cfg.preprocess.channels or frames.channels))
     tr_idx, va_idx = split_indices(len(frames), tc.val_fraction, tc.seed)
     train_fs, val_fs = frames.subset(tr_idx), frames.subset(va_idx)
+    auto_msgs = []
+    if not cfg.preprocess.input_scale:
+        from .batches import animal_size, auto_input_scale
+
+        cfg.preprocess.input_scale = auto_input_scale(frames, cfg)
+        auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: frames up to "
+                         f"{max(max(im.shape[:2]) for im in frames.images)} px, median animal "
+                         f"{animal_size(frames):.0f} px; set preprocess.input_scale to choose)")
     if cfg.model.type == "centered_instance" and not cfg.model.crop_size:
         from .batches import auto_crop_size
 
@@ -177,7 +185,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
-    for msg in train_s.messages + config_warnings(cfg):
+    for msg in auto_msgs + train_s.messages + config_warnings(cfg):
         yield ProgressEvent("setup", message=msg)
     model = model if model is not None else build_model(cfg)
     model.to(device)

@@ -99,6 +99,13 @@ class _Stage:
         self.cfg = load_config(cfg_dict)
         self.device = device
         self.scale = float(self.cfg.preprocess.input_scale)
+        if self.scale <= 0:
+            from ..checkpoint import CheckpointError
+
+            raise CheckpointError(
+                "The model's config.yaml has preprocess.input_scale 0 ('auto'), which training replaces with the "
+                "scale it used; this config was never trained.",
+                hint="Set preprocess.input_scale in config.yaml to the scale the weights were trained at.")
         self.stride = int(self.cfg.model.output_stride)
         self.pad_to = int(self.cfg.pad_to)
         self.channels = int(getattr(model, "in_channels", 0) or self.cfg.preprocess.channels
