@@ -172,7 +172,8 @@ class AugmentConfig(_Section):
 
     _section = "augment"
     enabled: bool = _f(True, "Augment training batches.")
-    rotation: float = _f(15.0, "Max rotation in degrees (uniform +/-).", min=0.0, max=180.0)
+    rotation: float = _f(180.0, "Max rotation in degrees (uniform +/-). 180 suits top-view recordings, where "
+                         "animals face every way; use about 15 for side views.", min=0.0, max=180.0)
     scale_min: float = _f(0.9, "Min zoom factor.", min=0.1, max=1.0)
     scale_max: float = _f(1.1, "Max zoom factor.", min=1.0, max=10.0)
     translate: float = _f(0.05, "Max translation as a fraction of the image size.", min=0.0, max=0.5)
