@@ -26,6 +26,10 @@ FORM_FIELDS = ("model.backbone.name", "model.backbone.filters", "model.backbone.
                "augment.flip", "train.epochs", "train.max_minutes", "train.batch_size", "train.learning_rate",
                "train.val_fraction", "train.device", "train.seed")
 
+#: form labels where the field's own name would be unclear out of its section
+FORM_LABELS = {"augment.enabled": "augmentation", "augment.rotation": "rotation (+/- deg)",
+               "augment.flip": "flip probability"}
+
 
 def _editor(meta: dict, value):
     if "choices" in meta:
@@ -103,7 +107,7 @@ class TrainingDock(QWidget):
             m, v = meta[name]
             w, get, set_ = _editor(m, v)
             w.setToolTip(m.get("help", ""))
-            form.addRow(name.split(".", 1)[1].replace("_", " "), w)
+            form.addRow(FORM_LABELS.get(name, name.split(".", 1)[1].replace("_", " ")), w)
             self.fields[name] = (w, get, set_)
         lay.addWidget(box)
         row = QHBoxLayout()
