@@ -82,7 +82,7 @@ def build_full_frame(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
                    torch.from_numpy(scale_points(anchors, scale)).float(), np.arange(len(fs)), None, msgs)
 
 
-def _raw_crop_size(fs: FrameSet, cfg) -> float:
+def raw_crop_size(fs: FrameSet, cfg) -> float:
     """Side (original px) of a square around each anchor that holds every labeled node, plus a margin."""
     anchor = _anchor_index(cfg, fs.node_names)
     extent = 0.0
@@ -122,7 +122,7 @@ def auto_input_scale(fs: FrameSet, cfg) -> float:
     """
     side_limit, min_animal = AUTO_SCALE_RULES.get(cfg.model.type, (512, 32))
     if cfg.model.type == "centered_instance":
-        side = float(cfg.model.crop_size or _raw_crop_size(fs, cfg))
+        side = float(cfg.model.crop_size or raw_crop_size(fs, cfg))
     else:
         side = float(max(max(im.shape[:2]) for im in fs.images)) if len(fs.images) else 0.0
     scale = 1.0
@@ -139,7 +139,7 @@ def auto_crop_size(fs: FrameSet, cfg) -> int:
 
     Rounded up so the scaled crop is a multiple of the pad size; capped at the largest frame side.
     """
-    size = _raw_crop_size(fs, cfg)
+    size = raw_crop_size(fs, cfg)
     unit = cfg.pad_to / float(cfg.preprocess.input_scale)
     size = int(math.ceil(size / unit) * unit)
     largest = max(max(im.shape[:2]) for im in fs.images)

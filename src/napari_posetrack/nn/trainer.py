@@ -174,8 +174,13 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         from .batches import animal_size, auto_input_scale
 
         cfg.preprocess.input_scale = auto_input_scale(frames, cfg)
-        auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: frames up to "
-                         f"{max(max(im.shape[:2]) for im in frames.images)} px, median animal "
+        if cfg.model.type == "centered_instance":
+            from .batches import raw_crop_size
+
+            seen = f"crops of about {cfg.model.crop_size or raw_crop_size(frames, cfg):.0f} px"
+        else:
+            seen = f"frames up to {max(max(im.shape[:2]) for im in frames.images)} px"
+        auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: {seen}, median animal "
                          f"{animal_size(frames):.0f} px; set preprocess.input_scale to choose)")
     if cfg.model.type == "centered_instance" and not cfg.model.crop_size:
         from .batches import auto_crop_size
