@@ -142,7 +142,7 @@ def train_anchor(kind: str, work: Path, steps: int, threads: int) -> list[str]:
     return [str(d / n) for n in names]
 
 
-def time_ours(model_dir: Path, n: int, batch: int, max_inst: int, work: Path) -> dict:
+def time_ours(model_dir: Path, n: int, batch: int, max_inst: int, work: Path, cpu_bf16: bool = False) -> dict:
     import torch
 
     from napari_posetrack.core.progress import drain
@@ -151,7 +151,7 @@ def time_ours(model_dir: Path, n: int, batch: int, max_inst: int, work: Path) ->
     from napari_posetrack.nn.inference.pipeline import iter_predict
     from napari_posetrack.nn.inference.predictors import load_predictor
 
-    pred = load_predictor(model_dir, "cpu", max_instances=max_inst)
+    pred = load_predictor(model_dir, "cpu", max_instances=max_inst, cpu_bf16=cpu_bf16)
     with open_video(VIDEO) as r:
         frame = r[0][None]
         info = r.info()
@@ -196,6 +196,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-steps", type=int, default=30)
     ap.add_argument("--work", default="/tmp/posetrack_infer_speed")
     ap.add_argument("--skip-anchor", action="store_true")
+    ap.add_argument("--cpu-bf16", action="store_true",
+                    help="also time ours with bfloat16 on the CPU (posetrack predict --cpu-bf16)")
     ap.add_argument("--from-train", default="",
                     help="time the models that benchmarks/train_flies.py trained in this folder (ours_<kind>, "
                          "sleapnn_<kind>/<stage>: same architecture and input scale, and trained long enough "
@@ -219,6 +221,11 @@ def main(argv=None) -> int:
         print(f"[{kind}] our model ready ({time.perf_counter() - t:.0f} s)", flush=True)
         ours = time_ours(ours_dir, args.frames, args.batch_size, max_inst, work)
         print(f"[{kind}] ours: {ours}", flush=True)
+        if args.cpu_bf16:
+            ours_bf = time_ours(ours_dir, args.frames, args.batch_size, max_inst, work, cpu_bf16=True)
+            print(f"[{kind}] ours --cpu-bf16: {ours_bf}", flush=True)
+            ours["fps_bf16"] = ours_bf["fps"]
+            ours["instances_bf16"] = ours_bf["instances"]
         anchor = {}
         if not args.skip_anchor:
             t = time.perf_counter()
@@ -242,6 +249,11 @@ def main(argv=None) -> int:
         print(f"{kind:<10} {o['fps']:>9.2f} {a.get('fps', float('nan')):>13.2f} {ratio:>6.2f}x "
               f"{o['latency_ms']:>16.0f} {o['instances']:>10} {a.get('instances', '-'):>14} "
               f"{a.get('wall_s', float('nan')):>30.1f}")
+    if args.cpu_bf16:
+        print(f"{'model':<10} {'ours bf16 fps':>14} {'ratio to sleap-nn':>18} {'bf16 inst':>10}")
+        for kind, o, a in rows:
+            r = o["fps_bf16"] / a["fps"] if a.get("fps") else float("nan")
+            print(f"{kind:<10} {o['fps_bf16']:>14.2f} {r:>17.2f}x {o['instances_bf16']:>10}")
     return 0
 
 

@@ -98,3 +98,26 @@ def test_bad_model_dirs(tmp_path):
     (tmp_path / "td" / "centered_instance" / "best.safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupted"):
         load_predictor(tmp_path / "td", "cpu")
+
+
+def test_cpu_bf16_is_opt_in_and_close_to_float32(tmp_path, monkeypatch):
+    """bfloat16 on CPU is used only when asked for (and the CPU has it); positions stay close."""
+    from napari_posetrack.nn.inference.predictors import cpu_has_bf16
+
+    monkeypatch.setenv("POSETRACK_CPU_BF16", "1")  # treat this CPU as bf16-capable (emulated if not)
+    assert cpu_has_bf16()
+    model_dir = save_random_checkpoint(tmp_path / "m", "single", SK, seed=1)
+    default = load_predictor(model_dir, "cpu")
+    assert not default.stages["single"].bf16  # off unless asked for
+    bf = load_predictor(model_dir, "cpu", cpu_bf16=True)
+    assert bf.stages["single"].bf16
+    monkeypatch.setenv("POSETRACK_CPU_BF16", "0")
+    assert not load_predictor(model_dir, "cpu", cpu_bf16=True).stages["single"].bf16  # CPU without it
+    frames = np.random.default_rng(0).integers(0, 255, (2, 64, 64, 1), dtype=np.uint8)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2)
+    st32, st16 = default.stages["single"], bf.stages["single"]
+    with torch.inference_mode():
+        o32 = st32.forward(st32.prepare(x))["confmaps"]
+        o16 = st16.forward(st16.prepare(x))["confmaps"]
+    assert o16.dtype == torch.float32  # outputs are handed on as float32 either way
+    assert torch.allclose(o16, o32, atol=0.05 * float(o32.abs().max()) + 1e-3)
