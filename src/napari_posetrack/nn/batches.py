@@ -113,24 +113,32 @@ def animal_size(fs: FrameSet) -> float:
     return float(np.median(sizes)) if sizes else 0.0
 
 
-def auto_input_scale(fs: FrameSet, cfg) -> float:
+def _scale_basis(fs: FrameSet, cfg) -> tuple[str, float, float]:
+    """What the auto input scale looks at: (what the network sees, its side, median animal size)."""
+    if cfg.model.type == "centered_instance":
+        what, side = "crops", float(cfg.model.crop_size or raw_crop_size(fs, cfg))
+    else:
+        what, side = "frames", float(max(max(im.shape[:2]) for im in fs.images)) if len(fs.images) else 0.0
+    return what, side, animal_size(fs)
+
+
+def auto_input_scale(fs: FrameSet, cfg, *, explain: bool = False):
     """Input scale picked from the data: 1, 1/2, 1/4 or 1/8.
 
     The largest of these that brings the network input (whole frame, or the top-down crop)
     to at most the model type's side limit; then doubled while the median animal would be
     smaller than the type's minimum size (never above 1). Small frames keep scale 1.
+    With ``explain``, returns ``(scale, a sentence saying what it was chosen from)``.
     """
     side_limit, min_animal = AUTO_SCALE_RULES.get(cfg.model.type, (512, 32))
-    if cfg.model.type == "centered_instance":
-        side = float(cfg.model.crop_size or raw_crop_size(fs, cfg))
-    else:
-        side = float(max(max(im.shape[:2]) for im in fs.images)) if len(fs.images) else 0.0
+    what, side, size = _scale_basis(fs, cfg)
     scale = 1.0
     while side * scale > side_limit and scale > 0.125:
         scale /= 2
-    size = animal_size(fs)
     while size and size * scale < min_animal and scale < 1.0:
         scale *= 2
+    if explain:
+        return scale, f"{what} up to {side:.0f} px, median animal {size:.0f} px"
     return scale
 
 

@@ -171,17 +171,11 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     train_fs, val_fs = frames.subset(tr_idx), frames.subset(va_idx)
     auto_msgs = []
     if not cfg.preprocess.input_scale:
-        from .batches import animal_size, auto_input_scale
+        from .batches import auto_input_scale
 
-        cfg.preprocess.input_scale = auto_input_scale(frames, cfg)
-        if cfg.model.type == "centered_instance":
-            from .batches import raw_crop_size
-
-            seen = f"crops of about {cfg.model.crop_size or raw_crop_size(frames, cfg):.0f} px"
-        else:
-            seen = f"frames up to {max(max(im.shape[:2]) for im in frames.images)} px"
-        auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: {seen}, median animal "
-                         f"{animal_size(frames):.0f} px; set preprocess.input_scale to choose)")
+        cfg.preprocess.input_scale, why = auto_input_scale(frames, cfg, explain=True)
+        auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: {why}; "
+                         "set preprocess.input_scale to choose)")
     if cfg.model.type == "centered_instance" and not cfg.model.crop_size:
         from .batches import auto_crop_size
 
