@@ -28,6 +28,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--cpu-bf16", action="store_true",
                         help="on a CPU with native bfloat16 (AVX512-BF16/AMX), run the network in bfloat16: about 2x "
                              "faster, results differ slightly from float32")
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
+                        help="run the networks in torch (default) or onnxruntime; with onnx, MODEL_DIR may also be "
+                             "a folder written by `posetrack export-model`")
     parser.add_argument("--tracker", default=None, help="track after predicting: simple, flow or kalman")
     parser.add_argument("--max-tracks", type=int, default=None, help="number of animals for the tracker")
     parser.add_argument("--scheduler", default=None,
@@ -123,7 +126,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
                        max_instances=None, peak_threshold: float = 0.2, tracker=None, max_tracks=None,
                        scheduler=None, workers: int = 2, chunk_frames: int = 2000, resume: bool = True,
                        overwrite: bool = False, scheduler_timeout: float = 10.0, flush_every: int = 256,
-                       compile: bool = False, cpu_bf16: bool = False, cancel=None):
+                       compile: bool = False, cpu_bf16: bool = False, backend: str = "torch", cancel=None):
     """Generator form of :func:`predict` (yields ProgressEvent, returns a PredictResult)."""
     from ..core.dataset import PoseDataset
     from ..core.errors import PoseTrackError
@@ -140,9 +143,20 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
         except ImportError as exc:
             raise PoseTrackError(f"--tracker {tracker} needs napari_posetrack.core.tracking, which cannot be "
                                  f"imported ({exc}).", hint="Run without --tracker, then `posetrack track`.") from None
-    pred = load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
-                          max_instances=max_instances, compile=bool(compile) and not scheduler,
-                          cpu_bf16=bool(cpu_bf16))
+    from ..nn.export.exporter import is_export_dir
+
+    if backend != "torch" or is_export_dir(model_dir):  # torch on an ONNX export: refused with a hint
+        if scheduler and backend != "torch":
+            raise PoseTrackError(f"--backend {backend} runs in this process only; it cannot be combined with "
+                                 "--scheduler.", hint="Drop --scheduler, or use --backend torch.")
+        from ..nn.export.runtime import load_backend_predictor
+
+        pred = load_backend_predictor(model_dir, device, backend=backend, peak_threshold=peak_threshold,
+                                      max_instances=max_instances)
+    else:
+        pred = load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
+                              max_instances=max_instances, compile=bool(compile) and not scheduler,
+                              cpu_bf16=bool(cpu_bf16))
     videos, jobs = _collect(inputs, frames, pred)
     if not jobs:
         raise PoseTrackError("Nothing to predict: the inputs have no frames (labels files with no labeled frame?).",
@@ -248,7 +262,8 @@ def run(args) -> int:
                   peak_threshold=args.peak_threshold, tracker=args.tracker, max_tracks=args.max_tracks,
                   scheduler=args.scheduler, workers=args.workers, chunk_frames=args.chunk_frames,
                   resume=not args.no_resume, overwrite=args.overwrite, scheduler_timeout=args.scheduler_timeout,
-                  flush_every=args.flush_every, compile=args.compile, cpu_bf16=args.cpu_bf16)
+                  flush_every=args.flush_every, compile=args.compile, cpu_bf16=args.cpu_bf16,
+                  backend=args.backend)
     for w in res.warnings:
         print(f"posetrack predict: warning: {w}", file=sys.stderr)
     print(f"predicted {res.n_frames} frames, {res.n_instances} instances in {res.seconds:.1f} s "
