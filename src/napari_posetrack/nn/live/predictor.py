@@ -1,0 +1,172 @@
+"""A low-latency, batch-1 predictor for live use (single-instance and top-down models).
+
+It wraps the offline predictors (torch or onnxruntime backend, see
+:func:`napari_posetrack.nn.export.runtime.load_backend_predictor`) so that peak finding and
+crops are the same code as ``posetrack predict``. What it adds for live use:
+
+* one frame at a time into a preallocated input tensor (allocated once per frame size, then
+  filled with ``copy_``), warmed up before the first real frame;
+* an optional half precision: bfloat16 on CPUs that compute it natively, float16 on CUDA;
+* a frame-size check against the size the model was exported for: resize (points are mapped
+  back to the frame's pixels) or refuse, with a message either way.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ...core.errors import ConfigError
+
+__all__ = ["LIVE_KINDS", "LivePredictor", "load_live_predictor"]
+
+log = logging.getLogger(__name__)
+
+#: model kinds live mode runs (bottom-up grouping is not bounded in time, so it is not offered)
+LIVE_KINDS = ("single", "topdown")
+
+
+class LivePredictor:
+    """Batch-1 predictor: ``predict(image (H, W, C) uint8) -> (points (I, K, 2), scores (I, K))``.
+
+    Parameters
+    ----------
+    predictor : a ``Predictor`` (``.kind`` in :data:`LIVE_KINDS`)
+    frame_size : (height, width), optional
+        The size frames must have (default: the ``frame_size`` recorded at export, if any).
+    on_size_mismatch : {"resize", "refuse"}
+        What to do with a frame of another size.
+    """
+
+    def __init__(self, predictor, *, frame_size=None, on_size_mismatch: str = "resize"):
+        import torch
+
+        if predictor.kind not in LIVE_KINDS:
+            raise ConfigError(
+                f"Live mode does not run {predictor.kind!r} models; it supports {list(LIVE_KINDS)} "
+                "(batch-1, bounded-time decoders).",
+                hint="Train a single-instance model (one animal) or a top-down model (several animals).")
+        if on_size_mismatch not in ("resize", "refuse"):
+            raise ConfigError(f"on_size_mismatch should be 'resize' or 'refuse', got {on_size_mismatch!r}.",
+                              hint="Use resize (map points back) or refuse (stop with a message).")
+        self.predictor = predictor
+        self.kind = predictor.kind
+        self.skeleton = predictor.skeleton
+        self.device = predictor.device
+        self.backend = getattr(predictor, "backend", "torch")
+        info = getattr(predictor, "export_info", None) or {}
+        if frame_size is None and info.get("frame_size"):
+            frame_size = info["frame_size"]
+        self.frame_size = None if frame_size is None else (int(frame_size[0]), int(frame_size[1]))
+        self.on_size_mismatch = on_size_mismatch
+        first = next(iter(predictor.stages.values()))
+        self.channels = int(first.channels)
+        self._buf = None
+        self._size_note_shown = set()
+        self._torch = torch
+
+    @property
+    def node_names(self) -> list[str]:
+        return list(self.skeleton.node_names)
+
+    @property
+    def precision(self) -> str:
+        st = next(iter(self.predictor.stages.values()))
+        if self.backend == "onnx":
+            return "float32 (onnxruntime)"
+        return "float16" if st.fp16 else "bfloat16" if st.bf16 else "float32"
+
+    def _input(self, image: np.ndarray):
+        """The preallocated (1, H, W, C) uint8 device tensor, filled with ``image``."""
+        torch = self._torch
+        shape = (1,) + tuple(image.shape)
+        if self._buf is None or tuple(self._buf.shape) != shape:
+            pin = self.device.type == "cuda"
+            self._host = torch.empty(shape, dtype=torch.uint8, pin_memory=pin)
+            self._buf = self._host if self.device.type == "cpu" else torch.empty(shape, dtype=torch.uint8,
+                                                                                   device=self.device)
+        self._host[0].copy_(torch.from_numpy(image))
+        if self._buf is not self._host:
+            self._buf.copy_(self._host, non_blocking=True)
+        return self._buf
+
+    def check_size(self, shape) -> tuple[float, float] | None:
+        """None when frames of ``shape`` (H, W, ...) go in as they are, else the (sy, sx) resize factors.
+
+        Raises ConfigError when the size differs and ``on_size_mismatch="refuse"``.
+        """
+        if self.frame_size is None or tuple(shape[:2]) == self.frame_size:
+            return None
+        h, w = shape[:2]
+        eh, ew = self.frame_size
+        if self.on_size_mismatch == "refuse":
+            raise ConfigError(f"The live frames are {h}x{w} (HxW) but the model expects {eh}x{ew}.",
+                              hint="Set the camera to that size, pass on_size_mismatch='resize' (--resize), or "
+                                   "export the model for this frame size.")
+        if (h, w) not in self._size_note_shown:
+            self._size_note_shown.add((h, w))
+            log.warning("live frames are %dx%d but the model expects %dx%d: resizing each frame (points are "
+                        "mapped back to the frame's pixels)", h, w, eh, ew)
+        return eh / h, ew / w
+
+    def warmup(self, shape, n: int = 2) -> None:
+        """Run ``n`` blank frames of ``shape`` (H, W, C) so the first real frame is not slowed by setup."""
+        blank = np.zeros(tuple(shape), np.uint8)
+        for _ in range(n):
+            self.predict(blank)
+
+    def predict(self, image: np.ndarray):
+        """``image`` (H, W) or (H, W, C) uint8 -> (points (I, K, 2) float32 frame px, scores (I, K))."""
+        torch = self._torch
+        if image.ndim == 2:
+            image = image[..., None]
+        scale = self.check_size(image.shape)
+        with torch.inference_mode():
+            x = self._input(np.ascontiguousarray(image))
+            if scale is not None:
+                import torch.nn.functional as F
+
+                eh, ew = self.frame_size
+                t = x.permute(0, 3, 1, 2).float()
+                t = F.interpolate(t, size=(eh, ew), mode="bilinear", align_corners=False,
+                                  antialias=scale[0] < 1 or scale[1] < 1)
+                x = t.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+            pts, scores = self.predictor.run_batch(x)[0]
+        if scale is not None and len(pts):
+            sy, sx = scale
+            pts = pts.copy()
+            pts[..., 0] = (pts[..., 0] + 0.5) / sx - 0.5
+            pts[..., 1] = (pts[..., 1] + 0.5) / sy - 0.5
+        return pts, scores
+
+
+def load_live_predictor(model, *, backend: str = "torch", device: str = "auto", half: bool = False,
+                        frame_size=None, on_size_mismatch: str = "resize", threads: int | None = None,
+                        **settings) -> LivePredictor:
+    """A :class:`LivePredictor` for a model directory, an ONNX export, or a loaded ``Predictor``.
+
+    ``half``: bfloat16 on a CPU with native support (ignored with a note elsewhere), float16
+    on CUDA (torch backend only; onnxruntime runs the float32 graph).
+    """
+    from ..export.runtime import load_backend_predictor
+    from ..inference.predictors import cpu_has_bf16
+
+    if isinstance(model, LivePredictor):
+        return model
+    if hasattr(model, "run_batch") and hasattr(model, "stages"):
+        pred = model
+    else:
+        if not Path(model).exists():
+            raise ConfigError(f"Model {model} does not exist.", path=model,
+                              hint="Pass the folder written by `posetrack train` or `posetrack export-model`.")
+        settings.setdefault("max_instances", None)
+        if backend == "torch":
+            settings.update(fp16=bool(half), cpu_bf16=bool(half))
+            if half and not cpu_has_bf16():
+                log.warning("half precision: this CPU has no native bfloat16 (AVX512-BF16/AMX); float32 is used "
+                            "on CPU (float16 still applies on CUDA)")
+        extra = {"threads": threads} if backend == "onnx" and threads else {}
+        pred = load_backend_predictor(model, device, backend=backend, **extra, **settings)
+    return LivePredictor(pred, frame_size=frame_size, on_size_mismatch=on_size_mismatch)
