@@ -1,0 +1,102 @@
+"""``posetrack triangulate``: 3D poses from the 2D poses of a calibrated multi-camera session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAME = "triangulate"
+HELP = "triangulate 3D poses from the 2D poses of a calibrated multi-camera session"
+DESCRIPTION = (
+    "Triangulate every labelled node seen by two or more cameras (weighted DLT, RANSAC over views to drop a wrong "
+    "2D point, then refinement of the pixel error) and write the 3D poses to OUT: .csv (one row per frame, animal and "
+    "node, with reprojection error, number of views and status) and/or .nc (movement netCDF, 3 space dims). Every "
+    "labelled point without a 3D position gets a message saying why."
+)
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("session", help="session folder or session .toml/.yaml")
+    parser.add_argument("--out", "-o", nargs="+", required=True, help="output file(s): .csv and/or .nc")
+    parser.add_argument("--views", nargs="+", help="cameras to use (default: all)")
+    parser.add_argument("--calibration", help="calibration.toml (default: the session's)")
+    parser.add_argument("--store", help="read the calibration recorded in this project store instead")
+    parser.add_argument("--max-error-px", type=float, default=20.0,
+                        help="reprojection error above which a 2D point is an outlier (default 20)")
+    parser.add_argument("--no-ransac", action="store_true", help="use every available view, reject none")
+    parser.add_argument("--min-score", type=float, default=0.0, help="ignore 2D points scored at or below this")
+    parser.add_argument("--table", default="auto", choices=["auto", "labels", "predictions"],
+                        help="which 2D poses (auto: user labels, predictions where there is no label)")
+    parser.add_argument("--allow-unequal-frames", action="store_true",
+                        help="use the frames all cameras share when their counts differ")
+    parser.add_argument("--fps", type=float, default=None, help="frame rate for the netCDF time axis")
+    parser.add_argument("--messages", help="write every per-point message to this text file")
+    parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary line")
+
+
+def triangulate(session, out, *, views=None, calibration=None, store=None, max_error_px: float = 20.0,
+                ransac: bool = True, min_score: float = 0.0, table: str = "auto", allow_unequal: bool = False,
+                fps=None, messages=None, overwrite: bool = False):
+    """Triangulate ``session`` and write ``out`` (a path or a list of .csv/.nc paths); returns the Poses3D."""
+    from ..core.errors import PoseTrackError
+    from ..core.multiview import (MultiviewSession, TriangulationConfig, load_calibration, load_session,
+                                  triangulate_session)
+    from ..core.multiview.pipeline import load_from_store
+
+    outs = [Path(o) for o in ([out] if isinstance(out, (str, Path)) else out)]
+    for o in outs:
+        if o.suffix.lower() not in (".csv", ".nc"):
+            raise PoseTrackError(f"Cannot write 3D poses to {o.name}.", path=o, hint="Use .csv and/or .nc outputs.")
+        if o.exists() and not overwrite:
+            raise PoseTrackError(f"{o} already exists.", path=o, hint="Pass --overwrite to replace it.")
+    sess = session if isinstance(session, MultiviewSession) else load_session(session)
+    sess = sess.select(views)
+    if store:
+        group = load_from_store(store)
+    elif calibration:
+        group = load_calibration(calibration)
+    else:
+        group = None
+    if group is not None:
+        group = _check_cameras(group, sess, calibration or store)
+    cfg = TriangulationConfig(max_error_px=max_error_px, ransac=ransac, min_score=min_score)
+    poses = triangulate_session(sess, group, config=cfg, table=table, allow_unequal=allow_unequal)
+    for o in outs:
+        poses.save(o, fps=fps)
+    if messages:
+        Path(messages).write_text("\n".join(poses.messages()) + "\n")
+    return poses
+
+
+def _check_cameras(group, sess, where):
+    from ..core.multiview import CalibrationError
+
+    missing = [n for n in sess.names if n not in group.names]
+    if missing:
+        raise CalibrationError(f"Camera(s) {missing} of the session have no calibration in {where} (it calibrates "
+                               f"{group.names}).", hint="Calibrate those cameras too (`posetrack calibrate`), or leave "
+                               "them out with --views.")
+    return group.subset(sess.names)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    poses = triangulate(args.session, args.out, views=args.views, calibration=args.calibration, store=args.store,
+                        max_error_px=args.max_error_px, ransac=not args.no_ransac, min_score=args.min_score,
+                        table=args.table, allow_unequal=args.allow_unequal_frames, fps=args.fps,
+                        messages=args.messages, overwrite=args.overwrite)
+    counts = poses.counts()
+    if not args.quiet:
+        msgs = poses.messages(limit=21)
+        for m in msgs[:20]:
+            print(m)
+        if len(msgs) > 20:
+            print("... more messages: see the status column of the CSV" + (f" and {args.messages}" if args.messages
+                                                                             else " or pass --messages FILE"))
+    med = float(np.nanmedian(poses.error_px)) if np.isfinite(poses.error_px).any() else float("nan")
+    print(f"{counts['ok']} points triangulated from {len(poses.cameras)} cameras ({', '.join(poses.cameras)}), "
+          f"median reprojection error {med:.2f} px; {counts['too few views']} seen in fewer than 2 views, "
+          f"{counts['views disagree']} with disagreeing views; {int(poses.rejected.sum())} 2D points rejected "
+          f"-> {', '.join(args.out)}")
+    return 0
