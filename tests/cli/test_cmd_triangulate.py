@@ -1,0 +1,73 @@
+"""``posetrack triangulate`` on a synthetic session with a known rig, and its bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_posetrack.cli import main
+from napari_posetrack.core.dataset import PoseDataset
+from napari_posetrack.core.io import load_dataset, save_dataset
+from napari_posetrack.core.multiview import load_netcdf3d, save_calibration
+from napari_posetrack.core.multiview.synthetic import synthetic_rig, walking_points, write_synthetic_session
+
+
+@pytest.fixture()
+def session(tmp_path):
+    group = synthetic_rig(3, dist=(-0.1, 0.0))
+    pts = walking_points(6, 3)
+    folder = write_synthetic_session(tmp_path / "sess", group, pts, node_names=["a", "b", "c"], edges=[(0, 1), (1, 2)],
+                                     noise_px=0.2)
+    return folder, group, pts
+
+
+def test_triangulate_to_csv_and_netcdf(session, tmp_path, capsys):
+    folder, group, pts = session
+    csv, nc = tmp_path / "p.csv", tmp_path / "p.nc"
+    assert main(["triangulate", str(folder), "--out", str(csv), str(nc)]) == 0
+    out = capsys.readouterr().out
+    assert "18 points triangulated from 3 cameras (cam0, cam1, cam2)" in out and "0 seen in fewer than 2 views" in out
+    rows = csv.read_text().splitlines()
+    assert len(rows) == 1 + 6 * 3 and all(r.endswith(",ok") for r in rows[1:])
+    ds = load_netcdf3d(nc)
+    to0 = np.asarray(group.metadata["world_to_cam0"])
+    truth = pts @ to0[:3, :3].T + to0[:3, 3]
+    got = ds["position"].values[:, :, :, 0].transpose(0, 2, 1)
+    assert np.abs(got - truth).max() < 2.0
+    assert main(["triangulate", str(folder), "--out", str(csv)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["triangulate", str(folder), "--views", "cam0", "cam2", "--out", str(tmp_path / "two.csv")]) == 0
+    assert "from 2 cameras (cam0, cam2)" in capsys.readouterr().out
+
+
+def test_points_in_one_view_are_reported(session, tmp_path, capsys):
+    folder, _, _ = session
+    for cam in ("cam0", "cam1"):
+        path = folder / cam / f"{cam}.slp"
+        ds = load_dataset(path, check_videos="ignore")
+        p, st = ds.labels.points.copy(), ds.labels.state.copy()
+        p[2, 1], st[2, 1] = np.nan, 0  # frame 2, node b only in cam2
+        save_dataset(PoseDataset(ds.skeleton, ds.videos, labels=ds.labels.with_columns(points=p, state=st)), path,
+                     overwrite=True)
+    msgs = tmp_path / "msgs.txt"
+    assert main(["triangulate", str(folder), "--out", str(tmp_path / "p.csv"), "--messages", str(msgs)]) == 0
+    out = capsys.readouterr().out
+    line = "frame 2, animal, node b: seen in 1 view (cam2); at least 2 are needed, so it has no 3D position"
+    assert line in out and msgs.read_text().strip() == line and "1 seen in fewer than 2 views" in out
+    row = [r for r in (tmp_path / "p.csv").read_text().splitlines() if r.startswith("2,animal,b,")][0]
+    assert row == "2,animal,b,,,,,0,,too few views"
+
+
+def test_triangulate_bad_input(session, tmp_path, capsys):
+    folder, group, _ = session
+    assert main(["triangulate", str(folder), "--out", str(tmp_path / "p.json")]) == 1
+    assert "Use .csv and/or .nc" in capsys.readouterr().err
+    save_calibration(group.subset(["cam0", "cam1"]), tmp_path / "two.toml")
+    assert main(["triangulate", str(folder), "--calibration", str(tmp_path / "two.toml"), "--out",
+                 str(tmp_path / "p.csv")]) == 1
+    assert "Camera(s) ['cam2'] of the session have no calibration" in capsys.readouterr().err
+    assert main(["triangulate", str(folder), "--views", "cam0", "--out", str(tmp_path / "p.csv")]) == 1
+    assert "at least 2 cameras" in capsys.readouterr().err
+    assert main(["triangulate", str(folder), "--views", "cam9", "--out", str(tmp_path / "p.csv")]) == 1
+    assert "no camera 'cam9'" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
