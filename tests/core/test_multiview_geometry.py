@@ -223,3 +223,22 @@ def test_triangulation_bad_shapes_and_config():
         triangulate_points(group, uv[:3])
     with pytest.raises(TriangulationError, match="at least 2"):
         TriangulationConfig(min_views=1)
+
+
+# ---------------------------------------------------------------------- consistency aids
+def test_predict_in_views_and_epipolar_curve():
+    from napari_posetrack.core.multiview import epipolar_curve, predict_in_views
+
+    group, world, uv = _scene(n=3)
+    got = predict_in_views(group, {"cam0": uv[0, 0], "cam2": uv[2, 0], "cam3": None})
+    np.testing.assert_allclose(got["cam1"], uv[1, 0], atol=1e-5)
+    np.testing.assert_allclose(got["cam3"], uv[3, 0], atol=1e-5)
+    assert got["_error_px"] < 1e-6
+    with pytest.raises(TriangulationError, match="needs 2 labelled views"):
+        predict_in_views(group, {"cam0": uv[0, 0]})
+    curve = epipolar_curve(group, "cam0", uv[0, 1], "cam1")
+    assert len(curve) > 10
+    # the true point lies on the curve (within the sampling of the depths)
+    assert np.min(np.linalg.norm(curve - uv[1, 1], axis=1)) < 15
+    dense = epipolar_curve(group, "cam0", uv[0, 1], "cam1", near=500, far=1500, n=2000)
+    assert np.min(np.linalg.norm(dense - uv[1, 1], axis=1)) < 0.5

@@ -197,3 +197,23 @@ def test_calibration_in_the_project_store(synth, tmp_path):
     finally:
         store.close()
     assert rec["session"]["cameras"]["cam1"]["labels"].endswith("cam1.slp")
+
+
+def test_bone_constraint_and_smoothing(synth):
+    from napari_posetrack.core.multiview import constrain_bones, smooth_poses
+    from napari_posetrack.core.multiview.triangulate import BONE_LENGTH
+
+    folder, group, pts = synth
+    poses = triangulate_session(load_session(folder))
+    moved = poses.points.copy()
+    moved[3, 0, 2] += [60.0, 0, 0]  # 'hip' of frame 3 is 60 mm off: bones neck-hip and hip-tail break
+    poses.points = moved
+    poses.error_px[3, 0, 2] = 50.0
+    fixed, msgs = constrain_bones(poses, 0.3)
+    assert fixed.status[3, 0, 2] == BONE_LENGTH and np.isnan(fixed.points[3, 0, 2]).all()
+    assert (fixed.status[np.arange(8) != 3] == 0).all() and msgs and "node hip: bone" in msgs[0]
+    assert fixed.counts()["bone length off"] == 1
+    assert any("frame 3, animal, node hip: a bone to it" in m for m in fixed.messages())
+    smooth = smooth_poses(poses, 3)
+    assert np.abs(smooth.points[3, 0, 2] - poses.points[3, 0, 2]).max() > 30  # the spike is gone
+    assert np.nanmax(np.abs(smooth.points[:, 0] - _truth(group, pts))) < 15  # walking by 3.6 mm per frame

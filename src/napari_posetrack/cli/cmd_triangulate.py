@@ -28,6 +28,9 @@ def add_arguments(parser) -> None:
                         help="which 2D poses (auto: user labels, predictions where there is no label)")
     parser.add_argument("--allow-unequal-frames", action="store_true",
                         help="use the frames all cameras share when their counts differ")
+    parser.add_argument("--bone-tolerance", type=float, default=None,
+                        help="drop a 3D point that makes a bone longer/shorter than (1 +- this) x its median length")
+    parser.add_argument("--smooth", type=int, default=0, help="running median over this many frames (0: none)")
     parser.add_argument("--fps", type=float, default=None, help="frame rate for the netCDF time axis")
     parser.add_argument("--messages", help="write every per-point message to this text file")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
@@ -36,11 +39,11 @@ def add_arguments(parser) -> None:
 
 def triangulate(session, out, *, views=None, calibration=None, store=None, max_error_px: float = 20.0,
                 ransac: bool = True, min_score: float = 0.0, table: str = "auto", allow_unequal: bool = False,
-                fps=None, messages=None, overwrite: bool = False):
+                bone_tolerance=None, smooth: int = 0, fps=None, messages=None, overwrite: bool = False):
     """Triangulate ``session`` and write ``out`` (a path or a list of .csv/.nc paths); returns the Poses3D."""
     from ..core.errors import PoseTrackError
-    from ..core.multiview import (MultiviewSession, TriangulationConfig, load_calibration, load_session,
-                                  triangulate_session)
+    from ..core.multiview import (MultiviewSession, TriangulationConfig, constrain_bones, load_calibration,
+                                  load_session, smooth_poses, triangulate_session)
     from ..core.multiview.pipeline import load_from_store
 
     outs = [Path(o) for o in ([out] if isinstance(out, (str, Path)) else out)]
@@ -61,6 +64,10 @@ def triangulate(session, out, *, views=None, calibration=None, store=None, max_e
         group = _check_cameras(group, sess, calibration or store)
     cfg = TriangulationConfig(max_error_px=max_error_px, ransac=ransac, min_score=min_score)
     poses = triangulate_session(sess, group, config=cfg, table=table, allow_unequal=allow_unequal)
+    if bone_tolerance is not None:
+        poses, _ = constrain_bones(poses, bone_tolerance)
+    if smooth and smooth > 1:
+        poses = smooth_poses(poses, smooth)
     for o in outs:
         poses.save(o, fps=fps)
     if messages:
@@ -84,7 +91,8 @@ def run(args) -> int:
 
     poses = triangulate(args.session, args.out, views=args.views, calibration=args.calibration, store=args.store,
                         max_error_px=args.max_error_px, ransac=not args.no_ransac, min_score=args.min_score,
-                        table=args.table, allow_unequal=args.allow_unequal_frames, fps=args.fps,
+                        table=args.table, allow_unequal=args.allow_unequal_frames,
+                        bone_tolerance=args.bone_tolerance, smooth=args.smooth, fps=args.fps,
                         messages=args.messages, overwrite=args.overwrite)
     counts = poses.counts()
     if not args.quiet:

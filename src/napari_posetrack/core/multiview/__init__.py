@@ -8,6 +8,7 @@ initial per-camera calibration use OpenCV, imported inside the functions that ne
 from .board import BoardSpec, Detection, detect_image, detect_images, detect_video, load_board
 from .calibrate import CalibrationConfig, CalibrationReport, bundle_adjust, calibrate_detections
 from .camera import Camera, CameraGroup, load_calibration, save_calibration
+from .consistency import constrain_bones, epipolar_curve, predict_in_views, smooth_poses
 from .errors import CalibrationError, MultiviewError, SessionError, TriangulationError
 from .pipeline import (calibrate_session, detect_session, load_from_store, save_to_store, triangulate_session,
                        triangulate_views)
@@ -19,6 +20,7 @@ __all__ = [
     "BoardSpec", "Detection", "detect_image", "detect_images", "detect_video", "load_board",
     "CalibrationConfig", "CalibrationReport", "bundle_adjust", "calibrate_detections",
     "Camera", "CameraGroup", "load_calibration", "save_calibration",
+    "constrain_bones", "epipolar_curve", "predict_in_views", "smooth_poses",
     "CalibrationError", "MultiviewError", "SessionError", "TriangulationError",
     "calibrate_session", "detect_session", "load_from_store", "save_to_store", "triangulate_session",
     "triangulate_views",

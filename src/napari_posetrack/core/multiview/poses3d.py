@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import TriangulationError
-from .triangulate import INCONSISTENT, OK, STATUS_TEXT, TOO_FEW_VIEWS
+from .triangulate import BONE_LENGTH, OK, STATUS_TEXT, TOO_FEW_VIEWS
 
 __all__ = ["Poses3D", "bone_lengths", "load_netcdf3d"]
 
@@ -48,8 +48,10 @@ class Poses3D:
     def counts(self) -> dict[str, int]:
         """How many (frame, individual, node) points have each status, counting only labelled points."""
         labelled = self.available.any(-1)
-        return {STATUS_TEXT[s]: int(((self.status == s) & labelled).sum()) for s in (OK, TOO_FEW_VIEWS, INCONSISTENT)} | {
-            "not labelled in any view": int((~labelled).sum())}
+        out = {text: int(((self.status == s) & labelled).sum()) for s, text in STATUS_TEXT.items()
+               if s != BONE_LENGTH or (self.status == BONE_LENGTH).any()}
+        out["not labelled in any view"] = int((~labelled).sum())
+        return out
 
     def messages(self, limit: int | None = None) -> list[str]:
         """One line per labelled point without a 3D position, and per rejected 2D point."""
@@ -61,6 +63,8 @@ class Poses3D:
             if self.status[t, i, k] == TOO_FEW_VIEWS:
                 out.append(f"{who}: seen in {len(seen)} view{'s' if len(seen) != 1 else ''} ({', '.join(seen)}); "
                            "at least 2 are needed, so it has no 3D position")
+            elif self.status[t, i, k] == BONE_LENGTH:
+                out.append(f"{who}: a bone to it is far from its median length; its 3D point was dropped")
             else:
                 errs = ", ".join(f"{c} {e:.1f} px" for c, e, a in zip(self.cameras, self.view_error_px[t, i, k],
                                                                        self.available[t, i, k]) if a)

@@ -27,10 +27,11 @@ from .camera import CameraGroup
 from .errors import TriangulationError
 
 __all__ = ["TriangulationConfig", "PointsResult", "triangulate_points", "dlt", "OK", "TOO_FEW_VIEWS",
-           "INCONSISTENT", "STATUS_TEXT"]
+           "INCONSISTENT", "BONE_LENGTH", "STATUS_TEXT"]
 
-OK, TOO_FEW_VIEWS, INCONSISTENT = 0, 1, 2
-STATUS_TEXT = {OK: "ok", TOO_FEW_VIEWS: "too few views", INCONSISTENT: "views disagree"}
+OK, TOO_FEW_VIEWS, INCONSISTENT, BONE_LENGTH = 0, 1, 2, 3
+STATUS_TEXT = {OK: "ok", TOO_FEW_VIEWS: "too few views", INCONSISTENT: "views disagree",
+               BONE_LENGTH: "bone length off"}
 
 
 @dataclass
