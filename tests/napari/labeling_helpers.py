@@ -5,10 +5,20 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 from napari.utils._test_utils import read_only_mouse_event
 from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks
 
 from conftest import shared_file
+
+
+@pytest.fixture(autouse=True)
+def unsaved_dialog_discards(monkeypatch):
+    """Import this into a test module: closing a viewer with unsaved edits then answers "discard"
+    instead of blocking on the dialog, unless the test sets ``shell.ask_unsaved`` itself."""
+    from napari_posetrack._napari import session
+
+    monkeypatch.setattr(session.ViewerShell, "_ask_unsaved_dialog", lambda self, text: session.DISCARD)
 
 
 def mouse_store(tmp_path, n_labels=None):

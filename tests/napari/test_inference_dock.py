@@ -9,6 +9,7 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 from labeling_helpers import press  # noqa: E402
+from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixture)
 from napari_posetrack.core.posetable import PREDICTED, USER  # noqa: E402
 from napari_posetrack.core.skeleton import Skeleton  # noqa: E402
 
@@ -97,8 +98,10 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     # outlier frames of the predictions become suggestions, as one undoable step
     from napari_posetrack.core.outliers import find_outlier_frames
 
-    want = find_outlier_frames(session.dataset.predictions, n=3)
-    assert len(want) >= 1  # random model: jumpy trajectories
+    preds = session.dataset.predictions
+    preds.score[np.argmin(preds.frame_idx)] = 0.05  # one doubtful prediction (a random model's scores vary)
+    want = find_outlier_frames(preds, n=3)
+    assert len(want) >= 1
     n_sug = len(session.dataset.suggestions)
     assert dock.suggest_outliers(3) == len(want)
     assert {tuple(r) for r in want} <= {tuple(r) for r in session.dataset.suggestions.tolist()}

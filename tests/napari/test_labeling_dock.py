@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from labeling_helpers import Messages, click, drag, fly_store, mouse_store, press
+from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixture)
 from napari_posetrack.core.posetable import OCCLUDED, UNLABELED, VISIBLE
 
 pytestmark = pytest.mark.gui
@@ -329,7 +330,7 @@ def test_killed_autosave_leaves_readable_store(tmp_path):
         np.testing.assert_array_equal(lab.points[:, 1:], ds.labels.points[:3, 1:])
 
 
-def test_dock_picks_up_store_opened_by_reader(make_napari_viewer, tmp_path):
+def test_reader_opens_the_store_as_the_editable_session(make_napari_viewer, tmp_path):
     from napari_posetrack._napari.labeling_dock import LabelingDock
 
     path, ds = mouse_store(tmp_path, n_labels=4)
@@ -338,9 +339,8 @@ def test_dock_picks_up_store_opened_by_reader(make_napari_viewer, tmp_path):
     viewer.window.add_dock_widget(dock)
     viewer.open(str(path), plugin="napari-posetrack")
     assert dock._session is not None and dock._session.dataset.labels.equals(ds.labels)
-    assert dock.image_layer is not None and not dock._own_image  # the reader's video is reused
-    static = [lyr for lyr in viewer.layers if lyr.metadata.get("posetrack_kind") == "labels"]
-    assert static and not any(lyr.visible for lyr in static)
+    # one copy of each layer, all editable or ours: no stale static "labels [...]" copy under them
+    assert [lyr.name for lyr in viewer.layers] == ["m4s1", "skeleton", "keypoints"]
     dock.controller.set_frame(0)
     assert len(dock.controller.points.data) == 4
     # removing our layer by hand loses nothing; choosing the video shows the labels again

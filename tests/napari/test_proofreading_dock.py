@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixture)
+
 import numpy as np
 import pytest
 

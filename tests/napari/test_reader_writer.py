@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixture)
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -103,17 +105,19 @@ def test_store_layers_and_metadata(flies_store):
     assert set(np.unique(tracks[0][:, 0])) == {0, 1}
 
 
-def test_store_layers_in_a_viewer(make_napari_viewer, flies_store):
+def test_store_opens_as_the_viewers_editable_session(make_napari_viewer, flies_store):
+    from napari_posetrack._napari.session import get_session
+
     store, ds = flies_store
     viewer = make_napari_viewer()
     viewer.open(str(store.path), plugin="napari-posetrack")
-    names = [layer.name for layer in viewer.layers]
-    assert names == ["two_flies", "labels [two_flies]", "predictions [two_flies]", "tracks [two_flies]"]
-    pts = viewer.layers["labels [two_flies]"]
-    assert len(pts.data) == int((ds.labels.state > 0).sum())
-    assert pts.features["node"].max() == 12
-    assert len(np.unique(np.round(pts.face_color, 4), axis=0)) == 13  # napari kept our per-node colours
-    assert tuple(viewer.dims.axis_labels) == ("frame", "y", "x")
+    session = get_session(viewer)
+    assert session is not None and session.store.path == store.path
+    assert session.dataset.labels.equals(ds.labels)
+    # the Labeling dock opened by itself and shows the video behind the editable layers
+    assert [layer.name for layer in viewer.layers] == ["two_flies.mp4", "skeleton", "keypoints"]
+    assert tuple(viewer.layers[0].data.shape[:1]) == (ds.videos[0].n_frames,)
+    session.store.close()
 
 
 def test_missing_video_still_shows_labels(tmp_path):

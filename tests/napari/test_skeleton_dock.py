@@ -8,6 +8,7 @@ from qtpy.QtCore import Qt
 
 from conftest import shared_file
 from labeling_helpers import Messages, mouse_store
+from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.gui
 

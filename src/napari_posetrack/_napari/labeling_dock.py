@@ -12,16 +12,14 @@ from qtpy.QtWidgets import (
 
 from ..core.errors import PoseTrackError
 from ..core.labeling import SetSuggestions, labeling_progress
-from .autosave import Autosaver
+from .dock import PoseDock
 from .keybindings import install_keybindings, keys_html
 from .labeling_layers import LabelingLayers
-from .notify import notify as _notify
-from .session import get_session, on_session, set_session
 
 __all__ = ["LabelingDock"]
 
 
-class LabelingDock(QWidget):
+class LabelingDock(PoseDock):
     """Dock that turns the viewer's :class:`EditSession` into an editable labeling view.
 
     Attributes that tests (or scripts) may replace: ``ask_open_path()`` and
@@ -29,31 +27,29 @@ class LabelingDock(QWidget):
     """
 
     def __init__(self, napari_viewer):
-        super().__init__()
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer)
         self.controller: LabelingLayers | None = None
-        self.autosaver: Autosaver | None = None
         self.image_layer = None
         self._own_image = False
         self._session = None
         self._worker = None
-        self.notify = _notify
         self.ask_open_path = lambda: QFileDialog.getExistingDirectory(self, "Open a posetrack project")
         self.ask_new_project = self._dialog_new_project
         self._build()
-        on_session(napari_viewer, self._on_session)
-        napari_viewer.layers.events.inserted.connect(self._on_layer_inserted)
-        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
-        if get_session(napari_viewer) is not None:
-            self._on_session(get_session(napari_viewer))
-        else:
-            for layer in list(napari_viewer.layers):
-                if self._adopt_layer(layer):
-                    break
+        self.shell.connect(self, session=self._on_session, change=self._session_changed,
+                           status=self.status_label.setText)
+        self.listen(napari_viewer.layers.events.removed, self._on_layer_removed)
+        if self.shell.session is not None:
+            self._on_session(self.shell.session)
+
+    @property
+    def autosaver(self):
+        """The viewer's autosaver (owned by the shell), or None without a session."""
+        return self.shell.autosaver
 
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
+        lay = self.body_layout
         row = QHBoxLayout()
         self.open_button = QPushButton("Open project…")
         self.new_button = QPushButton("New project…")
@@ -136,8 +132,8 @@ class LabelingDock(QWidget):
         self.save_button = QPushButton("Save")
         self.save_button.clicked.connect(lambda: self._guard(self.save))
         self.autosave_check = QCheckBox("autosave")
-        self.autosave_check.setChecked(True)
-        self.autosave_check.toggled.connect(lambda on: setattr(self.autosaver, "enabled", on) if self.autosaver else None)
+        self.autosave_check.setChecked(self.shell.autosave)
+        self.autosave_check.toggled.connect(lambda on: setattr(self.shell, "autosave", on))
         self.status_label = QLabel("")
         for w in (self.save_button, self.autosave_check, self.status_label):
             r5.addWidget(w)
@@ -152,15 +148,6 @@ class LabelingDock(QWidget):
         QVBoxLayout(box).addWidget(scroll)
         lay.addWidget(box)
         lay.addStretch(1)
-
-    def _guard(self, fn, *args):
-        """Run a UI action; show errors instead of letting them reach napari."""
-        try:
-            return fn(*args)
-        except PoseTrackError as exc:
-            self.notify(str(exc), "error")
-        except OSError as exc:
-            self.notify(f"{type(exc).__name__}: {exc}", "error")
 
     # ------------------------------------------------------------------ projects
     def _open_clicked(self) -> None:
@@ -183,20 +170,9 @@ class LabelingDock(QWidget):
             self.new_project(*answer)
 
     def open_project(self, path, mode: str = "r+"):
-        """Open a project store and make it the viewer's session (read-only if it is locked)."""
-        from ..core.errors import StoreLockedError
-        from ..core.session import EditSession
-        from ..core.store import ProjectStore
-
-        try:
-            store = ProjectStore.open(path, mode=mode)
-        except StoreLockedError as exc:
-            if mode == "r":
-                raise
-            self.notify(f"{exc}\nOpened read-only instead.", "warning")
-            store = ProjectStore.open(path, mode="r")
-        set_session(self.viewer, EditSession.from_store(store))
-        return store
+        """Open a project store (or any poses file) as the viewer's session; returns its store."""
+        session = self.shell.open(path, mode=mode, show=False)
+        return session.store
 
     def new_project(self, path, videos=(), skeleton=None):
         """Create a project store with ``videos`` (paths) and open it."""
@@ -207,75 +183,36 @@ class LabelingDock(QWidget):
         store.close()
         return self.open_project(path)
 
-    def _adopt_layer(self, layer) -> bool:
-        meta = getattr(layer, "metadata", None) or {}
-        store = meta.get("posetrack_store")
-        if store is None:
-            return False
-        if meta.get("posetrack_kind") in ("labels", "predictions") and self._session is not None:
-            layer.visible = False  # a static copy from the reader: the editable layers are ours
-            return False
-        if get_session(self.viewer) is not None:
-            return False
-        from ..core.session import EditSession
-        from ..core.store import ProjectStore
-
-        try:
-            if not hasattr(store, "load"):
-                store = ProjectStore.open(store)
-            self._pending_image = layer if layer.__class__.__name__ == "Image" else None
-            set_session(self.viewer, EditSession.from_store(store))
-        except PoseTrackError as exc:
-            self.notify(str(exc), "error")
-            return False
-        return True
-
-    def _on_layer_inserted(self, event) -> None:
-        self._guard(self._adopt_layer, event.value)
-
     def _on_layer_removed(self, event) -> None:
         c = self.controller
         if c is None or c._closed or event.value not in (c.points, c.edges):
             return
         c.close()
         self.controller = None
-        if self.autosaver is not None:
-            self.autosaver.save_now()
+        self.shell.guard(self.shell.save, False)
         self.notify("The labeling layers were removed; your labels are safe in the project. Choose a video "
                     "in the Labeling dock (or reopen the project) to show them again.", "info")
 
     # ------------------------------------------------------------------ session
     def _on_session(self, session) -> None:
+        self.project_label.setText(self.shell.where)
         if session is self._session:
             return
         self._detach()
-        self.image_layer, self._pending_image = getattr(self, "_pending_image", None), None
         self._session = session
         if session is None:
-            self.project_label.setText("No project open.")
             return
-        session.on_change(lambda action, cmd, s=session: self._session_changed(s, action))
-        store = session.store
-        self.project_label.setText(
-            f"Project: {getattr(store, 'path', '(in memory)')}" + (" (read-only)" if getattr(store, "read_only", False) else "")
-        )
         self.video_combo.blockSignals(True)
         self.video_combo.clear()
         for i, v in enumerate(session.dataset.videos):
             self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}")
         self.video_combo.blockSignals(False)
         self._guard(self.show_video, 0)
-        self.autosaver = Autosaver(session, on_status=self.status_label.setText,
-                                   on_error=lambda t: self.notify(t, "error"))
-        self.autosaver.enabled = self.autosave_check.isChecked()
+        self.status_label.setText("unsaved changes" if session.dirty else "")
         self._refresh_info()
 
     def _detach(self) -> None:
-        """Save the old session (nothing is lost when switching) and drop its layers."""
-        if self.autosaver is not None:
-            self.autosaver.save_now()
-            self.autosaver.stop()
-            self.autosaver = None
+        """Drop the old session's layers (the shell saved it)."""
         if self.controller is not None:
             self.controller.close()
             self.controller = None
@@ -283,27 +220,33 @@ class LabelingDock(QWidget):
             self.viewer.layers.remove(self.image_layer)
         self.image_layer, self._own_image = None, False
 
-    def _session_changed(self, session, action) -> None:
-        if session is self._session:
-            self._refresh_info()
+    def on_shutdown(self) -> None:
+        """The dock was closed: save, then remove its layers (the session stays with the viewer)."""
+        self.shell.guard(self.shell.save, False)
+        self._detach()
+        self._session = None
+
+    def _session_changed(self, action, cmd) -> None:
+        if self.controller is not None:
+            self.controller._on_session_change(action, cmd)
+        self._refresh_info()
 
     def show_video(self, video_id: int) -> None:
         """Show video ``video_id``: its frames as an Image layer and its labels."""
         session = self._session
         if session is None or not session.dataset.videos:
             return
-        if self.autosaver is not None:
-            self.autosaver.save_now()
-        adopted = self.image_layer is not None and not self._own_image
-        if not adopted or video_id != 0:
-            if self._own_image and self.image_layer in self.viewer.layers:
-                self.viewer.layers.remove(self.image_layer)
-            self.image_layer = self.viewer.add_image(self._frames(video_id), name=f"video {video_id}")
-            self._own_image = True
-            if self.viewer.dims.ndim >= 3:
-                self.viewer.dims.set_current_step(0, 0)
+        self.shell.guard(self.shell.save, False)
+        if self._own_image and self.image_layer in self.viewer.layers:
+            self.viewer.layers.remove(self.image_layer)
+        name = Path(str(session.dataset.videos[video_id].path)).name or f"video {video_id}"
+        self.image_layer = self.viewer.add_image(self._frames(video_id), name=name)
+        self._own_image = True
+        if self.viewer.dims.ndim >= 3:
+            self.viewer.dims.set_current_step(0, 0)
         if self.controller is None:
-            self.controller = LabelingLayers(self.viewer, session, video_id, notify=self.notify)
+            self.controller = LabelingLayers(self.viewer, session, video_id, notify=self.notify, listen=False,
+                                             token=self.shell.token)
             install_keybindings(self.controller, self.viewer, [self.controller.points])
             self.controller.points.events.highlight.connect(lambda e: self._refresh_node_label())
             self._options_changed()
@@ -318,13 +261,11 @@ class LabelingDock(QWidget):
         """Lazy (n, h, w[, 3]) frames; a black stand-in (with a message) if the video is missing."""
         import dask.array as da
 
-        v = self._session.dataset.videos[video_id]
-        store = self._session.store
-        try:
-            from ..core.video import as_dask
+        from .reader import frames, video_source
 
-            arr = as_dask(store.open_video(video_id) if store is not None else v.path, on_error="blank")
-            return arr[..., 0] if arr.ndim == 4 and arr.shape[-1] == 1 else arr
+        v = self._session.dataset.videos[video_id]
+        try:
+            return frames(video_source(v, self._session.store, video_id))
         except PoseTrackError as exc:
             self.notify(f"{exc}\nShowing a black stand-in; your labels stay editable.", "warning")
             n, h, w = max(1, v.n_frames), max(1, v.height), max(1, v.width)
@@ -360,8 +301,6 @@ class LabelingDock(QWidget):
             item = QListWidgetItem(f"{'✓' if (int(v), int(f)) in labeled else '·'} video {v}, frame {f}")
             item.setData(256, (int(v), int(f)))
             self.suggestion_list.addItem(item)
-        if s.dirty and self.autosaver is None:
-            self.status_label.setText("unsaved changes")
         self._refresh_node_label()
 
     def _refresh_node_label(self) -> None:
@@ -385,13 +324,10 @@ class LabelingDock(QWidget):
 
     # ------------------------------------------------------------------ actions
     def save(self) -> bool:
+        """Save the session now (to its store, or the new store of a file-opened session)."""
         if self._session is None:
             return False
-        if self.autosaver is not None:
-            ok = self.autosaver.save_now()
-        else:
-            ok = self._session.save()
-        return ok
+        return bool(self.shell.save(ask=True))
 
     def _run(self, gen, on_done, what: str) -> None:
         from napari.qt.threading import create_worker
@@ -445,7 +381,3 @@ class LabelingDock(QWidget):
         gen = iter_render_labeled_frames(s.dataset, out, s.store.open_video, table=s.dataset.labels.copy())
         self._run(gen, lambda paths: self.notify(f"Wrote {len(paths)} PNG(s) to {out}", "info"), "check labels")
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
-        if self.autosaver is not None:
-            self.autosaver.save_now()
-        super().closeEvent(event)

@@ -42,9 +42,16 @@ class LabelingLayers:
         Video shown (the frame is ``viewer.dims.current_step[0]``).
     notify : callable(str, level), optional
         Where messages go (default: napari notifications).
+    listen : bool
+        Follow the session's changes itself (False: the owner forwards them to
+        :meth:`_on_session_change`, so that closing the owner stops them).
+    token : str, optional
+        The viewer shell's token, put in the keypoints layer's metadata (``posetrack_session``)
+        so that napari's File > Save Layers saves the whole session.
     """
 
-    def __init__(self, viewer, session, video_id: int = 0, notify: Callable | None = None):
+    def __init__(self, viewer, session, video_id: int = 0, notify: Callable | None = None, *, listen: bool = True,
+                 token: str | None = None):
         self.viewer = viewer
         self.session = session
         self.video_id = int(video_id)
@@ -64,14 +71,18 @@ class LabelingLayers:
         size = self._point_size()
         self.edges = viewer.add_vectors(np.zeros((0, 2, 2)), ndim=2, name="skeleton", edge_width=max(1.0, size / 5),
                                         vector_style="line", opacity=0.9)
+        meta = {"posetrack_kind": "keypoints", "video_id": self.video_id}
+        if token:
+            meta["posetrack_session"] = token  # the writer saves this session, not the layer's one frame
         self.points = viewer.add_points(np.zeros((0, 2)), ndim=2, name="keypoints", size=size,
-                                        features=_EMPTY_FEATURES.copy(), border_width=0.15)
+                                        features=_EMPTY_FEATURES.copy(), border_width=0.15, metadata=meta)
         self.points.mode = "select"
         self.points.mouse_drag_callbacks.insert(0, self._on_press)
         self.points.mouse_drag_callbacks.append(self._live_edges)
         self.points.events.data.connect(self._on_data)
         viewer.dims.events.current_step.connect(self._on_step)
-        session.on_change(self._on_session_change)
+        if listen:  # else the owner forwards the session's changes (and stops when it closes)
+            session.on_change(self._on_session_change)
         self._last_frame = None
         self._style_key = self._edge_key = None
         self.refresh()

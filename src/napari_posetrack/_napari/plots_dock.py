@@ -219,13 +219,11 @@ class PlotsDock(QWidget):
                                   f"{len(ds.track_names)} track name(s).")
 
     def open_file(self, path) -> None:
-        """Load a poses file into a new session of the viewer (shared with the other docks)."""
-        from ..core.io import load_dataset
-        from ..core.session import EditSession
-        from .session import set_session
+        """Open a poses file or project as the viewer's editable session (shared with the other
+        docks; it saves into a new project store beside the file, as announced)."""
+        from .session import shell_for
 
-        ds = load_dataset(path, check_videos="ignore")
-        set_session(self.viewer, EditSession(ds))
+        shell_for(self.viewer).open(path)
 
     def _open_clicked(self) -> None:
         path = self.ask_open_path("Open predictions or labels")

@@ -1,10 +1,19 @@
-"""napari reader: videos, image folders and napari-posetrack project stores.
+"""napari reader: videos, image folders, project stores and every poses format we import.
 
 ``get_reader(path)`` returns a reader function for paths it handles and ``None`` for anything
 else; it never raises (napari tries other plugins on ``None``). Frames are never read here:
 images are lazy dask arrays from :func:`napari_posetrack.core.video.as_dask`.
 
-Layers of a store carry ``metadata = {"posetrack_store": PATH, "video_id": i,
+A project store or a poses file (``.slp``, ``.pkg.slp``, DeepLabCut ``config.yaml``, project
+folder, ``labeled-data/<video>`` folder, ``CollectedData_*.csv``/``.h5``, analysis ``.h5``,
+``.nwb``) opened in a viewer (File > Open, drag and drop, ``viewer.open``) becomes the viewer's
+editable session (:class:`~napari_posetrack._napari.session.ViewerShell`): the Labeling dock
+shows it with the video or images behind, and it saves to its store (a file gets a new
+``<name>.posetrack.zarr`` beside it). The reader then adds no layers itself, so no stale
+copy of the poses can sit under the editable layers. Without a viewer (scripts), static
+layers are returned.
+
+Static layers of a store carry ``metadata = {"posetrack_store": PATH, "video_id": i,
 "posetrack_kind": "video" | "labels" | "predictions" | "tracks"}`` so that the docks (the
 labeling dock first) can pick the project up and open an editing session on it.
 """
@@ -15,11 +24,15 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["get_reader", "read_video", "read_store", "VIDEO_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
+#: endings of the poses files the reader opens (the manifest claims the same, as patterns)
+POSE_SUFFIXES = (".slp", ".yaml", ".yml", ".csv", ".h5", ".nwb")
 AXIS_LABELS = ("frame", "y", "x")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -31,6 +44,22 @@ def _is_image_folder(p: Path) -> bool:
         return False
 
 
+def poses_source(p: Path) -> Path | None:
+    """The poses file a path stands for: itself, or the ``CollectedData_*`` file of a
+    DeepLabCut ``labeled-data/<video>`` folder (``.h5`` first); None if it is no poses file."""
+    from ..core.io import detect_format
+
+    if p.is_dir():
+        found = sorted(p.glob("CollectedData_*.h5")) + sorted(p.glob("CollectedData_*.csv"))
+        if found:
+            return found[0]
+    try:
+        spec = detect_format(p)
+    except Exception:  # noqa: BLE001 - not ours
+        return None
+    return p if spec.name != "store" else None
+
+
 def _classify(path) -> str | None:
     if isinstance(path, (list, tuple)):
         return None
@@ -38,8 +67,12 @@ def _classify(path) -> str | None:
     name = p.name.lower()
     if name.endswith(VIDEO_SUFFIXES):
         return "video" if p.is_file() else None
+    if p.is_file():
+        return "poses" if name.endswith(POSE_SUFFIXES) and poses_source(p) is not None else None
     if not p.is_dir():
         return None
+    if (p / "config.yaml").is_file() or any(p.glob("CollectedData_*")):
+        return "poses" if poses_source(p) is not None else None
     try:
         children = [c for c in p.iterdir() if c.name.endswith(".posetrack.zarr") and c.is_dir()]
     except OSError:
@@ -65,8 +98,8 @@ def get_reader(path):
     except Exception:  # noqa: BLE001 - a reader must never raise
         log.debug("posetrack reader: cannot classify %r", path, exc_info=True)
         return None
-    if kind == "store":
-        return _safe(read_store)
+    if kind in ("store", "poses"):
+        return _safe(read_session)
     if kind in ("video", "images"):
         return _safe(read_video)
     return None
@@ -114,6 +147,39 @@ class _EmbeddedFrames:
         return out if isinstance(key[0], slice) else out[0]
 
 
+class _InfoFrames:
+    """The embedded frames of a :class:`VideoInfo` (a ``.pkg.slp`` opened without a store),
+    shaped like a store's embedded-frame reader for :class:`_EmbeddedFrames`."""
+
+    def __init__(self, info):
+        emb = info.embedded or {}
+        self.frame_idx = np.asarray(emb.get("frame_idx", []), np.int64)
+        self._images = emb.get("images")
+        self._pos = {int(f): j for j, f in enumerate(self.frame_idx)}
+        c = self._images.shape[-1] if self._images is not None and self._images.ndim == 4 else max(1, info.channels)
+        self.shape = (max(int(info.n_frames), int(self.frame_idx.max(initial=-1)) + 1), int(info.height),
+                      int(info.width), int(c))
+
+    def __getitem__(self, f):
+        return self._images[self._pos[int(f)]]
+
+
+def video_source(info, store=None, video_id: int = 0):
+    """What :func:`frames` reads for a session's video: the store's reader, a ``.pkg.slp``'s
+    embedded frames, or the video file / image folder path."""
+    if store is not None and hasattr(store, "open_video"):
+        return store.open_video(video_id)
+    if getattr(info, "kind", "") == "embedded" and info.embedded:
+        return _InfoFrames(info)
+    return info.path
+
+
+def frames(source):
+    """Lazy ``(n, h, w[, 3])`` dask frames of :func:`video_source` (grey loses its channel axis)."""
+    arr = _lazy_stack(source)
+    return arr[..., 0] if arr.ndim == 4 and arr.shape[-1] == 1 else arr
+
+
 def _lazy_stack(source):
     from ..core.video import as_dask
 
@@ -135,6 +201,29 @@ def _image_layer(source, name: str, metadata: dict, visible: bool = True):
         kwargs["rgb"] = True
     kwargs["contrast_limits"] = (0, 255)  # avoid napari computing limits from frame data
     return (data, kwargs, "image")
+
+
+def read_session(path):
+    """Open a store or poses file as the current viewer's editable session (layers: by the
+    Labeling dock); without a viewer, return static layers."""
+    try:
+        from napari import current_viewer
+
+        viewer = current_viewer()
+    except Exception:  # noqa: BLE001
+        viewer = None
+    p = Path(str(path))
+    if viewer is not None:
+        from .session import shell_for
+
+        shell_for(viewer).open(p)
+        return [(None,)]
+    if _classify(p) == "store":
+        return read_store(p)
+    from ..core.io import load_dataset
+
+    ds = load_dataset(poses_source(p), check_videos="ignore")
+    return dataset_layers(ds, {"posetrack_source": str(p)}, lambda i: ds.videos[i].path)
 
 
 def read_video(path):
@@ -168,29 +257,35 @@ def _points_kwargs(name, features, n_nodes, metadata, *, predictions: bool, visi
 
 
 def read_store(path):
-    """Layers of a project store: per video an Image, labels and predictions Points, and Tracks."""
-    import pandas as pd
-
+    """Static layers of a project store: per video an Image, labels and predictions Points, and Tracks."""
     from ..core.store import ProjectStore, find_store
-    from .convert import FEATURES, table_to_points, table_to_tracks
 
     store = ProjectStore.open(path, mode="r")
-    ds = store.load()
     store_path = str(find_store(path))
+    return dataset_layers(store.load(), {"posetrack_store": store_path}, store.open_video)
+
+
+def dataset_layers(ds, meta: dict, open_video):
+    """Static layers of a dataset: per video an Image (``open_video(i)``), labels and
+    predictions Points, and Tracks; every layer's metadata includes ``meta``."""
+    import pandas as pd
+
+    from .convert import FEATURES, table_to_points, table_to_tracks
+
     skel = ds.skeleton
+    where = next(iter(meta.values()), "")
     layers = []
     n_videos = max(len(ds.videos), 1 if (len(ds.labels) or len(ds.predictions)) else 0)
     for i in range(n_videos):
         visible = i == 0
-        base = {"posetrack_store": store_path, "video_id": i, "skeleton": skel.to_dict()}
+        base = {**meta, "video_id": i, "skeleton": skel.to_dict()}
         name = Path(ds.videos[i].path).stem if i < len(ds.videos) and ds.videos[i].path else f"video {i}"
         if i < len(ds.videos):
             try:
-                reader = store.open_video(i)
-                layers.append(_image_layer(reader, name, {**base, "posetrack_kind": "video"}, visible))
+                layers.append(_image_layer(open_video(i), name, {**base, "posetrack_kind": "video"}, visible))
             except Exception as exc:  # noqa: BLE001 - a missing video must not hide the labels
-                log.warning("video %d of %s not opened: %s", i, store_path, exc)
-                _notify_missing(store_path, i, exc)
+                log.warning("video %d of %s not opened: %s", i, where, exc)
+                _notify_missing(where, i, exc)
         labels = ds.labels.for_video(i)
         data, features = table_to_points(labels)
         if not len(features):

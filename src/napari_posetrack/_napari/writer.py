@@ -6,6 +6,12 @@ error that says so. Layers read from a store (or made by the labeling dock) carr
 ``video_id`` and ``posetrack_kind`` in their metadata: a layer replaces the labels (or the
 predictions) of its video; everything else in the store is kept. All layers are written in
 one atomic save.
+
+The editable session is the source of truth. When a layer belongs to a viewer's session (the
+Labeling dock's keypoints layer, ``metadata["posetrack_session"]``), or a session is open on
+the store being written, the writer saves that session (into ``path``: its own store, or a
+new store there) instead of the layers: a layer that shows one frame, or a stale copy read
+earlier, can never overwrite newer edits.
 """
 
 from __future__ import annotations
@@ -56,6 +62,52 @@ def _source_store(layers):
     return None
 
 
+def _same_path(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def _save_open_session(path, layer_data) -> list[str] | None:
+    """Save the viewer session behind the layers (or open on ``path``); None if there is none."""
+    from ..core.store import ProjectStore, find_store
+    from .session import open_shells, shell_by_token
+
+    shell = None
+    for _, attrs, _ in layer_data:
+        shell = shell_by_token((attrs.get("metadata") or {}).get("posetrack_session"))
+        if shell is not None and shell.session is not None:
+            break
+    else:
+        shell = None
+    try:
+        target = find_store(path) if Path(path).exists() else Path(path)
+    except Exception:  # noqa: BLE001 - not a store: a new one is made there
+        target = Path(path)
+    if shell is None:  # a stale copy of a store that a viewer is editing: save the edits instead
+        for sh in open_shells():
+            st = sh.session.store if sh.session is not None else None
+            if st is not None and _same_path(st.path, target):
+                shell = sh
+                break
+    if shell is None:
+        return None
+    session = shell.session
+    if session.store is not None and _same_path(session.store.path, target):
+        shell.save(ask=False)
+        return [str(session.store.path)]
+    if session.store is None and (shell.save_target is None or _same_path(shell.save_target, target)
+                                  or not Path(path).exists()):
+        shell.save_target = Path(path)
+        shell.save(ask=False)
+        return [str(session.store.path)]
+    created = ProjectStore.create(path, dataset=session.dataset)  # "save as": a copy of the session
+    out = str(created.path)
+    created.close()
+    return [out]
+
+
 def write_points(path: str, layer_data: list) -> list[str]:
     """Write keypoint Points layers into the store at ``path``; return ``[store path]``.
 
@@ -73,6 +125,9 @@ def write_points(path: str, layer_data: list) -> list[str]:
     from ..core.store import ProjectStore, is_store_dir
     from .convert import points_to_table
 
+    saved = _save_open_session(path, layer_data)
+    if saved is not None:
+        return saved
     layers = [(d, a) for d, a, t in layer_data if t == "points"]
     if not layers:
         raise PoseTrackError("There is no Points layer to save.", hint="Select keypoint Points layers to save.")
