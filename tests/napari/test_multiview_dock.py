@@ -48,6 +48,7 @@ def test_multiview_dock_calibrates_triangulates_and_shows_3d(make_napari_viewer,
 
     qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
     assert dock.poses is not None and viewer.dims.ndisplay == 3
+    assert tuple(viewer.dims.axis_labels) == ("frame", "x", "y", "z")
     assert "24 points in 3D from 3 cameras" in dock.status_label.text()
     pts = viewer.layers[LAYER_NAMES[0]]
     assert pts.data.shape == (24, 4) and list(pts.features["node"][:4]) == ["a", "b", "c", "d"]

@@ -52,13 +52,22 @@ def test_plots_dock_plots_exports_and_renders(make_napari_viewer, qtbot, clip, t
     qtbot.mouseClick(dock.save_plots_button, Qt.MouseButton.LeftButton)
     assert {p.name for p in (tmp_path / "plots").iterdir()} == {f"video0_{k}.png" for k in PLOTS} | {
         "video0_skeleton_features.csv"}
-    # export through the button
-    dock.ask_save_path = lambda title, filt: str(tmp_path / "export.slp")
-    qtbot.mouseClick(dock.export_button, Qt.MouseButton.LeftButton)
-    from napari_posetrack.core.io import load_dataset
+    # export through the button: the chosen filter decides the format (several share .csv / .h5)
+    from napari_posetrack.core.io import FORMATS, detect_format, load_dataset
 
+    filters = {name: f for f, name, _ in dock.export_filters()}
+    dock.ask_export_path = lambda title, filt: (str(tmp_path / "export.slp"), filters["slp"])
+    qtbot.mouseClick(dock.export_button, Qt.MouseButton.LeftButton)
     back = load_dataset(tmp_path / "export.slp", check_videos="ignore")
     assert len(back.predictions) == len(ds.predictions)
+    for name, stem in (("dlc-pred-csv", "dlc_predictions"), ("csv", "flat"), ("analysis", "analysis")):
+        if name not in filters:
+            continue
+        dock.ask_export_path = lambda title, filt, n=name, st=stem: (str(tmp_path / st), filters[n])
+        qtbot.mouseClick(dock.export_button, Qt.MouseButton.LeftButton)
+        out = tmp_path / (stem + FORMATS[name].extension)
+        assert out.exists(), (name, dock.status_label.text())
+        assert detect_format(out).name == name
 
     # labeled video in a worker, with progress
     out = tmp_path / "labeled.mp4"
@@ -84,6 +93,6 @@ def test_plots_dock_reports_errors_without_raising(make_napari_viewer, qtbot, cl
     dock = plots_dock.PlotsDock(viewer)
     qtbot.addWidget(dock)
     set_session(viewer, EditSession(clip["dataset"]))
-    dock.ask_save_path = lambda title, filt: str(tmp_path / "out.unknownformat")
+    dock.ask_export_path = lambda title, filt: (str(tmp_path / "out.unknownformat"), "")
     qtbot.mouseClick(dock.export_button, Qt.MouseButton.LeftButton)
     assert messages and messages[-1][0] == "error" and "slp" in messages[-1][1]

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                            QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                            QLineEdit, QProgressBar, QPushButton, QSpinBox)
 
 from ..core.errors import PoseTrackError
 from ..core.posetable import UNLABELED
-from .session import get_session, on_session
+from .dock import PoseDock
 from .notify import notify
 
 __all__ = ["InferenceDock", "TARGETS", "ACCEPT_KEY", "ACCEPT_FRAME_KEY"]
@@ -35,12 +35,12 @@ ACCEPT_KEY, ACCEPT_FRAME_KEY = "G", "Shift-G"
 TARGETS = ("current frame", "frame range", "suggested frames", "current video", "all videos")
 
 
-class InferenceDock(QWidget):
+class InferenceDock(PoseDock):
     """Pick a model, predict on frames of the project, accept predictions as labels."""
 
     def __init__(self, napari_viewer):
-        super().__init__()
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer)
+        self.notify = lambda text, level="info": notify(text, level)
         self.session = None
         self.predictor = None
         self._predictor_key = None
@@ -54,17 +54,41 @@ class InferenceDock(QWidget):
         self._layers_removed = False
         self.ask_model_dir = lambda: QFileDialog.getExistingDirectory(self, "Choose a model directory")
         self._build()
-        on_session(napari_viewer, self._on_session)
-        napari_viewer.layers.events.removed.connect(self._on_layer_removed)
-        napari_viewer.dims.events.current_step.connect(lambda e: self.refresh_layers())
-        napari_viewer.bind_key(ACCEPT_KEY, lambda v=None: self._guard(self.accept_one), overwrite=True)
-        napari_viewer.bind_key(ACCEPT_FRAME_KEY, lambda v=None: self._guard(self.accept_frame), overwrite=True)
-        if get_session(napari_viewer) is not None:
-            self._on_session(get_session(napari_viewer))
+        self.shell.connect(self, session=self._on_session,
+                           change=lambda action, cmd: self.refresh_layers() if action != "save" else None)
+        self.listen(napari_viewer.layers.events.removed, self._on_layer_removed)
+        self.listen(napari_viewer.dims.events.current_step, self._on_step)
+        napari_viewer.bind_key(ACCEPT_KEY, self._accept_one_key, overwrite=True)
+        napari_viewer.bind_key(ACCEPT_FRAME_KEY, self._accept_frame_key, overwrite=True)
+        if self.shell.session is not None:
+            self._on_session(self.shell.session)
+
+    def _on_step(self, event=None) -> None:
+        self.refresh_layers()
+
+    def _accept_one_key(self, viewer=None):
+        self._guard(self.accept_one)
+
+    def _accept_frame_key(self, viewer=None):
+        self._guard(self.accept_frame)
+
+    def on_shutdown(self) -> None:
+        """Closed: stop a running prediction, drop the keys and the predictions layers."""
+        self.cancel()
+        for key in (ACCEPT_KEY, ACCEPT_FRAME_KEY):
+            try:
+                self.viewer.bind_key(key, None)
+            except (KeyError, TypeError, ValueError):
+                pass
+        self._layers_removed = True
+        for layer in (self.points_layer, self.edges_layer):
+            if layer is not None and layer in self.viewer.layers:
+                self.viewer.layers.remove(layer)
+        self.points_layer = self.edges_layer = None
 
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
+        lay = self.body_layout
         row = QHBoxLayout()
         self.model_edit = QLineEdit()
         self.model_edit.setPlaceholderText("model directory (from posetrack train)")
@@ -149,16 +173,6 @@ class InferenceDock(QWidget):
         lay.addLayout(orow)
         lay.addStretch(1)
 
-    def _guard(self, fn, *args):
-        """Run ``fn``; show any error as a notification (napari never crashes from the plugin)."""
-        try:
-            return fn(*args)
-        except PoseTrackError as exc:
-            notify(str(exc), "error")
-        except Exception as exc:  # noqa: BLE001
-            notify(f"{type(exc).__name__}: {exc}", "error")
-        return None
-
     def _browse(self) -> None:
         path = self.ask_model_dir()
         if path:
@@ -173,9 +187,6 @@ class InferenceDock(QWidget):
             return
         for i, v in enumerate(session.dataset.videos):
             self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}")
-        session.on_change(
-            lambda action, cmd, s=session: self.refresh_layers() if s is self.session and action != "save" else None
-        )
         self.refresh_layers()
 
     @property
@@ -448,6 +459,4 @@ class InferenceDock(QWidget):
         self.status_label.setText(f"{len(new)} outlier frame(s) added to the suggestions")
         return int(len(new))
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
-        self.cancel()
-        super().closeEvent(event)
+

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["KEYS", "install_keybindings", "keys_markdown", "keys_html"]
+__all__ = ["KEYS", "OTHER_KEYS", "install_keybindings", "bind_suspect_keys", "unbind_suspect_keys", "keys_markdown",
+           "keys_html"]
 
 #: (napari key string, controller method, argument or None, description)
 KEYS: list[tuple[str, str, object, str]] = [
@@ -10,7 +11,7 @@ KEYS: list[tuple[str, str, object, str]] = [
     ("Left", "previous_frame", None, "previous frame"),
     ("Shift-Right", "jump_forward", None, "jump forward N frames (N set in the dock)"),
     ("Shift-Left", "jump_back", None, "jump back N frames"),
-    ("N", "next_suggestion", None, "next unlabeled suggested frame"),
+    ("N", "next_suggestion", None, "next unlabeled suggested frame (keypoints layer or image selected)"),
     ("Down", "next_node", None, "next node"),
     ("Up", "previous_node", None, "previous node"),
     *[(str(i), "select_node", i - 1, f"select node {i}") for i in range(1, 10)],
@@ -29,7 +30,37 @@ KEYS: list[tuple[str, str, object, str]] = [
 ]
 
 
+#: keys of the other docks, shown in the same table: (key, dock, description)
+OTHER_KEYS: list[tuple[str, str, str]] = [
+    ("G", "Inference", "accept the predicted instance under the cursor (or the first of the frame)"),
+    ("Shift-G", "Inference", "accept every predicted instance of the frame"),
+    ("n", "Proofreading", "next suspect frame (while a Proofreading layer is selected)"),
+    ("Shift-n", "Proofreading", "previous suspect frame (while a Proofreading layer is selected)"),
+]
+
 _FRAME_STEPS = {"next_frame": 1, "previous_frame": -1}
+_SUSPECT_STEPS = {"n": 1, "Shift-n": -1}
+
+
+def bind_suspect_keys(layers, dock) -> None:
+    """n / Shift-n step through ``dock``'s suspect frames while one of ``layers`` is selected.
+
+    They are layer keys, so that n keeps meaning "next unlabeled suggestion" (a viewer key of
+    the Labeling dock) while the keypoints layer or the image is selected: the selected layer
+    says which dock the key is for, whichever dock was opened last.
+    """
+    for layer in layers:
+        for key, step in _SUSPECT_STEPS.items():
+            layer.bind_key(key, lambda _layer=None, s=step: dock.next_suspect(s), overwrite=True)
+
+
+def unbind_suspect_keys(layers) -> None:
+    for layer in layers:
+        for key in _SUSPECT_STEPS:
+            try:
+                layer.bind_key(key, None)
+            except (KeyError, TypeError, ValueError):
+                pass
 
 
 def _callback(controller, method: str, arg):
@@ -80,14 +111,20 @@ def _grouped() -> list[tuple[str, str]]:
     return rows
 
 
+def _all_rows() -> list[tuple[str, str]]:
+    rows = _grouped()
+    rows += [(_pretty(k), f"{d} [{dock}]") for k, dock, d in OTHER_KEYS]
+    return rows
+
+
 def keys_markdown() -> str:
     """The key table as Markdown (docs/labeling.md)."""
     lines = ["| key | action |", "|---|---|"]
-    lines += [f"| {k} | {d} |" for k, d in _grouped()]
+    lines += [f"| {k} | {d} |" for k, d in _all_rows()]
     return "\n".join(lines)
 
 
 def keys_html() -> str:
     """The key table as small HTML (shown in the labeling dock)."""
-    rows = "".join(f"<tr><td><b>{k}</b></td><td>{d}</td></tr>" for k, d in _grouped())
+    rows = "".join(f"<tr><td><b>{k}</b></td><td>{d}</td></tr>" for k, d in _all_rows())
     return f"<table cellspacing='2'>{rows}</table>"

@@ -265,7 +265,8 @@ class LabelingDock(PoseDock):
 
         v = self._session.dataset.videos[video_id]
         try:
-            return frames(video_source(v, self._session.store, video_id))
+            return frames(video_source(v, self._session.store, video_id),
+                          warn=lambda text: self.notify(text, "warning"))
         except PoseTrackError as exc:
             self.notify(f"{exc}\nShowing a black stand-in; your labels stay editable.", "warning")
             n, h, w = max(1, v.n_frames), max(1, v.height), max(1, v.width)

@@ -65,7 +65,10 @@ class LabelingLayers:
         self.current_row: int | None = None  # row in labels of the instance being edited
         self._updating = False
         self._closed = False
-        self._missing_warned: set[str] = set()
+        # videos missing from the start were reported as "not found" when opened; this set
+        # then only warns about a video that disappears while open
+        self._missing_warned: set[str] = {str(v.path) for v in session.dataset.videos
+                                          if v.kind in ("video", "images") and v.path and not os.path.exists(v.path)}
         # what each point of the layer is: source (0 user / 1 predicted), table row, node
         self._src = self._row = self._node = np.zeros(0, np.int64)
         size = self._point_size()
@@ -269,8 +272,8 @@ class LabelingLayers:
         if self.video_id >= len(vids):
             return
         v = vids[self.video_id]
-        if v.kind in ("video", "images") and v.path and not os.path.exists(v.path) and v.path not in self._missing_warned:
-            self._missing_warned.add(v.path)
+        if v.kind in ("video", "images") and v.path and not os.path.exists(v.path) and str(v.path) not in self._missing_warned:
+            self._missing_warned.add(str(v.path))
             self.notify(f"Video {v.path} is missing (moved or deleted while open). Your labels are kept and "
                         f"still saved; relink the video to see its frames again.", "warning")
 

@@ -195,6 +195,8 @@ class MultiviewDock(PoseDock):
             order = np.lexsort((tracks[:, 1], tracks[:, 0]))
             self.viewer.add_tracks(tracks[order], name=LAYER_NAMES[2], tail_length=self.trail_spin.value(),
                                    tail_width=2, colormap="turbo")
+        if self.viewer.dims.ndim == 4:
+            self.viewer.dims.axis_labels = ("frame", "x", "y", "z")
         self.viewer.dims.ndisplay = 3
         counts = poses.counts()
         med = float(np.nanmedian(poses.error_px)) if np.isfinite(poses.error_px).any() else float("nan")

@@ -14,21 +14,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                            QPushButton, QSpinBox)
 
 from ..core.errors import PoseTrackError
-from .session import get_session, on_session
+from .dock import PoseDock, Section
 from .notify import notify
 
 __all__ = ["PlotsDock"]
 
 
-class PlotsDock(QWidget):
+class PlotsDock(PoseDock):
     """Plots of the session's predictions or labels; render, export and save buttons."""
 
     def __init__(self, napari_viewer):
-        super().__init__()
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer)
+        self.notify = self._say
         self.session = None
         self.stale = False
         self._worker = None
@@ -37,15 +37,11 @@ class PlotsDock(QWidget):
         self.ask_save_path = lambda title, filt: QFileDialog.getSaveFileName(self, title, "", filt)[0]
         self.ask_dir = lambda title: QFileDialog.getExistingDirectory(self, title)
         self.ask_open_path = lambda title: QFileDialog.getOpenFileName(self, title)[0]
+        self.ask_export_path = self._ask_export_path  # (title, filters) -> (path, chosen filter)
         self._build()
-        on_session(napari_viewer, self._on_session)
-        napari_viewer.layers.events.inserted.connect(lambda e: self._guard(self._adopt_layer, e.value))
-        if get_session(napari_viewer) is not None:
-            self._on_session(get_session(napari_viewer))
-        else:
-            for layer in list(napari_viewer.layers):
-                if self._guard(self._adopt_layer, layer):
-                    break
+        self.shell.connect(self, session=self._on_session, change=self._session_changed)
+        if self.shell.session is not None:
+            self._on_session(self.shell.session)
 
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
@@ -54,7 +50,7 @@ class PlotsDock(QWidget):
 
         from ..core.plots import PLOTS
 
-        lay = QVBoxLayout(self)
+        lay = self.body_layout
         form = QFormLayout()
         self.kind_combo = QComboBox()
         for key, title in PLOTS.items():
@@ -85,13 +81,14 @@ class PlotsDock(QWidget):
         lay.addLayout(row)
         self.figure = Figure(figsize=(4.5, 4.5), dpi=90)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(320)
+        self.canvas.setMinimumHeight(240)
         lay.addWidget(self.canvas, stretch=1)
         self.status_label = QLabel("Open a project (Labeling dock) or a predictions file.")
         self.status_label.setWordWrap(True)
         lay.addWidget(self.status_label)
         # labeled video
-        rform = QFormLayout()
+        render_section = self.render_section = Section("Labeled video options", expanded=False)
+        rform = QFormLayout(render_section.body)
         self.trail_spin = QSpinBox()
         self.trail_spin.setRange(0, 1000)
         self.trail_spin.setValue(10)
@@ -101,7 +98,7 @@ class PlotsDock(QWidget):
         rform.addRow("Colour by", self.color_combo)
         self.keypoints_check = QCheckBox("keypoints only (no bones)")
         rform.addRow("", self.keypoints_check)
-        lay.addLayout(rform)
+        lay.addWidget(render_section)
         rrow = QHBoxLayout()
         self.render_button = QPushButton("Render labeled video…")
         self.render_button.clicked.connect(lambda: self._guard(self._render_clicked))
@@ -126,16 +123,13 @@ class PlotsDock(QWidget):
         lay.addLayout(erow)
         self._enable()
 
-    def _guard(self, fn, *args):
-        """Run ``fn``; show any error as a notification (napari never crashes from the plugin)."""
-        try:
-            return fn(*args)
-        except PoseTrackError as exc:
-            notify(str(exc), "error")
-            self.status_label.setText(str(exc).splitlines()[0])
-        except Exception as exc:  # noqa: BLE001
-            notify(f"{type(exc).__name__}: {exc}", "error")
-        return None
+    def _say(self, text: str, level: str = "info") -> None:
+        notify(text, level)
+        if level == "error":
+            self.status_label.setText(str(text).splitlines()[0])
+
+    def on_shutdown(self) -> None:
+        self.cancel()
 
     def _enable(self) -> None:
         has = self.session is not None
@@ -148,8 +142,6 @@ class PlotsDock(QWidget):
     # ------------------------------------------------------------------ session
     def _on_session(self, session) -> None:
         self.session = session
-        if session is not None:
-            session.on_change(self._session_changed)
         self._fill_videos()
         self._enable()
         self._guard(self.refresh)
@@ -161,21 +153,6 @@ class PlotsDock(QWidget):
         else:
             self.stale = True
             self.status_label.setText("The data changed: press Refresh to redraw.")
-
-    def _adopt_layer(self, layer) -> bool:
-        """Open the project of a layer read from a store (``metadata["posetrack_store"]``) as the
-        viewer's session when there is none yet (the labeling dock does the same)."""
-        store = (getattr(layer, "metadata", None) or {}).get("posetrack_store")
-        if store is None or get_session(self.viewer) is not None:
-            return False
-        from ..core.session import EditSession
-        from ..core.store import ProjectStore
-        from .session import set_session
-
-        if not hasattr(store, "load"):
-            store = ProjectStore.open(store)
-        set_session(self.viewer, EditSession.from_store(store))
-        return True
 
     def _fill_videos(self) -> None:
         self.video_combo.blockSignals(True)
@@ -255,14 +232,32 @@ class PlotsDock(QWidget):
         self.status_label.setText(f"Exported to {written}")
         return written
 
-    def _export_clicked(self) -> None:
+    @staticmethod
+    def export_filters() -> list[tuple[str, str, str]]:
+        """(file-dialog filter, format name, extension) of every format we can write."""
         from ..core.io import FORMATS
 
-        filters = ";;".join(f"{s.description} (*{s.extension})" for s in FORMATS.values()
-                            if s.save is not None and s.extension)
-        path = self.ask_save_path("Export poses", filters)
-        if path:
-            self.export(path)
+        return [(f"{s.description} (*{s.extension})", s.name, s.extension) for s in FORMATS.values()
+                if s.save is not None and s.extension]
+
+    def _ask_export_path(self, title: str, filters: str):
+        path, chosen = QFileDialog.getSaveFileName(self, title, "", filters)
+        return path, chosen
+
+    def _export_clicked(self) -> None:
+        """Export in the format whose filter the user chose (several formats share ``.csv``/``.h5``)."""
+        table = self.export_filters()
+        path, chosen = self.ask_export_path("Export poses", ";;".join(f for f, _, _ in table))
+        if not path:
+            return
+        match = [(name, ext) for f, name, ext in table if f == chosen]
+        if not match:
+            self.export(path)  # no filter given: the format follows the file name
+            return
+        name, ext = match[0]
+        if not path.lower().endswith(ext.lower()):
+            path += ext
+        self.export(path, format=name)
 
     # ------------------------------------------------------------------ labeled video
     def render_video(self, out_path, *, frames=None):
@@ -327,6 +322,3 @@ class PlotsDock(QWidget):
         if self._token is not None:
             self._token.cancel()
 
-    def closeEvent(self, event):  # noqa: N802 (Qt name)
-        self.cancel()
-        super().closeEvent(event)

@@ -3,7 +3,7 @@
 Every edit is an undoable command of :mod:`napari_posetrack.core.proofread` pushed on the
 viewer's shared :class:`~napari_posetrack.core.session.EditSession`, and saved to its
 project store. Errors are shown as napari notifications; the dock never raises into napari.
-Keys (while the viewer has focus): ``n`` next suspect, ``Shift+n`` previous suspect.
+Keys (while one of its layers is selected): ``n`` next suspect, ``Shift+n`` previous suspect.
 """
 
 from __future__ import annotations
@@ -12,42 +12,43 @@ from pathlib import Path
 
 import numpy as np
 from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                            QListWidget, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                            QListWidget, QMenu, QProgressBar, QPushButton, QSpinBox)
 
 from ..core.errors import PoseTrackError
 from ..core.session import EditSession
-from .session import get_session, on_session, set_session
+from .dock import PoseDock
+from .notify import notify as _napari_notify
 from .timeline import TrackTimeline
 from .tracks_layer import show_points, show_tracks
 
 __all__ = ["ProofreadingDock"]
 
 
-def _notify_error(exc: Exception) -> None:
-    try:
-        from napari.utils.notifications import show_error
+class ProofreadingDock(PoseDock):
+    """Tracking + identity proofreading for the viewer's session.
 
-        show_error(str(exc))
-    except Exception:  # noqa: BLE001 - never crash napari from a notification
-        pass
-
-
-class ProofreadingDock(QWidget):
-    """Tracking + identity proofreading for the viewer's session."""
+    Attributes that tests (or scripts) may replace: ``ask_open_path(kind) -> path or None``
+    (kind ``"store"``: a ``*.posetrack.zarr`` folder; ``"file"``: a poses file) and ``notify``.
+    """
 
     def __init__(self, napari_viewer, parent=None):
-        super().__init__(parent)
-        self.viewer = napari_viewer
+        super().__init__(napari_viewer, parent)
         self.session: EditSession | None = None
         self.queue = None
         self._pos = -1
         self._worker = None
-        self._listening: set[int] = set()  # sessions whose changes already refresh this dock
-        lay = QVBoxLayout(self)
+        self.notify = self._say
+        self.ask_open_path = self._open_dialog_path
+        lay = self.body_layout
 
         top = QHBoxLayout()
         self.open_btn = QPushButton("Open…")
-        self.open_btn.clicked.connect(self._open_dialog)
+        menu = QMenu(self.open_btn)
+        self.open_store_action = menu.addAction("Project store (*.posetrack.zarr folder)…")
+        self.open_file_action = menu.addAction("Poses file (.slp, DeepLabCut, analysis .h5, NWB, …)…")
+        self.open_store_action.triggered.connect(lambda: self._open_clicked("store"))
+        self.open_file_action.triggered.connect(lambda: self._open_clicked("file"))
+        self.open_btn.setMenu(menu)
         self.status = QLabel("no project open")
         top.addWidget(self.open_btn)
         top.addWidget(self.status, 1)
@@ -142,55 +143,50 @@ class ProofreadingDock(QWidget):
         self.undo_btn = QPushButton("Undo")
         self.redo_btn = QPushButton("Redo")
         self.save_btn = QPushButton("Save")
-        self.undo_btn.clicked.connect(lambda: self._guard(self.session.undo))
-        self.redo_btn.clicked.connect(lambda: self._guard(self.session.redo))
+        self.undo_btn.clicked.connect(lambda: self._ok(self.session.undo))
+        self.redo_btn.clicked.connect(lambda: self._ok(self.session.redo))
         self.save_btn.clicked.connect(self.save)
         for b in (self.undo_btn, self.redo_btn, self.save_btn):
             bottom.addWidget(b)
         lay.addLayout(bottom)
         lay.addStretch(1)
 
-        self.viewer.dims.events.current_step.connect(self._on_step)
-        try:
-            self.viewer.bind_key("n", lambda v: self.next_suspect(1), overwrite=True)
-            self.viewer.bind_key("Shift-n", lambda v: self.next_suspect(-1), overwrite=True)
-        except Exception:  # noqa: BLE001 - key already taken elsewhere: the buttons still work
-            pass
-        on_session(self.viewer, self._set_session)
-        if get_session(self.viewer) is not None:
-            self._set_session(get_session(self.viewer))
+        self.listen(self.viewer.dims.events.current_step, self._on_step)
+        self.shell.connect(self, session=self._set_session, change=lambda action, cmd: self.refresh())
+        if self.shell.session is not None:
+            self._set_session(self.shell.session)
         self._enable()
+
+    def _say(self, text: str, level: str = "info") -> None:
+        _napari_notify(text, level)
+        if level == "error":
+            self.status.setText(str(text).splitlines()[0])
 
     # ------------------------------------------------------------------ session
     def open_path(self, path) -> None:
-        """Open a project store (read-write) or a labels file into the viewer's session."""
-        path = Path(path)
-        try:
-            from ..core.io.store_format import is_store
+        """Open a project store or a poses file as the viewer's session (errors are shown)."""
+        self._guard(self.shell.open, Path(path))
 
-            if is_store(path):
-                from ..core.store import ProjectStore
+    def _open_dialog_path(self, kind: str):
+        if kind == "store":  # a store is a folder: a folder picker that shows *.posetrack.zarr folders
+            return QFileDialog.getExistingDirectory(self, "Open a project store (*.posetrack.zarr folder)") or None
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open predictions or labels", "",
+            "Poses files (*.slp *.yaml *.csv *.h5 *.nwb *.json *.nc);;All files (*)")
+        return path or None
 
-                session = EditSession.from_store(ProjectStore.open(path, mode="r+"))
-            else:
-                from ..core.io import load_dataset
-
-                session = EditSession(load_dataset(path, check_videos="ignore"))
-        except PoseTrackError as exc:
-            _notify_error(exc)
-            return
-        set_session(self.viewer, session)
-
-    def _open_dialog(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Open predictions or project", "", "All files (*)")
+    def _open_clicked(self, kind: str) -> None:
+        path = self.ask_open_path(kind)
         if path:
             self.open_path(path)
 
+    def on_shutdown(self) -> None:
+        for name in ("proofread instances", "identities"):
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+
     def _set_session(self, session) -> None:
         self.session = session
-        if session is not None and id(session) not in self._listening:
-            self._listening.add(id(session))
-            session.on_change(lambda action, cmd: self.refresh() if self.session is session else None)
         self.refresh()
 
     def _table_name(self) -> str:
@@ -248,10 +244,14 @@ class ProofreadingDock(QWidget):
         self.suspects.blockSignals(False)
         self._pos = -1
         try:
+            from .keybindings import bind_suspect_keys
+
             show_points(self.viewer, t, n_tracks=n_tracks, name="proofread instances")
             show_tracks(self.viewer, t, name="identities")
+            bind_suspect_keys([self.viewer.layers[n] for n in ("proofread instances", "identities")
+                               if n in self.viewer.layers], self)
         except Exception as exc:  # noqa: BLE001 - layer trouble must not break the dock
-            _notify_error(exc)
+            self.notify(f"{type(exc).__name__}: {exc}", "error")
 
     # ------------------------------------------------------------------ navigation
     def current_frame(self) -> int:
@@ -299,25 +299,20 @@ class ProofreadingDock(QWidget):
         self.stop.setValue(int(b))
 
     # ------------------------------------------------------------------ edits
-    def _guard(self, fn, *args) -> bool:
+    def _ok(self, fn, *args) -> bool:
+        """Run ``fn`` under the shell's error policy; True when it did not fail."""
         if self.session is None:
             return False
-        try:
-            fn(*args)
-            return True
-        except PoseTrackError as exc:
-            _notify_error(exc)
-            self.status.setText(str(exc).splitlines()[0])
-            return False
+        return self._guard(lambda: (fn(*args), True)[1]) is True
 
     def push(self, cmd) -> bool:
-        return self._guard(self.session.push, cmd) if self.session is not None else False
+        return self._ok(self.session.push, cmd)
 
     def _need_tracks(self, *combos) -> bool:
         if any(c.currentData() is None for c in combos):
             from ..core.errors import TrackingError
 
-            self._guard(self._raise, TrackingError("Select the track(s) first (there are no tracks yet?).",
+            self._ok(self._raise, TrackingError("Select the track(s) first (there are no tracks yet?).",
                                                    hint="Run 'Track predictions' or pick tracks in the lists."))
             return False
         return True
@@ -376,7 +371,7 @@ class ProofreadingDock(QWidget):
 
         rows = self.selected_instances()
         if len(rows) != 1:
-            return self._guard(self._raise, TrackingError(f"Select the points of one instance (got {len(rows)}).",
+            return self._ok(self._raise, TrackingError(f"Select the points of one instance (got {len(rows)}).",
                                                           hint="Use the selection tool on the instances layer."))
         if not self._need_tracks(self.track_a):
             return False
@@ -393,11 +388,7 @@ class ProofreadingDock(QWidget):
     def save(self) -> bool:
         if self.session is None:
             return False
-        if self.session.store is None:
-            _notify_error(PoseTrackError("This session has no project store to save to.",
-                                         hint="Create a project (posetrack new) or open a *.posetrack.zarr."))
-            return False
-        ok = self._guard(self.session.save)
+        ok = self._ok(self.shell.save, True)
         self.refresh()
         return ok
 
@@ -416,7 +407,7 @@ class ProofreadingDock(QWidget):
             cfg = TrackerConfig(tracker=self.tracker.currentText(), window=self.window.value(),
                                 max_tracks=self.max_tracks.value() or None)
         except PoseTrackError as exc:
-            _notify_error(exc)
+            self.notify(str(exc), "error")
             return None
         source = None
         if cfg.tracker == "flow":
@@ -433,7 +424,7 @@ class ProofreadingDock(QWidget):
         worker = thread_worker(iter_track, start_thread=False)(table, cfg, frame_source=source)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda res: self._on_tracked(name, res))
-        worker.errored.connect(_notify_error)
+        worker.errored.connect(lambda exc: self.notify(f"Tracking failed: {exc}", "error"))
         self.track_btn.setEnabled(False)
         worker.finished.connect(lambda: self.track_btn.setEnabled(True))
         self._worker = worker
@@ -450,9 +441,4 @@ class ProofreadingDock(QWidget):
 
         self.push(SetTracks(name, result.table.track_id, result.track_names))
         for w in result.warnings:
-            try:
-                from napari.utils.notifications import show_warning
-
-                show_warning(w)
-            except Exception:  # noqa: BLE001
-                pass
+            self.notify(w, "warning")

@@ -174,8 +174,32 @@ def video_source(info, store=None, video_id: int = 0):
     return info.path
 
 
-def frames(source):
-    """Lazy ``(n, h, w[, 3])`` dask frames of :func:`video_source` (grey loses its channel axis)."""
+def truncation_note(reader) -> str | None:
+    """"Video X is truncated: N of M frames can be decoded ..." when a video file ends before
+    the frames its header promises (a cut download), else None."""
+    shared = getattr(reader, "_shared", None)
+    idx = getattr(shared, "index", None) or getattr(reader, "index", None)
+    header = int(getattr(idx, "header_frames", 0) or 0)
+    n = int(getattr(idx, "n_frames", 0) or 0)
+    if idx is None or not (getattr(idx, "truncated", False) or (header and n < header)):
+        return None
+    name = Path(str(getattr(reader, "path", "the video"))).name
+    return (f"Video {name} is truncated: only {n} of the {header or '?'} frames its header promises can be "
+            "decoded; the frames after that are missing. Re-copy or re-download the file to see them.")
+
+
+def frames(source, warn=None):
+    """Lazy ``(n, h, w[, 3])`` dask frames of :func:`video_source` (grey loses its channel axis).
+
+    A path is opened here (a missing or unreadable file raises its ``VideoError``);
+    ``warn(text)`` is told when the video is truncated."""
+    if isinstance(source, (str, Path)):
+        from ..core.video import open_video
+
+        source = open_video(source)
+    note = truncation_note(source)
+    if note and warn is not None:
+        warn(note)
     arr = _lazy_stack(source)
     return arr[..., 0] if arr.ndim == 4 and arr.shape[-1] == 1 else arr
 
@@ -191,8 +215,24 @@ def _lazy_stack(source):
     return as_dask(source, on_error="blank")
 
 
+def _warn(text: str) -> None:
+    try:
+        from napari.utils.notifications import show_warning
+
+        show_warning(text)
+    except Exception:  # noqa: BLE001
+        log.warning(text)
+
+
 def _image_layer(source, name: str, metadata: dict, visible: bool = True):
     """(data, kwargs, "image") for a lazy video stack; grey videos lose their channel axis."""
+    if isinstance(source, Path) and source.is_file():
+        from ..core.video import open_video
+
+        source = open_video(source)
+    note = truncation_note(source)
+    if note:
+        _warn(note)
     data = _lazy_stack(source)
     kwargs = {"name": name, "metadata": metadata, "visible": visible, "axis_labels": AXIS_LABELS}
     if data.shape[-1] == 1:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from qtpy.QtWidgets import (
     QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QMessageBox,
-    QPushButton, QVBoxLayout, QWidget,
+    QPushButton, QVBoxLayout,
 )
 
 from ..core.errors import FormatError, PoseTrackError, SkeletonMismatchError
@@ -15,8 +15,7 @@ from ..core.labeling import (
     rename_node, replace_skeleton,
 )
 from ..core.skeleton import Skeleton
-from .notify import notify as _notify
-from .session import get_session, on_session
+from .dock import PoseDock
 
 __all__ = ["SkeletonDock", "load_skeleton"]
 
@@ -59,7 +58,7 @@ def load_skeleton(path) -> Skeleton:
         return load_dataset(p).skeleton
 
 
-class SkeletonDock(QWidget):
+class SkeletonDock(PoseDock):
     """Edit the skeleton of the viewer's session.
 
     ``confirm(text) -> bool`` asks before an edit drops labeled points (tests replace it);
@@ -67,20 +66,18 @@ class SkeletonDock(QWidget):
     """
 
     def __init__(self, napari_viewer):
-        super().__init__()
-        self.viewer = napari_viewer
-        self.notify = _notify
+        super().__init__(napari_viewer)
         self.confirm = lambda text: QMessageBox.question(self, "Drop labeled points?", text) == QMessageBox.StandardButton.Yes
         self.ask_import_path = lambda: QFileDialog.getOpenFileName(
             self, "Import skeleton", "", "Skeletons (*.slp *.yaml *.yml *.zarr);;All files (*)")[0]
         self._session = None
         self._build()
-        on_session(napari_viewer, self._on_session)
-        self._on_session(get_session(napari_viewer))
+        self.shell.connect(self, session=self._on_session, change=lambda action, cmd: self.refresh())
+        self._on_session(self.shell.session)
 
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
-        lay = QVBoxLayout(self)
+        lay = self.body_layout
         self.title = QLabel("No project open: open or create one in the Labeling dock.")
         self.title.setWordWrap(True)
         lay.addWidget(self.title)
@@ -135,17 +132,9 @@ class SkeletonDock(QWidget):
         lay.addWidget(box)
         return lst, a, b
 
-    def _guard(self, fn, *args):
-        try:
-            return fn(*args)
-        except PoseTrackError as exc:
-            self.notify(str(exc), "error")
-
     # ------------------------------------------------------------------ session
     def _on_session(self, session) -> None:
         self._session = session
-        if session is not None:
-            session.on_change(lambda action, cmd, s=session: self.refresh() if s is self._session else None)
         self.refresh()
 
     @property

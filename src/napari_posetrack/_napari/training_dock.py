@@ -12,10 +12,10 @@ from pathlib import Path
 
 from qtpy.QtCore import Signal
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                            QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                            QLineEdit, QProgressBar, QPushButton, QSpinBox)
 
 from .loss_plot import LossPlot
-from .session import get_session, on_session
+from .dock import PoseDock, Section
 from .notify import notify
 
 __all__ = ["TrainingDock", "FORM_FIELDS"]
@@ -69,17 +69,17 @@ def _train_job(inputs, kind, out_dir, overrides, resume, token):
     return result
 
 
-class TrainingDock(QWidget):
+class TrainingDock(PoseDock):
     """Configure and run training on the viewer's project (or on files), and watch it learn."""
 
     #: emitted with the model directory when a run ends with a usable model
     model_trained = Signal(str)
 
     def __init__(self, napari_viewer):
-        super().__init__()
+        super().__init__(napari_viewer)
         from ..nn.config import TrainingConfig, iter_fields
 
-        self.viewer = napari_viewer
+        self.notify = self._say
         self.worker = None
         self.token = None
         self.result = None
@@ -87,10 +87,10 @@ class TrainingDock(QWidget):
         self.fields = {}
         cfg = TrainingConfig()
         meta = {name: (m, v) for name, _, m, v in iter_fields(cfg)}
-        lay = QVBoxLayout(self)
+        lay = self.body_layout
         src = QGroupBox("Data and output")
         form0 = QFormLayout(src)
-        self.source_label = QLabel("labels: the open project" if get_session(napari_viewer) else "labels: (none open)")
+        self.source_label = QLabel("labels: the open project" if self.shell.session else "labels: (none open)")
         self.inputs_edit = QLineEdit()
         self.inputs_edit.setPlaceholderText("or .slp / store / DLC project paths, separated by ';'")
         self.kind_combo = QComboBox()
@@ -101,8 +101,8 @@ class TrainingDock(QWidget):
         form0.addRow("model", self.kind_combo)
         form0.addRow("output dir", self.out_edit)
         lay.addWidget(src)
-        box = QGroupBox("Settings")
-        form = QFormLayout(box)
+        box = self.settings_section = Section("Settings (epochs, batch, learning rate, …)", expanded=False)
+        form = QFormLayout(box.body)
         for name in FORM_FIELDS:
             m, v = meta[name]
             w, get, set_ = _editor(m, v)
@@ -133,16 +133,18 @@ class TrainingDock(QWidget):
         self.resume_btn.clicked.connect(lambda: self._guard(self.start, True))
         self.stop_btn.clicked.connect(self.stop)
         self.predict_btn.clicked.connect(lambda: self._guard(self.open_inference))
-        on_session(napari_viewer, self._on_session)
+        self.shell.connect(self, session=self._on_session)
 
     # ------------------------------------------------------------------ helpers
-    def _guard(self, fn, *args):
-        try:
-            return fn(*args)
-        except Exception as exc:  # noqa: BLE001 - the dock must never crash napari
-            notify(f"Training: {exc}", "error")
-            self.status.setText(f"error: {exc}")
-            return None
+    def _say(self, text: str, level: str = "info") -> None:
+        notify(f"Training: {text}" if level == "error" else text, level)
+        if level == "error":
+            self.status.setText(f"error: {str(text).splitlines()[0]}")
+
+    def on_shutdown(self) -> None:
+        """Closed: a running training is stopped (its checkpoints stay on disk)."""
+        if self.worker is not None:
+            self.stop()
 
     def _on_session(self, session) -> None:
         self.source_label.setText("labels: the open project" if session else "labels: (none open)")
@@ -166,7 +168,7 @@ class TrainingDock(QWidget):
         text = self.inputs_edit.text().strip()
         if text:
             return [p.strip() for p in text.split(";") if p.strip()]
-        session = get_session(self.viewer)
+        session = self.shell.session
         if session is None:
             raise ValueError("No labels: open a project (or type a .slp / store path in 'inputs').")
         import copy
