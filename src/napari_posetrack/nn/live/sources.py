@@ -129,6 +129,7 @@ class FrameSource:
         self.n_reconnects = 0
         #: optional callable(Frame), called in the grabber thread for every arriving frame (recording)
         self.on_frame = None
+        self._opened = False
 
     # -- to implement
     def _open(self) -> None:
@@ -143,7 +144,10 @@ class FrameSource:
 
     # -- running
     def open(self) -> "FrameSource":
-        self._open()
+        """Open the device/file once (a second call is a no-op)."""
+        if not self._opened:
+            self._open()
+            self._opened = True
         return self
 
     def start(self) -> "FrameSource":

@@ -1,0 +1,202 @@
+"""Live latency: replayed fly videos through `posetrack live`'s loop, torch float32 / bf16 / onnxruntime.
+
+Sources (1024x1024, 25 frames/s, replayed at their frame rate as a simulated camera, looped):
+``single_fly.mp4`` for single-instance models, ``two_flies.mp4`` for top-down. For each model
+and backend the loop runs for ``--seconds`` and reports:
+
+* latency from frame arrival (decoded by the grabber thread) to the pose callback: p50/p95/p99;
+* sustained frames/s (processed over wall time: at most the source's 25 fps) and dropped frames;
+* the unpaced throughput (every frame, as fast as the model goes) as frames/s.
+
+Models (UNet, 16 filters, 4 down blocks, output stride 2, as in benchmarks/train_flies.py):
+
+* ``single@512``: single-instance at input scale 0.5 (512x512 network input);
+* ``single@192``: single-instance at 192x192 input (scale 0.1875), the DeepLabCut-Live setting;
+* ``single@192-lite``: the same input with a lighter UNet (8 filters, 3 down blocks);
+* ``topdown``: centroid at scale 0.25 (256x256) + centred-instance on 224 px crops at scale 0.5
+  (112x112), max 2 animals.
+
+Latency does not depend on accuracy, except through the number of top-down crops, so the
+single-instance weights and the centred-instance weights are random (a global peak is read
+per node whatever the weights), and the centroid model is fitted for ``--centroid-steps`` Adam
+steps on two_flies.slp (thorax targets) so that it finds the two flies (about 2 crops a frame;
+the table reports the mean number of animals found).
+
+    OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/live_latency.py --threads 1 --seconds 20
+
+bf16: torch autocast bfloat16 on the CPU. It pays off only on CPUs with AVX512-BF16 or AMX;
+elsewhere it is emulated (``POSETRACK_CPU_BF16=1`` forces it here so that it can be timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "flies"
+ARCH = {"filters": 16, "down_blocks": 4}
+LITE = {"filters": 8, "down_blocks": 3}  # a lighter network for the 192x192 (DeepLabCut-Live-style) setting
+
+
+def _config(kind, skeleton, scale, crop_size=0, offsets=False, arch=None):
+    from napari_posetrack.nn.config import TrainingConfig
+
+    return TrainingConfig.from_dict({
+        "model": {"type": kind, "output_stride": 2, "crop_size": crop_size, "offsets": offsets, "sigma": 4.0,
+                  "backbone": {"name": "unet", **(arch or ARCH)}},
+        "preprocess": {"input_scale": scale, "channels": 1},
+        "skeleton": skeleton.to_dict(), "data": {"channels": 1, "crop_size": crop_size}})
+
+
+def _fit_centroid(model, cfg, steps: int, seed: int = 0):
+    """Adam on thorax Gaussians of two_flies.slp at the centroid model's scale (a few dozen steps)."""
+    import torch
+
+    from napari_posetrack.core.io import load_dataset
+    from napari_posetrack.core.video import open_video
+
+    ds = load_dataset(DATA / "two_flies.slp")
+    lab = ds.labels
+    frames = np.unique(lab.frame_idx)
+    rng = np.random.default_rng(seed)
+    scale, stride = float(cfg.preprocess.input_scale), int(cfg.model.output_stride)
+    with open_video(ds.videos[0].path) as r:
+        imgs = r.read_frames(frames)
+    x_all = torch.from_numpy(np.ascontiguousarray(imgs[..., :1])).permute(0, 3, 1, 2).float() / 255
+    x_all = torch.nn.functional.interpolate(x_all, scale_factor=scale, mode="bilinear", antialias=True)
+    side = x_all.shape[-1] // stride
+    yy, xx = np.mgrid[0:side, 0:side]
+    thorax = ds.skeleton.node_names.index("thorax")
+    targets = np.zeros((len(frames), 1, side, side), np.float32)
+    for i, f in enumerate(frames):
+        for x, y in lab.points[lab.frame_idx == f][:, thorax]:
+            gx, gy = ((x + 0.5) * scale - 0.5) / stride, ((y + 0.5) * scale - 0.5) / stride
+            g = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * (cfg.model.sigma / stride) ** 2))
+            targets[i, 0] = np.maximum(targets[i, 0], g)
+    y_all = torch.from_numpy(targets)
+    opt = torch.optim.Adam(model.parameters(), 2e-3)
+    model.train()
+    for step in range(steps):
+        idx = torch.from_numpy(rng.choice(len(frames), 4, replace=False))
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x_all[idx])["centroids"], y_all[idx])
+        loss.backward()
+        opt.step()
+        if step % 20 == 0 or step == steps - 1:
+            print(f"  centroid fit step {step + 1}/{steps}: loss {loss.item():.5f}", flush=True)
+    return model.eval()
+
+
+def build_models(work: Path, centroid_steps: int) -> dict:
+    import torch
+
+    from napari_posetrack.core.io import load_dataset
+    from napari_posetrack.nn.checkpoint import save_checkpoint, write_pipeline
+    from napari_posetrack.nn.model import build_model
+
+    sk = load_dataset(DATA / "single_fly.slp").skeleton
+    out = {}
+    torch.manual_seed(0)
+    for name, scale, arch in (("single@512", 0.5, None), ("single@192", 0.1875, None),
+                              ("single@192-lite", 0.1875, LITE)):
+        d = work / name.replace("@", "_")
+        if not (d / "config.yaml").is_file():
+            cfg = _config("single", sk, scale, arch=arch)
+            save_checkpoint(d, build_model(cfg), cfg, which=("best",))
+        out[name] = d
+    d = work / "topdown"
+    if not (d / "config.yaml").is_file():
+        cfg = _config("centroid", sk, 0.25)
+        save_checkpoint(d / "centroid", _fit_centroid(build_model(cfg), cfg, centroid_steps), cfg, which=("best",))
+        cfg = _config("centered_instance", sk, 0.5, crop_size=224, offsets=True)
+        save_checkpoint(d / "centered_instance", build_model(cfg), cfg, which=("best",))
+        write_pipeline(d, "topdown")
+    out["topdown"] = d
+    return out
+
+
+def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads: int, unpaced_frames: int):
+    from napari_posetrack.nn.live import LiveSession
+    from napari_posetrack.nn.live.predictor import load_live_predictor
+    from napari_posetrack.nn.live.sources import VideoFileSource
+
+    lp = load_live_predictor(model_dir, backend=backend, device="cpu", half=half, threads=threads,
+                             max_instances=2)
+    animals = []
+
+    def on_pose(pose):
+        animals.append(pose.n_animals)
+
+    src = VideoFileSource(video, realtime=True, loop=True, gray=True)
+    st = LiveSession(lp, src, on_pose=on_pose, duration=seconds, warmup=3).run()
+    fast = LiveSession(lp, VideoFileSource(video, realtime=False, gray=True, max_frames=unpaced_frames),
+                       warmup=0).run()
+    return {"backend": backend, "precision": st.precision, "p50_ms": st.p50, "p95_ms": st.p95, "p99_ms": st.p99,
+            "max_ms": max(st.latency_ms), "infer_p50_ms": float(np.percentile(st.infer_ms, 50)),
+            "sustained_fps": st.fps, "source_fps": st.source_fps, "arrived": st.n_arrived,
+            "processed": st.n_processed, "dropped": st.n_dropped, "unpaced_fps": fast.fps,
+            "mean_animals": float(np.mean(animals)) if animals else 0.0, "seconds": st.duration_s}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default="/tmp/posetrack-live-bench", help="folder for the models and exports")
+    ap.add_argument("--seconds", type=float, default=20.0, help="replay time per case")
+    ap.add_argument("--threads", type=int, default=1, help="torch / onnxruntime threads")
+    ap.add_argument("--centroid-steps", type=int, default=60, help="Adam steps fitting the centroid model")
+    ap.add_argument("--unpaced-frames", type=int, default=40, help="frames for the unpaced throughput")
+    ap.add_argument("--cases", default="single@192-lite,single@192,single@512,topdown")
+    ap.add_argument("--backends", default="torch,torch-bf16,onnx")
+    ap.add_argument("--out", default=None, help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"skipped: the fly data folder {DATA} is absent", file=sys.stderr)
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    models = build_models(work, args.centroid_steps)
+    print(f"models ready in {time.perf_counter() - t:.0f} s", flush=True)
+    videos = {"single@512": DATA / "single_fly.mp4", "single@192": DATA / "single_fly.mp4",
+              "single@192-lite": DATA / "single_fly.mp4", "topdown": DATA / "two_flies.mp4"}
+    rows = []
+    for case in args.cases.split(","):
+        for b in args.backends.split(","):
+            backend, half = ("torch", True) if b == "torch-bf16" else (b, False)
+            if half:
+                os.environ["POSETRACK_CPU_BF16"] = "1"  # time it even where it is emulated
+            r = run_case(models[case], videos[case], backend, half, args.seconds, args.threads,
+                         args.unpaced_frames)
+            os.environ.pop("POSETRACK_CPU_BF16", None)
+            r["case"] = case
+            rows.append(r)
+            print(f"{case:11s} {b:10s} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}  p99 {r['p99_ms']:7.1f} ms  "
+                  f"{r['sustained_fps']:5.1f} fps sustained  dropped {r['dropped']}/{r['arrived']}  "
+                  f"unpaced {r['unpaced_fps']:5.1f} fps  animals {r['mean_animals']:.2f}", flush=True)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    print(f"\nCPU: {cpu}, {os.cpu_count()} cores, {args.threads} thread(s); torch {torch.__version__}; "
+          f"python {platform.python_version()}")
+    print("| model | backend | p50 ms | p95 ms | p99 ms | sustained fps | dropped / arrived | unpaced fps |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['case']} | {r['backend']} {r['precision']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+              f"{r['p99_ms']:.1f} | {r['sustained_fps']:.1f} | {r['dropped']} / {r['arrived']} | "
+              f"{r['unpaced_fps']:.1f} |")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"cpu": cpu, "threads": args.threads, "rows": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
