@@ -163,6 +163,18 @@ def main(argv=None) -> int:
         out["held_out"][c] = rows[-1][1:]
     _table("Held-out view: triangulate from the other 3, project into this one, compare with its labels (px)",
            ["held out", "median", "p90", "points", "ref med", "ref p90"], rows)
+    from napari_posetrack.core.multiview import TriangulationConfig
+
+    rows = []
+    for label, cfg in (("RANSAC, 10 px", TriangulationConfig(max_error_px=10)),
+                       ("RANSAC, 20 px (default)", TriangulationConfig()),
+                       ("RANSAC, 30 px", TriangulationConfig(max_error_px=30)),
+                       ("all views, no rejection", TriangulationConfig(ransac=False, max_error_px=1e9)),
+                       ("default, no refinement", TriangulationConfig(refine=False))):
+        rows.append([label] + [float(np.nanmedian(_held_out(views, group, ci, cfg))) for ci in range(len(views.cameras))])
+    _table("Held-out median (px) by triangulation setting", ["setting"] + list(views.cameras), rows,
+           [26] + [10] * len(views.cameras))
+    out["held_out_settings"] = rows
     # which labels of the held-out view sit nearer another node's reprojection than their own
     print("\nlabels nearer another node's held-out reprojection (label -> node, own px vs other px, medians):")
     out["confusions"] = {}
