@@ -242,3 +242,15 @@ def test_predict_in_views_and_epipolar_curve():
     assert np.min(np.linalg.norm(curve - uv[1, 1], axis=1)) < 15
     dense = epipolar_curve(group, "cam0", uv[0, 1], "cam1", near=500, far=1500, n=2000)
     assert np.min(np.linalg.norm(dense - uv[1, 1], axis=1)) < 0.5
+
+
+def test_detects_a_plain_checkerboard(tmp_path):
+    board = BoardSpec(8, 11, 24.0)  # no markers: a plain checkerboard, all 70 inner corners or none
+    group = synthetic_rig(2, radius=420, height=300)
+    poses = board_poses(board, 2, tilt_deg=15)
+    files = write_board_images(tmp_path, board, group, poses)
+    truth = synthetic_detections(group, board, poses, noise_px=0, margin=-10_000)
+    for cam in files:
+        for d, t in zip(detect_images(board, files[cam]), truth[cam]):
+            assert len(d) == 70 and list(d.ids) == list(range(70))
+            assert np.abs(d.corners - t.corners).max() < 1.0

@@ -97,7 +97,14 @@ def render_board(board: BoardSpec, camera: Camera, pose_cam: np.ndarray, *, px_p
     margin = 10
     bw = int(round(board.squares_x * board.square_length * px_per_unit))
     bh = int(round(board.squares_y * board.square_length * px_per_unit))
-    img = board._cv_board().generateImage((bw + 2 * margin, bh + 2 * margin), marginSize=margin)
+    if board.is_charuco:
+        img = board._cv_board().generateImage((bw + 2 * margin, bh + 2 * margin), marginSize=margin)
+    else:  # plain checkerboard, black square at the origin
+        yy, xx = np.mgrid[0:bh + 2 * margin, 0:bw + 2 * margin]
+        sq = board.square_length * px_per_unit
+        cell = (np.floor((xx - margin) / sq) + np.floor((yy - margin) / sq)) % 2
+        inside = (xx >= margin) & (xx < bw + margin) & (yy >= margin) & (yy < bh + margin)
+        img = np.where(inside & (cell == 0), 0, 255).astype(np.uint8)
     # board units -> board image pixels
     a = np.array([[px_per_unit, 0, margin], [0, px_per_unit, margin], [0, 0, 1]])
     hmat = camera.matrix @ np.column_stack([pose_cam[:3, 0], pose_cam[:3, 1], pose_cam[:3, 3]])
