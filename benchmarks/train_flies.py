@@ -173,31 +173,32 @@ else:
     g.pipeline("bottomup")
     cfgs = {"bottomup": g.build()}
 for name, c in cfgs.items():
-    s = stages[name]
+    s = stages.get(name)
     c = OmegaConf.to_container(c, resolve=True)
     d = c["data_config"]
     d["train_labels_path"] = [tr1]
     d["validation_fraction"] = 0.1
-    d["preprocessing"]["scale"] = s["scale"]
-    if name == "centered_instance":
-        d["preprocessing"]["crop_size"] = s["crop_size"]
-    geo = d["augmentation_config"]["geometric"]
-    geo.update(rotation_min=-s["rotation"], rotation_max=s["rotation"], scale_min=s["scale_min"],
-               scale_max=s["scale_max"])
-    u = c["model_config"]["backbone_config"]["unet"]
-    u.update(filters=s["filters"], filters_rate=s["filters_rate"], max_stride=s["max_stride"],
-             output_stride=s["output_stride"])
-    for head in c["model_config"]["head_configs"].values():
-        for part_name, part in (head or {}).items():
-            if isinstance(part, dict) and "output_stride" in part:
-                part["output_stride"] = s["output_stride"]
-                part["sigma"] = s["paf_width"] if part_name == "pafs" else s["sigma"]
     t = c["trainer_config"]
-    t["optimizer"]["lr"] = s["lr"]
-    t["train_data_loader"]["batch_size"] = s["batch_size"]
+    if s:  # matched settings (train_flies); without them sleap-nn keeps its own automatic config
+        d["preprocessing"]["scale"] = s["scale"]
+        if name == "centered_instance":
+            d["preprocessing"]["crop_size"] = s["crop_size"]
+        geo = d["augmentation_config"]["geometric"]
+        geo.update(rotation_min=-s["rotation"], rotation_max=s["rotation"], scale_min=s["scale_min"],
+                   scale_max=s["scale_max"])
+        u = c["model_config"]["backbone_config"]["unet"]
+        u.update(filters=s["filters"], filters_rate=s["filters_rate"], max_stride=s["max_stride"],
+                 output_stride=s["output_stride"])
+        for head in c["model_config"]["head_configs"].values():
+            for part_name, part in (head or {}).items():
+                if isinstance(part, dict) and "output_stride" in part:
+                    part["output_stride"] = s["output_stride"]
+                    part["sigma"] = s["paf_width"] if part_name == "pafs" else s["sigma"]
+        t["optimizer"]["lr"] = s["lr"]
+        t["train_data_loader"]["batch_size"] = s["batch_size"]
+        t["min_train_steps_per_epoch"] = s["steps"]; t["train_steps_per_epoch"] = s["steps"]
     t["trainer_accelerator"] = "cpu"; t["trainer_devices"] = 1; t["save_ckpt"] = True
     t["ckpt_dir"] = out; t["run_name"] = name
-    t["min_train_steps_per_epoch"] = s["steps"]; t["train_steps_per_epoch"] = s["steps"]
     t["max_epochs"] = 10000; t["visualize_preds_during_training"] = False
     t["train_data_loader"]["num_workers"] = 0; t["val_data_loader"]["num_workers"] = 0
     t["use_wandb"] = False
@@ -232,7 +233,9 @@ def _wait_cpu(p, cpu_budget: float, wall_cap: float) -> float:
     return used
 
 
-def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file):
+def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file, auto: bool = False):
+    """Train sleap-nn until it used ``cpu_seconds`` CPU time, predict three_flies; ``auto`` keeps sleap-nn's own
+    automatic config (the defaults a sleap-nn user gets) instead of our matched settings."""
     import sleap_io as sio
 
     from napari_posetrack.core.io.sleap_convert import labels_to_dataset
@@ -241,7 +244,7 @@ def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file):
     d.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(d), str(train_file),
-                            json.dumps(stage_configs(kind))], env=env,
+                            json.dumps({} if auto else stage_configs(kind))], env=env,
                            check=True,
                            capture_output=True, text=True).stdout.split()
     t0 = time.time()

@@ -151,7 +151,7 @@ def test_cosine_with_time_limit_anneals_over_the_budget(tmp_path):
     ov = {"model": {"sigma": 2.0, "backbone": {"filters": 4, "down_blocks": 2}},
           "train": {"epochs": 100000, "batch_size": 2, "steps_per_epoch": 2, "eval_every": 0, "val_fraction": 0.25,
                     "learning_rate": 1e-3, "scheduler": "cosine", "max_minutes": 0.04, "time_clock": "wall",
-                    "patience": 0, "device": "cpu"}, "augment": {"enabled": False}}
+                    "patience": 0, "device": "cpu", "warmup": 0.0}, "augment": {"enabled": False}}
     evs, res = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
     hist = res["stages"]["single"]["history"]
     assert res["stages"]["single"]["stopped"] == "time limit"
@@ -160,6 +160,20 @@ def test_cosine_with_time_limit_anneals_over_the_budget(tmp_path):
     assert lrs[0] > 0.8e-3  # starts near the configured rate
     assert lrs[-1] < 0.3e-3  # and has annealed by the end of the budget
     assert all(b <= a + 1e-12 for a, b in zip(lrs, lrs[1:]))
+
+
+def test_warmup_then_cosine_learning_rate():
+    from napari_posetrack.nn.config import TrainingConfig
+    from napari_posetrack.nn.trainer import lr_factor
+
+    cfg = TrainingConfig().update({"train": {"warmup": 0.1, "scheduler": "cosine"}})
+    f = [lr_factor(cfg, p) for p in np.linspace(0, 1, 101)]
+    assert f[0] == pytest.approx(0.05)  # warm-up starts low
+    assert max(f) == pytest.approx(1.0, abs=1e-6) and int(np.argmax(f)) == 10  # peak at the end of the warm-up
+    assert all(b <= a + 1e-12 for a, b in zip(f[10:], f[11:]))  # then anneals
+    assert f[-1] == pytest.approx(0.01)
+    flat = TrainingConfig().update({"train": {"warmup": 0.0, "scheduler": "none"}})
+    assert {lr_factor(flat, p) for p in (0.0, 0.5, 1.0)} == {1.0}
 
 
 def test_settings_that_train_badly_warn(tmp_path):

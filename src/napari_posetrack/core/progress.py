@@ -84,7 +84,9 @@ def drain(gen: Generator[ProgressEvent, None, Any] | Iterator[ProgressEvent], *,
             bar = bars.get(ev.stage)
             if bar is None:
                 bar = bars[ev.stage] = tqdm(total=ev.total, desc=f"{desc} {ev.stage}".strip(), leave=True)
-            if ev.total is not None and bar.total != ev.total:
+            if ev.step is not None and ev.step < bar.n:  # the stage starts over (a new epoch): new rate and ETA
+                bar.reset(total=ev.total)
+            elif ev.total is not None and bar.total != ev.total:
                 bar.total = ev.total
             bar.n = ev.step
             if ev.metrics:

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 from .errors import SkeletonMismatchError
 
-__all__ = ["Skeleton"]
+__all__ = ["Skeleton", "propose_anchor_heading"]
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -211,3 +211,47 @@ class Skeleton:
             [tuple(s) for s in d.get("symmetries", [])],
             name=d.get("name", "skeleton"),
         )
+
+
+#: name fragments that mark a body-centre node (anchor) and a front node (heading), best first
+_ANCHOR_WORDS = ("thorax", "centroid", "center", "centre", "body", "spine", "back", "trunk", "torso", "neck")
+_HEADING_WORDS = ("head", "nose", "snout", "beak", "rostrum", "mouth", "face", "front")
+
+
+def _find(names: Sequence[str], words) -> int | None:
+    low = [n.lower() for n in names]
+    for w in words:
+        for i, n in enumerate(low):
+            if n == w:
+                return i
+    for w in words:
+        for i, n in enumerate(low):
+            if n.startswith(w) and n[len(w):].strip("_-. 0123456789") == "":
+                return i
+    for w in words:
+        for i, n in enumerate(low):
+            if w in n:
+                return i
+    return None
+
+
+def propose_anchor_heading(node_names: Sequence[str]) -> tuple[str, str, str]:
+    """Propose an anchor node and a heading node from the node names.
+
+    The anchor is a body-centre node (thorax, centroid, body, spine...), the heading node a front
+    node (head, nose, snout...); a heading node with no body-centre node pairs with the tail
+    base or the middle of the animal when one is named. Returns ``(anchor, heading, reason)``;
+    empty strings when the names say nothing (the anchor is then the bounding-box centre and
+    crops are not aligned).
+    """
+    names = list(node_names)
+    heading = _find(names, _HEADING_WORDS)
+    anchor = _find(names, _ANCHOR_WORDS)
+    if anchor is None and heading is not None:
+        anchor = _find(names, ("tailbase", "tail_base", "tail-base", "tailstart", "tail", "hip", "pelvis"))
+    if heading is not None and anchor is not None and heading != anchor:
+        return names[anchor], names[heading], (f"anchor {names[anchor]!r}, heading {names[anchor]!r} -> "
+                                               f"{names[heading]!r}, from the node names")
+    if anchor is not None:
+        return names[anchor], "", f"anchor {names[anchor]!r} from the node names; no front node (head, nose...) named"
+    return "", "", "no body-centre or front node recognised in the node names"

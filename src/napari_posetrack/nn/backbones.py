@@ -5,7 +5,8 @@ Registry :data:`BACKBONES` maps a name to a class built with
 ``out_channels`` and ``max_stride`` and maps (B, C, H, W) with H, W multiples of ``max_stride``
 to (B, out_channels, H / output_stride, W / output_stride).
 
-* ``unet``: SLEAP-style UNet (blocks of 3x3 conv + ReLU, max-pool down, bilinear up with skips).
+* ``unet``: SLEAP-style UNet (blocks of 3x3 conv + norm + ReLU, max-pool down, bilinear up with
+  skips). ``norm`` is group norm by default (``none`` gives SLEAP's plain UNet).
 * ``resnet``: an encoder of residual stages (ResNet basic blocks, written here: torchvision is
   not needed) with a UNet-style decoder. ``pretrained`` loads encoder weights from a local file.
 """
@@ -33,10 +34,24 @@ def register_backbone(name: str):
     return deco
 
 
-def _conv_block(cin: int, cout: int, n: int) -> nn.Sequential:
+def _norm(kind: str, channels: int):
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "group":
+        groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
+        return nn.GroupNorm(groups, channels)
+    return None
+
+
+def _conv_block(cin: int, cout: int, n: int, norm: str = "none") -> nn.Sequential:
+    """``n`` x (3x3 conv, optional group/batch norm, ReLU)."""
     layers = []
     for i in range(n):
-        layers += [nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1), nn.ReLU(inplace=True)]
+        nl = _norm(norm, cout)
+        layers.append(nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=nl is None))
+        if nl is not None:
+            layers.append(nl)
+        layers.append(nn.ReLU(inplace=True))
     return nn.Sequential(*layers)
 
 
@@ -54,7 +69,8 @@ class _Decoder(nn.Module):
         self.levels = list(range(max_level - 1, out_level - 1, -1))
         for lvl in self.levels:
             cout = _level_filters(cfg, lvl)
-            self.blocks.append(_conv_block(cin + skip_channels[lvl], cout, cfg.convs_per_block))
+            self.blocks.append(_conv_block(cin + skip_channels[lvl], cout, cfg.convs_per_block,
+                                           getattr(cfg, "norm", "none")))
             cin = cout
         self.out_channels = cin
 
@@ -78,11 +94,11 @@ class UNet(nn.Module):
         cin = in_channels
         for lvl in range(cfg.down_blocks):
             cout = _level_filters(cfg, lvl)
-            self.down.append(_conv_block(cin, cout, cfg.convs_per_block))
+            self.down.append(_conv_block(cin, cout, cfg.convs_per_block, cfg.norm))
             skip_ch.append(cout)
             cin = cout
         bottom = _level_filters(cfg, cfg.down_blocks)
-        self.middle = _conv_block(cin, bottom, cfg.convs_per_block)
+        self.middle = _conv_block(cin, bottom, cfg.convs_per_block, cfg.norm)
         out_level = int(round(torch.log2(torch.tensor(float(output_stride))).item()))
         self.decoder = _Decoder(cfg, skip_ch, bottom, cfg.down_blocks, out_level)
         self.out_channels = self.decoder.out_channels if self.decoder.levels else bottom

@@ -27,8 +27,11 @@ class Samples:
     """Model-ready examples.
 
     images : uint8 tensor (M, C, H, W); points : float (M, N, K, 2) in input px (NaN = none);
-    anchors : float (M, N, 2); origins : float (M, 2) crop origin in original px (crops only);
+    anchors : float (M, N, 2); origins : float (M, 2) crop origin in original px (unused, kept None);
     frame : (M,) index into the FrameSet; messages : notes for the log.
+    transforms : float (M, 2, 3) crop-input px -> frame px (crops only; see :mod:`.align`);
+    sampler : :class:`~.align.CropSampler` drawing augmented crops (crops only);
+    headings : float (M, N, 2) heading-node positions in input px (full frames with a heading node).
     """
 
     images: torch.Tensor
@@ -37,13 +40,18 @@ class Samples:
     frame: np.ndarray
     origins: torch.Tensor | None = None
     messages: list = field(default_factory=list)
+    transforms: torch.Tensor | None = None
+    sampler: object = None
+    headings: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
 
 def _anchor_index(cfg, node_names) -> int | None:
-    return node_names.index(cfg.model.anchor_node) if cfg.model.anchor_node else None
+    from .align import node_index
+
+    return node_index(cfg.model.anchor_node, node_names)
 
 
 def _to_uint8(t: torch.Tensor) -> torch.Tensor:
@@ -78,19 +86,39 @@ def build_full_frame(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
     pts = _pad_points(fs.points, k)
     anchor = _anchor_index(cfg, fs.node_names)
     anchors = np.stack([anchor_points(p, anchor) for p in pts]) if len(pts) else np.zeros((0, 1, 2), np.float32)
+    headings = None
+    if cfg.model.type == "centroid":
+        from .align import node_index
+
+        hi = node_index(cfg.model.heading_node, fs.node_names)
+        if hi is not None:
+            headings = torch.from_numpy(scale_points(pts[:, :, hi], scale)).float()
     return Samples(images, torch.from_numpy(scale_points(pts, scale)).float(),
-                   torch.from_numpy(scale_points(anchors, scale)).float(), np.arange(len(fs)), None, msgs)
+                   torch.from_numpy(scale_points(anchors, scale)).float(), np.arange(len(fs)), None, msgs,
+                   headings=headings)
 
 
 def raw_crop_size(fs: FrameSet, cfg) -> float:
-    """Side (original px) of a square around each anchor that holds every labeled node, plus a margin."""
+    """Side (original px) of a square around each anchor that holds every labeled node, plus a margin.
+
+    With a heading node the square is measured in the heading-aligned frame of each instance.
+    """
+    from .align import heading_angles, node_index
+
     anchor = _anchor_index(cfg, fs.node_names)
+    heading = node_index(cfg.model.heading_node, fs.node_names) if cfg.model.type == "centered_instance" else None
     extent = 0.0
     for p in fs.points:
         if len(p) == 0:
             continue
         a = anchor_points(p, anchor)
-        d = np.abs(p - a[:, None, :])
+        d = p - a[:, None, :]
+        if heading is not None:
+            phi = heading_angles(a, p[:, heading])
+            alpha = np.where(np.isfinite(phi), phi + np.pi / 2, 0.0)
+            c, s = np.cos(alpha)[:, None], np.sin(alpha)[:, None]
+            d = np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], -1)
+        d = np.abs(d)
         if np.isfinite(d).any():
             extent = max(extent, float(np.nanmax(d)))
     return 2 * extent * 1.1 + 16
@@ -155,7 +183,13 @@ def auto_crop_size(fs: FrameSet, cfg) -> int:
 
 
 def build_crops(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
-    scale = float(cfg.preprocess.input_scale)
+    """One crop per labeled instance, centred on its anchor and, with a heading node, rotated heading-up.
+
+    The samples hold the un-augmented crops (validation) and a :class:`~.align.CropSampler` that
+    draws augmented crops from the frames during training.
+    """
+    from .align import CropSampler
+
     channels = int(cfg.preprocess.channels or cfg.data.get("channels") or fs.channels)
     size = int(crop_size or cfg.model.crop_size or auto_crop_size(fs, cfg))
     largest = max(max(im.shape[:2]) for im in fs.images)
@@ -163,42 +197,20 @@ def build_crops(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
         raise ConfigError(
             f"The top-down crop size {size} px is larger than the frames (largest side {largest} px).",
             hint=f"Set model.crop_size to at most {largest} (or 0 to pick it from the data).")
-    anchor = _anchor_index(cfg, fs.node_names)
-    crops, pts, origins, frame = [], [], [], []
-    half = size // 2
-    for i, (im, p) in enumerate(zip(fs.images, fs.points)):
-        if len(p) == 0:
-            continue
-        anchors = anchor_points(p, anchor)
-        for j in range(len(p)):
-            if not np.isfinite(anchors[j]).all():
-                continue
-            x0, y0 = int(round(anchors[j, 0])) - half, int(round(anchors[j, 1])) - half
-            crop = np.zeros((size, size, im.shape[-1]), np.uint8)
-            ys, xs = max(0, y0), max(0, x0)
-            ye, xe = min(im.shape[0], y0 + size), min(im.shape[1], x0 + size)
-            if ye > ys and xe > xs:
-                crop[ys - y0: ye - y0, xs - x0: xe - x0] = im[ys:ye, xs:xe]
-            crops.append(crop)
-            pts.append((p[j] - np.array([x0, y0], np.float32))[None])
-            origins.append((x0, y0))
-            frame.append(i)
-    if not crops:
+    sampler = CropSampler(fs, cfg, size, channels)
+    if len(sampler) == 0:
         raise ConfigError("No labeled instance to crop for the centered-instance model.",
                           hint="Label at least one instance with a visible point.")
-    channels_t = []
-    for c in crops:
-        channels_t.append(_to_uint8(scale_images(frames_to_tensor(c, channels=channels), scale))[0])
-    images = torch.stack(channels_t)
-    ph = (-images.shape[-2]) % cfg.pad_to
-    pw = (-images.shape[-1]) % cfg.pad_to
-    if ph or pw:
-        images = torch.nn.functional.pad(images, (0, pw, 0, ph))
-    p = np.concatenate(pts).astype(np.float32)[:, None]  # (M, 1, K, 2)
-    anchors = np.full((len(p), 1, 2), (size - 1) / 2.0, np.float32)
-    return Samples(images, torch.from_numpy(scale_points(p, scale)).float(),
-                   torch.from_numpy(scale_points(anchors, scale)).float(), np.asarray(frame),
-                   torch.tensor(origins, dtype=torch.float32), [f"crop size {size} px"])
+    images, points, A = sampler.draw(torch.arange(len(sampler)))
+    msgs = [f"crop size {size} px"]
+    if sampler.aligned:
+        msgs.append(f"crops aligned: {cfg.model.anchor_node} -> {cfg.model.heading_node} points up")
+        if sampler.n_unaligned:
+            msgs.append(f"warning: {sampler.n_unaligned} of {len(sampler)} instances have no visible heading node "
+                        f"{cfg.model.heading_node!r} (or it sits on the anchor); their crops are not aligned")
+    anchors = torch.full((len(sampler), 1, 2), (sampler.n - 1) / 2.0)
+    return Samples(_to_uint8(images), points, anchors, sampler.source_frame, None, msgs, transforms=A,
+                   sampler=sampler)
 
 
 #: model type -> builder

@@ -39,7 +39,9 @@ __all__ = [
 ]
 
 #: Version of the checkpoint/config schema; a checkpoint with a larger number is refused.
-CONFIG_VERSION = 1
+CONFIG_VERSION = 2
+#: what a version-1 config (written before normalisation layers and heading alignment) meant
+_V1_DEFAULTS = {"model": {"anchor_node": "", "heading_node": "", "backbone": {"norm": "none"}}}
 MODEL_TYPES = ("single", "centroid", "centered_instance", "bottomup")
 
 
@@ -112,6 +114,9 @@ class BackboneConfig(_Section):
     filters_rate: float = _f(2.0, "Filter growth factor per down block.", min=1.0, max=4.0)
     down_blocks: int = _f(4, "Down-sampling blocks (max stride = 2**down_blocks).", min=1, max=6)
     convs_per_block: int = _f(2, "Convolutions per UNet block / residual blocks per ResNet stage.", min=1, max=4)
+    norm: str = _f("group", "Normalisation after each UNet convolution: group norm (default; learns fastest in "
+                   "short runs, independent of batch size), batch norm, or none (SLEAP's UNet).",
+                   choices=("group", "batch", "none"))
     pretrained: str = _f("", "Local file with encoder weights (.safetensors or .pt); empty = random init.")
 
     def validate(self) -> None:
@@ -132,7 +137,11 @@ class ModelConfig(_Section):
     paf_width: float = _f(3.0, "Half-width of part affinity fields, in pixels of the scaled input.", min=0.5,
                           max=50.0)
     offsets: bool = _f(False, "Also predict sub-pixel offset maps (refinement).")
-    anchor_node: str = _f("", "Top-down anchor node name; empty = bounding-box centre.")
+    anchor_node: str = _f("auto", "Top-down anchor node name; auto = a body-centre node recognised by name "
+                          "(thorax, body, spine...), empty = bounding-box centre.")
+    heading_node: str = _f("auto", "Top-down heading node: crops are rotated so that anchor -> heading points up "
+                           "(egocentric alignment), and the centroid model also predicts each animal's heading. "
+                           "auto = a front node recognised by name (head, nose, snout...); empty = no alignment.")
     crop_size: int = _f(0, "Top-down crop size in original pixels; 0 = from the data.", min=0, max=4096)
     backbone: "BackboneConfig" = field(default_factory=BackboneConfig,
                                        metadata={"help": "Backbone settings."})
@@ -177,6 +186,9 @@ class AugmentConfig(_Section):
     scale_min: float = _f(0.9, "Min zoom factor.", min=0.1, max=1.0)
     scale_max: float = _f(1.1, "Max zoom factor.", min=1.0, max=10.0)
     translate: float = _f(0.05, "Max translation as a fraction of the image size.", min=0.0, max=0.5)
+    aligned_rotation: float = _f(15.0, "Max rotation in degrees of heading-aligned top-down crops (they are "
+                                 "already rotated to a common heading; this covers heading errors).",
+                                 min=0.0, max=180.0)
     flip: float = _f(0.0, "Probability of a left/right flip (swaps symmetric nodes).", min=0.0, max=1.0)
     brightness: float = _f(0.1, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
     contrast: float = _f(0.1, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
@@ -196,15 +208,26 @@ class TrainConfig(_Section):
                               min=0)
     batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)
     learning_rate: float = _f(1e-3, "Adam learning rate.", min=1e-7, max=1.0)
-    scheduler: str = _f("plateau", "Learning-rate schedule; cosine anneals over the epochs, or over max_minutes "
-                        "when that is set.", choices=("plateau", "cosine", "none"))
+    scheduler: str = _f("cosine", "Learning-rate schedule: cosine (after the warm-up) anneals over max_minutes "
+                        "when that is set, else over the epochs; plateau halves it when validation stalls.",
+                        choices=("cosine", "plateau", "none"))
+    warmup: float = _f(0.03, "Linear learning-rate warm-up, as a fraction of the run (time budget or epochs).",
+                       min=0.0, max=0.5)
+    foreground_weight: float = _f(20.0, "Extra loss weight of confidence-map pixels under a peak (weight 1 + this x "
+                                  "target). Peaks cover ~0.1% of a map; without it a short run learns to output "
+                                  "zeros for the hard nodes. 0 = plain MSE.", min=0.0, max=1000.0)
+    select_by: str = _f("pose", "Best checkpoint: by a validation pose metric (OKS mAP, then PCK) or by "
+                        "validation loss.", choices=("pose", "loss"))
+    precision: str = _f("auto", "Training precision: auto = bfloat16 autocast on CPUs that compute it natively "
+                        "(AVX512-BF16/AMX) and float16 AMP on CUDA (see amp), else float32.",
+                        choices=("auto", "float32", "bf16"))
     patience: int = _f(10, "Early stopping: epochs without val improvement (0 = off).", min=0)
     val_fraction: float = _f(0.1, "Fraction of labeled frames held out for validation.", min=0.0, max=0.9)
-    eval_every: int = _f(5, "Compute pose metrics on the validation split every N epochs (0 = only at end).",
-                         min=0)
+    eval_every: int = _f(1, "Compute pose metrics on the validation split every N epochs (0 = only at end; "
+                         "select_by pose needs them).", min=0)
     seed: int = _f(0, "Random seed (split, init, augmentation).", min=0)
     device: str = _f("auto", "Device.", choices=("auto", "cpu", "cuda", "mps"))
-    amp: bool = _f(True, "Mixed precision on CUDA.")
+    amp: bool = _f(True, "Mixed precision (float16 autocast) on CUDA and MPS.")
     use_negatives: bool = _f(True, "Use frames marked as empty as negative examples.")
     threads: int = _f(0, "CPU threads for torch (0 = leave as is).", min=0)
 
@@ -231,11 +254,27 @@ class TrainingConfig(_Section):
                 "napari-posetrack understands.",
                 hint="Upgrade napari-posetrack to load it.",
             )
-        if self.model.anchor_node and self.skeleton.get("node_names") and \
-                self.model.anchor_node not in self.skeleton["node_names"]:
+        names = self.skeleton.get("node_names")
+        for key in ("anchor_node", "heading_node"):
+            v = getattr(self.model, key)
+            if v and v != "auto" and names and v not in names:
+                raise ConfigError(
+                    f"model.{key} {v!r} is not a node of the skeleton {names}.",
+                    hint="Pick one of the node names, 'auto', or leave it empty.")
+        m = self.model
+        if m.heading_node and m.heading_node not in ("auto",) and m.heading_node == m.anchor_node:
             raise ConfigError(
-                f"model.anchor_node {self.model.anchor_node!r} is not a node of the skeleton "
-                f"{self.skeleton['node_names']}.", hint="Pick one of the node names, or leave it empty.")
+                f"model.heading_node and model.anchor_node are both {m.anchor_node!r}: a heading needs two "
+                "different nodes (the direction anchor -> heading node is rotated to point up).",
+                hint="Pick a front node (head, nose...) as heading_node and a body-centre node as anchor_node, or "
+                     "set heading_node to '' to train without alignment.")
+
+    @classmethod
+    def from_dict(cls, d: dict | None):
+        d = dict(d or {})
+        if "version" in d and int(d["version"]) < 2:  # a saved v1 config: keep what it meant
+            d = _with_missing(d, _V1_DEFAULTS)
+        return super().from_dict(d)
 
     @property
     def pad_to(self) -> int:
@@ -252,6 +291,16 @@ class TrainingConfig(_Section):
         d = self.to_dict()
         _deep_update(d, overrides or {})
         return TrainingConfig.from_dict(d)
+
+
+def _with_missing(d: dict, defaults: dict) -> dict:
+    out = dict(d)
+    for k, v in defaults.items():
+        if isinstance(v, dict):
+            out[k] = _with_missing(dict(out.get(k) or {}), v)
+        else:
+            out.setdefault(k, v)
+    return out
 
 
 def _deep_update(d: dict, new: dict) -> None:

@@ -12,7 +12,7 @@ from torch import nn
 from ..core.errors import ConfigError
 from .backbones import build_backbone
 
-__all__ = ["HEADS", "MODEL_HEADS", "PoseModel", "build_model", "head_names"]
+__all__ = ["HEADS", "MODEL_HEADS", "PoseModel", "build_model", "head_names", "has_heading"]
 
 
 def _n_nodes(cfg) -> int:
@@ -29,6 +29,7 @@ HEADS = {
     "pafs": lambda cfg: 2 * _n_edges(cfg),
     "centroids": lambda cfg: 1,
     "offsets": lambda cfg: 2 if cfg.model.type == "centroid" else 2 * _n_nodes(cfg),
+    "heading": lambda cfg: 2,
 }
 
 #: model type -> its heads (without offsets)
@@ -44,7 +45,16 @@ def head_names(cfg) -> list[str]:
     names = list(MODEL_HEADS[cfg.model.type])
     if cfg.model.offsets:
         names.append("offsets")
+    if cfg.model.type == "centroid" and has_heading(cfg):
+        names.append("heading")
     return names
+
+
+def has_heading(cfg) -> bool:
+    """True when the config names a (resolved) heading node of its skeleton."""
+    from .align import node_index
+
+    return node_index(cfg.model.heading_node, cfg.skeleton.get("node_names", [])) is not None
 
 
 class PoseModel(nn.Module):

@@ -132,11 +132,18 @@ def _offset_target(batch, ctx):
     return offset_maps(pts, ctx["out_hw"], ctx["stride"], ctx["sigma"])
 
 
+def _heading_target(batch, ctx):
+    from .align import heading_maps
+
+    radius = max(2.0 * ctx["sigma"], 1.5 * ctx["stride"])
+    return heading_maps(batch["anchors"], batch["headings"], ctx["out_hw"], ctx["stride"], radius)
+
+
 #: head name -> target builder ``fn(batch, ctx)``
 TARGETS = {"confmaps": _confmap_target, "centroids": _centroid_target, "pafs": _paf_target,
-           "offsets": _offset_target}
+           "offsets": _offset_target, "heading": _heading_target}
 
 
 def make_targets(heads, batch: dict, ctx: dict) -> dict:
-    """Targets for every head name in ``heads``; ``offsets`` gives a (maps, weight) pair."""
+    """Targets for every head name in ``heads``; ``offsets`` and ``heading`` give (maps, weight) pairs."""
     return {h: TARGETS[h](batch, ctx) for h in heads}

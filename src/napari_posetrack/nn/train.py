@@ -28,11 +28,41 @@ def prepare_config(base: TrainingConfig, model_type: str, dataset, overrides: di
     sk = dataset.skeleton
     cfg.skeleton = {"node_names": list(sk.node_names), "edges": [list(e) for e in sk.edges],
                     "symmetries": [list(s) for s in sk.symmetries], "name": sk.name}
+    note = resolve_anchor_heading(cfg)
+    if note:
+        cfg.data["anchor_note"] = note
     cfg.validate()
     if model_type == "bottomup" and not sk.edges:
         raise ConfigError(f"A bottom-up model needs skeleton edges; skeleton {sk.name!r} has none.",
                           hint="Add edges to the skeleton, or train a single-instance or top-down model.")
     return cfg
+
+
+def resolve_anchor_heading(cfg) -> str:
+    """Replace ``auto`` anchor/heading nodes by names proposed from the skeleton; returns what was chosen and why.
+
+    Only top-down stages use them; other model types get empty values.
+    """
+    from ..core.skeleton import propose_anchor_heading
+
+    m = cfg.model
+    if m.type not in ("centroid", "centered_instance"):
+        m.anchor_node = "" if m.anchor_node == "auto" else m.anchor_node
+        m.heading_node = "" if m.heading_node == "auto" else m.heading_node
+        return ""
+    names = cfg.skeleton.get("node_names", [])
+    anchor, heading, why = propose_anchor_heading(names)
+    picked = []
+    if m.anchor_node == "auto":
+        m.anchor_node = anchor
+        picked.append(f"anchor node {anchor!r}" if anchor else "anchor = bounding-box centre")
+    if m.heading_node == "auto":
+        m.heading_node = heading if heading != m.anchor_node else ""
+        picked.append(f"heading node {m.heading_node!r} (crops rotated heading-up)" if m.heading_node
+                      else "no heading node (crops not aligned)")
+    if not picked:
+        return ""
+    return f"{' and '.join(picked)} (auto: {why}; set model.anchor_node / model.heading_node to choose)"
 
 
 def _fit_one(dataset, cfg, out_dir, frames_cache, *, resume, cancel, dist=None):
@@ -65,6 +95,8 @@ def _topdown(dataset, base, out_dir, *, resume, cancel, stage_overrides, dist=No
     total_min = base.train.max_minutes
     for stage, share in (("centroid", 0.4), ("centered_instance", 0.6)):
         cfg = prepare_config(base, stage, dataset, stage_overrides.get(stage))
+        if stage == "centroid" and cfg.data.get("anchor_note"):
+            yield ProgressEvent("setup", message=cfg.data["anchor_note"])
         if total_min:
             cfg.train.max_minutes = total_min * share
         yield ProgressEvent("stage", message=f"training the {stage} model")

@@ -16,6 +16,7 @@ Data parallel: pass ``dist=DistInfo(rank, world_size)`` after
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -71,8 +72,14 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def compute_loss(outputs: dict, targets: dict) -> tuple[torch.Tensor, dict]:
-    """Sum of per-head losses (MSE for maps, masked L1 for offsets). Returns (total, parts)."""
+def compute_loss(outputs: dict, targets: dict, foreground_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """Sum of per-head losses. Returns (total, parts).
+
+    Confidence and centroid maps: mean squared error, each pixel weighted ``1 + foreground_weight *
+    target`` so that the few pixels under a peak are not outweighed by the background (a plain MSE
+    run learns to output zeros for nodes it is not yet sure of). PAFs: MSE. Offsets: masked L1.
+    Heading: masked MSE of the unit vectors near each anchor.
+    """
     parts = {}
     for name, tgt in targets.items():
         out = outputs[name].float()
@@ -80,6 +87,13 @@ def compute_loss(outputs: dict, targets: dict) -> tuple[torch.Tensor, dict]:
             maps, weight = tgt
             w = weight.repeat_interleave(2, dim=1)
             parts[name] = (w * (out - maps).abs()).sum() / w.sum().clamp_min(1.0) * 0.05
+        elif name == "heading":
+            from .align import HEADING_LOSS_WEIGHT
+
+            vec, weight = tgt
+            parts[name] = (weight * (out - vec) ** 2).sum() / (2 * weight.sum()).clamp_min(1.0) * HEADING_LOSS_WEIGHT
+        elif foreground_weight and name in ("confmaps", "centroids"):
+            parts[name] = ((1.0 + foreground_weight * tgt) * (out - tgt) ** 2).mean()
         else:
             parts[name] = F.mse_loss(out, tgt)
     total = sum(parts.values())
@@ -87,12 +101,24 @@ def compute_loss(outputs: dict, targets: dict) -> tuple[torch.Tensor, dict]:
 
 
 def _batch(samples: Samples, idx, device, cfg, flip_perm, gen, augment: bool):
+    if samples.sampler is not None and augment:  # top-down crops: drawn (aligned, augmented) from the frames
+        x, pts, _ = samples.sampler.draw(idx, cfg.augment if augment else None, gen, flip_perm, device)
+        anchors = samples.anchors[idx].to(device)
+        return x, {"points": pts, "anchors": anchors}
     x = samples.images[idx].to(device, non_blocking=True).float() / 255.0
     pts = samples.points[idx].to(device)
     anchors = samples.anchors[idx].to(device)
+    k = pts.shape[2]
+    if samples.headings is not None:  # heading nodes move with the points (an extra, unpermuted node)
+        pts = torch.cat([pts, samples.headings[idx].to(device)[:, :, None, :]], 2)
+        if flip_perm is not None:
+            flip_perm = list(flip_perm) + [k]
     if augment:
         x, pts, anchors = augment_batch(x, pts, cfg.augment, anchors=anchors, flip_perm=flip_perm, generator=gen)
-    return x, {"points": pts, "anchors": anchors}
+    batch = {"points": pts[:, :, :k], "anchors": anchors}
+    if samples.headings is not None:
+        batch["headings"] = pts[:, :, k]
+    return x, batch
 
 
 def _ctx(cfg, x, model_out_hw, edges):
@@ -107,14 +133,42 @@ def _oom_error(cfg, exc) -> OutOfMemory:
         hint=f"Use a smaller batch size (try {max(1, bs // 2)}), a smaller input scale, or fewer filters.")
 
 
-def _scheduler(cfg, opt, total_epochs):
-    kind = cfg.train.scheduler
-    if kind == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.train.patience // 3),
-                                                          min_lr=1e-6)
-    if kind == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total_epochs))
-    return None
+def _plateau(cfg, opt):
+    if cfg.train.scheduler != "plateau":
+        return None
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(2, cfg.train.patience // 3),
+                                                      min_lr=1e-6)
+
+
+def lr_factor(cfg, progress: float) -> float:
+    """Learning-rate multiplier at ``progress`` in [0, 1] of the run: linear warm-up, then cosine to 1%
+    (``scheduler: cosine``) or flat (``plateau``/``none``; plateau halves it on its own)."""
+    tc = cfg.train
+    progress = min(max(progress, 0.0), 1.0)
+    if tc.warmup and progress < tc.warmup:
+        return 0.05 + 0.95 * progress / tc.warmup
+    if tc.scheduler != "cosine":
+        return 1.0
+    frac = (progress - tc.warmup) / max(1e-9, 1.0 - tc.warmup)
+    return 0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def training_precision(cfg, device) -> tuple[str, str | None]:
+    """(precision used, a warning or None): bfloat16 autocast on CPUs that compute it natively,
+    float16 AMP on CUDA/MPS (``train.amp``), else float32."""
+    tc = cfg.train
+    if device.type in ("cuda", "mps"):
+        return ("float16" if tc.amp else "float32"), None
+    if tc.precision == "float32":
+        return "float32", None
+    from .inference.predictors import cpu_has_bf16
+
+    if cpu_has_bf16():
+        return "bf16", None
+    if tc.precision == "bf16":
+        return "float32", ("warning: train.precision is bf16 but this CPU does not compute bfloat16 natively "
+                           "(no AVX512-BF16 or AMX): emulated bf16 would be slower, so training runs in float32")
+    return "float32", None
 
 
 def _load_resume(out_dir: Path, cfg, model, opt, sched):
@@ -184,22 +238,38 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
-    for msg in auto_msgs + train_s.messages + config_warnings(cfg):
+    precision, prec_warning = training_precision(cfg, device)
+    cfg.data["precision"] = precision
+    for msg in auto_msgs + train_s.messages + config_warnings(cfg) + ([prec_warning] if prec_warning else []):
         yield ProgressEvent("setup", message=msg)
+    yield ProgressEvent("setup", message=f"{cfg.model.type}: {len(train_s)} training and "
+                        f"{len(val_s) if val_s is not None else 0} validation samples, batch {tc.batch_size}, "
+                        f"{precision} on {device.type}")
     model = model if model is not None else build_model(cfg)
     model.to(device)
+    if device.type != "mps":
+        model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
-    sched = _scheduler(cfg, opt, tc.epochs)
-    start_epoch, best, history = 0, math.inf, []
+    sched = _plateau(cfg, opt)
+    start_epoch, best, history = 0, None, []
     if resume and (out_dir / "config.yaml").is_file():
-        start_epoch, best, history = _load_resume(out_dir, cfg, model, opt, sched)
+        start_epoch, _, history = _load_resume(out_dir, cfg, model, opt, sched)
+        best = tuple(history[-1]["best_score"]) if history and history[-1].get("best_score") else None
         yield ProgressEvent("setup", message=f"resumed from epoch {start_epoch} in {out_dir}")
     net = model
     if dist.world_size > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    use_amp = bool(tc.amp and device.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    use_amp = precision == "float16"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and device.type == "cuda")
+
+    def autocast():
+        if precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        if use_amp:
+            return torch.autocast(device.type, dtype=torch.float16)
+        return contextlib.nullcontext()
+
     heads = head_names(cfg)
     edges = [tuple(e) for e in cfg.skeleton.get("edges", [])]
     flip_perm = frames.flip_permutation
@@ -208,14 +278,11 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
     budget_start = clock()
     deadline = budget_start + tc.max_minutes * 60 if tc.max_minutes else math.inf
-    # With a time limit, a cosine schedule anneals over the time budget (per step), not over
-    # ``epochs``: a budget-limited run would otherwise stop at an almost untouched learning rate.
-    timed_cosine = bool(tc.max_minutes) and tc.scheduler == "cosine"
-    if timed_cosine:
-        sched = None
+    total_steps = max(1, tc.epochs * steps)
     best_epoch = history[-1]["best_epoch"] if history else -1
     bad_epochs, stopped, metrics = 0, "epochs", {}
     epoch = start_epoch
+    global_step = start_epoch * steps
     for epoch in range(start_epoch, tc.epochs):
         net.train()
         losses = []
@@ -224,24 +291,30 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
             idx = gidx[dist.rank * tc.batch_size:(dist.rank + 1) * tc.batch_size]
-            if timed_cosine:
-                frac = min(1.0, (clock() - budget_start) / (tc.max_minutes * 60))
+            # warm-up + cosine over the time budget when there is one (a budget-limited run would
+            # otherwise stop at an almost untouched learning rate), else over the epochs
+            progress = (clock() - budget_start) / (tc.max_minutes * 60) if tc.max_minutes else \
+                global_step / total_steps
+            if sched is None or progress < tc.warmup:
                 for g in opt.param_groups:
-                    g["lr"] = tc.learning_rate * (0.01 + 0.99 * 0.5 * (1.0 + math.cos(math.pi * frac)))
+                    g["lr"] = tc.learning_rate * lr_factor(cfg, progress)
             try:
                 x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
-                with torch.autocast(device.type, enabled=use_amp):
+                if device.type != "mps":
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with autocast():
                     out = net(x)
                 hw = next(iter(out.values())).shape[-2:]
                 with torch.no_grad():
                     targets = make_targets(heads, batch, _ctx(cfg, x, tuple(hw), edges))
-                loss, parts = compute_loss(out, targets)
+                loss, parts = compute_loss(out, targets, tc.foreground_weight)
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(opt)
                 scaler.update()
             except torch.OutOfMemoryError as exc:
                 raise _oom_error(cfg, exc) from None
+            global_step += 1
             losses.append(float(loss.detach()))
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1]})
         interrupted = cancel.cancelled or clock() > deadline
@@ -249,41 +322,52 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
         train_loss = float(np.mean(losses))
-        val_loss = _val_loss(model, val_s, cfg, heads, edges, device) if val_s is not None else train_loss
+        val_loss = _val_loss(model, val_s, cfg, heads, edges, device, autocast=autocast) if val_s is not None \
+            else train_loss
         rec = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                "lr": opt.param_groups[0]["lr"], "time": time.monotonic() - t0}
         last_epoch = epoch + 1 >= tc.epochs or interrupted
-        if val_s is not None and tc.eval_every and (epoch + 1) % tc.eval_every == 0 and not last_epoch:
+        score = (-val_loss,)
+        if val_s is not None and tc.eval_every and ((epoch + 1) % tc.eval_every == 0 or last_epoch):
             metrics = validate(model, val_s, val_fs, cfg, device)
             metrics.pop("distances", None)
             rec.update(_summary(metrics))
-        improved = val_loss < best - 1e-9
+            if tc.select_by == "pose" and metrics:
+                score = _pose_score(metrics, val_loss)
+        elif tc.select_by == "pose" and val_s is not None and tc.eval_every:
+            score = None  # not scored this epoch: cannot be the best
+        improved = _better(score, best)
         if improved:
-            best, best_epoch, bad_epochs = val_loss, epoch + 1, 0
+            best, best_epoch, bad_epochs = score, epoch + 1, 0
         else:
             bad_epochs += 1
         rec["best_epoch"] = best_epoch
+        rec["best_score"] = list(best) if best is not None else None
         history.append(rec)
-        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if sched is not None:
             sched.step(val_loss)
-        elif sched is not None:
-            sched.step()
         if dist.is_main:
-            state = {"optimizer": opt.state_dict(), "epoch": epoch + 1, "best": best}
+            state = {"optimizer": opt.state_dict(), "epoch": epoch + 1}
             if sched is not None:
                 state["scheduler"] = sched.state_dict()
             save_checkpoint(out_dir, model, cfg, which=("best", "last") if improved else ("last",), state=state,
                             history=history)
         yield ProgressEvent("epoch", epoch + 1, tc.epochs, dict(rec), message=f"epoch {epoch + 1}: "
-                            f"train {train_loss:.4g} val {val_loss:.4g}")
+                            f"train {train_loss:.4g} val {val_loss:.4g}" + (
+                                f" val OKS mAP {rec['val_oks_map']:.3f} PCK@5 {rec['val_pck_5']:.3f}"
+                                if "val_oks_map" in rec else ""))
         if interrupted:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
         if tc.patience and bad_epochs >= tc.patience:
             stopped = "early stopping"
             break
-    result = {"out_dir": str(out_dir), "best_epoch": best_epoch, "best_val_loss": best, "history": history,
-              "stopped": stopped, "epochs_run": len(history)}
+    result = {"out_dir": str(out_dir), "best_epoch": best_epoch, "best_val_loss": _best_loss(history, best_epoch),
+              "history": history, "stopped": stopped, "epochs_run": len(history)}
+    if not history and dist.is_main:
+        yield ProgressEvent("validate", 0, 1, message=(
+            f"warning: the time budget ended before the first {cfg.model.type} training step finished; no model was "
+            f"written to {out_dir}. Give training more time (train.max_minutes)."))
     if dist.is_main and history and (out_dir / "best.safetensors").is_file():
         from .checkpoint import _read_state_dict, weights_path
 
@@ -298,6 +382,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             except Exception as exc:  # noqa: BLE001 - plots are a bonus; never fail a run for them
                 yield ProgressEvent("validate", 0, 1, message=f"could not draw validation plots: {exc}")
             metrics.pop("distances", None)
+            for msg in result_warnings(cfg, metrics, history):
+                yield ProgressEvent("validate", 0, 1, message=msg)
         cfg.data["metrics"] = _summary(metrics)
         save_checkpoint(out_dir, model, cfg, which=("best",))
         import json
@@ -307,6 +393,50 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     result["metrics"] = metrics
     result["model"] = model
     return result
+
+
+def _better(score, best) -> bool:
+    """Is epoch ``score`` better than ``best``? A pose-scored epoch beats a loss-only one, never the reverse."""
+    if score is None:
+        return False
+    if best is None or len(score) > len(best):
+        return True
+    return len(score) == len(best) and score > best
+
+
+def _pose_score(metrics: dict, val_loss: float) -> tuple:
+    """Ordering key of a validation result: OKS mAP, then PCK@5, then lower loss."""
+    def num(v):
+        return -1.0 if v is None or not np.isfinite(v) else float(v)
+
+    return (num(metrics.get("oks_map")), num(metrics.get("pck_5")), -val_loss)
+
+
+def _best_loss(history, best_epoch) -> float:
+    for rec in history:
+        if rec["epoch"] == best_epoch:
+            return float(rec["val_loss"])
+    return math.inf
+
+
+def result_warnings(cfg, metrics: dict, history: list) -> list[str]:
+    """What a finished run must say about a model that does not work: no animals, nodes never predicted."""
+    out = []
+    if not metrics:
+        return out
+    what = {"centroid": "animals (anchors)", "centered_instance": "any node in the crops"}.get(
+        cfg.model.type, "any animal")
+    if metrics.get("n_gt_instances", 0) and (metrics.get("n_pred_instances", 0) == 0 or
+                                             metrics.get("error", {}).get("n", 0) == 0):
+        out.append(f"warning: the model finds no {what} on the validation frames after {len(history)} epochs; it "
+                   "is not usable yet. Train longer (train.max_minutes / epochs), or check the labels and sigma.")
+        return out
+    never = [n for n, v in (metrics.get("per_node") or {}).items()
+             if np.isfinite(v.get("detected", np.nan)) and v.get("detected", 0) < 0.05]
+    if never and cfg.model.type != "centroid":
+        out.append(f"warning: node(s) {never} are (almost) never predicted on the validation frames; train longer, "
+                   "or check that they are labeled consistently.")
+    return out
 
 
 def config_warnings(cfg) -> list[str]:
@@ -331,16 +461,17 @@ def _summary(m: dict) -> dict:
 
 
 @torch.no_grad()
-def _val_loss(model, samples, cfg, heads, edges, device, batch_size=8) -> float:
+def _val_loss(model, samples, cfg, heads, edges, device, batch_size=8, autocast=None) -> float:
     model.eval()
     tot, n = 0.0, 0
     for s in range(0, len(samples), batch_size):
         idx = torch.arange(s, min(s + batch_size, len(samples)))
-        x = samples.images[idx].to(device).float() / 255.0
-        batch = {"points": samples.points[idx].to(device), "anchors": samples.anchors[idx].to(device)}
-        out = model(x)
+        x, batch = _batch(samples, idx, device, cfg, None, None, False)
+        with autocast() if autocast is not None else contextlib.nullcontext():
+            out = model(x)
         hw = next(iter(out.values())).shape[-2:]
-        loss, _ = compute_loss(out, make_targets(heads, batch, _ctx(cfg, x, tuple(hw), edges)))
+        loss, _ = compute_loss(out, make_targets(heads, batch, _ctx(cfg, x, tuple(hw), edges)),
+                               cfg.train.foreground_weight)
         tot += float(loss) * len(idx)
         n += len(idx)
     model.train()

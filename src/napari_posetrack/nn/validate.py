@@ -77,11 +77,25 @@ def _predict_single(model, samples, fs, cfg, device):
 
 
 def _predict_crops(model, samples, fs, cfg, device):
-    pts, sc = _global_peaks_all(model, samples, cfg, device)
-    pts = pts + samples.origins.numpy()[:, None, :]
+    """Crop predictions mapped back to frame pixels through each crop's affine map (see :mod:`.align`)."""
+    import torch
+
+    from .align import points_from_crop
+
+    st = _settings()
+    pts, sc = [], []
+    for _, out in _forward_all(model, samples, device):
+        xy, val = global_points(out["confmaps"], out.get("offsets"), cfg.model.output_stride, st.peak_threshold,
+                                st.refine)
+        pts.append(xy.cpu() * cfg.model.output_stride)
+        sc.append(val.cpu())
+    A = samples.transforms
+    p = points_from_crop(torch.cat(pts), A).numpy()
+    sc = torch.cat(sc).numpy()
+    sc = np.where(np.isfinite(p).all(-1), sc, np.nan)
     crop_ids = np.arange(len(samples))
-    gt = unscale_points(samples.points[:, 0].numpy(), cfg.preprocess.input_scale) + samples.origins.numpy()[:, None, :]
-    return _table(gt, crop_ids), _table(pts, crop_ids, sc, instance_scores(sc))
+    gt = points_from_crop(samples.points[:, 0], A).numpy()
+    return _table(gt, crop_ids), _table(p, crop_ids, sc, instance_scores(sc))
 
 
 def _predict_centroids(model, samples, fs, cfg, device):
@@ -140,8 +154,41 @@ def validate(model, samples, fs, cfg, device="cpu") -> dict:
     gt, pred = predict_samples(model, samples, fs, cfg, device)
     if cfg.model.type == "centroid":
         # a one-point "skeleton" has no area (OKS uses area 1 px^2): sigma 2.5 means OKS 0.5 at ~5.9 px
-        return pose_metrics(gt, pred, node_names=["anchor"], sigmas=CENTROID_SIGMA)
+        m = pose_metrics(gt, pred, node_names=["anchor"], sigmas=CENTROID_SIGMA)
+        if samples.headings is not None:
+            m["heading"] = heading_errors(model, samples, cfg, device)
+        return m
     return pose_metrics(gt, pred, node_names=fs.node_names)
+
+
+def heading_errors(model, samples, cfg, device="cpu") -> dict:
+    """Heading read at the ground-truth anchors against the labeled anchor -> heading-node angle.
+
+    Returns median and p90 absolute error (degrees), the fraction within 30 degrees and the
+    fraction off by more than 150 degrees (head and tail confused), over instances with a heading.
+    """
+    from .align import read_heading
+
+    stride = cfg.model.output_stride
+    errs = []
+    for s0, out in _forward_all(model, samples, device):
+        n = out["heading"].shape[0]
+        a = samples.anchors[s0:s0 + n]
+        h = samples.headings[s0:s0 + n]
+        ok = torch.isfinite(a).all(-1) & torch.isfinite(h).all(-1) & ((h - a).norm(dim=-1) > 1e-3)
+        b, j = ok.nonzero(as_tuple=True)
+        if len(b) == 0:
+            continue
+        phi, _ = read_heading(out["heading"], b, a[b, j] / stride)
+        d = h[b, j] - a[b, j]
+        true = torch.atan2(d[:, 1], d[:, 0])
+        diff = torch.remainder(phi - true + np.pi, 2 * np.pi) - np.pi
+        errs.append(diff.abs().numpy() * 180 / np.pi)
+    e = np.concatenate(errs) if errs else np.zeros(0)
+    if not len(e):
+        return {"n": 0}
+    return {"n": int(len(e)), "median_deg": float(np.median(e)), "p90_deg": float(np.percentile(e, 90)),
+            "within_30": float((e <= 30).mean()), "flipped": float((e > 150).mean())}
 
 
 def save_validation_plots(model, samples, fs, cfg, metrics: dict, out_dir, device="cpu", n: int = 8) -> list:
@@ -164,11 +211,15 @@ def save_validation_plots(model, samples, fs, cfg, metrics: dict, out_dir, devic
     scale = cfg.preprocess.input_scale
     for i in range(sub):
         key = samples.frame[i] if cfg.model.type != "centered_instance" else i
-        if cfg.model.type == "centered_instance":  # draw on the crop
+        if cfg.model.type == "centered_instance":  # draw on the crop (in crop-input pixels)
+            from .align import points_to_crop
+
             img = samples.images[i, 0].numpy()
-            o = samples.origins[i].numpy()
-            g = [_unscale(p, 1.0 / scale) for p in (gt.points[gt.frame_idx == key] - o)]
-            q = [_unscale(p, 1.0 / scale) for p in (pred.points[pred.frame_idx == key] - o)]
+            A = samples.transforms[i:i + 1]
+            g = [points_to_crop(torch.as_tensor(p, dtype=torch.float32)[None], A)[0].numpy()
+                 for p in gt.points[gt.frame_idx == key]]
+            q = [points_to_crop(torch.as_tensor(p, dtype=torch.float32)[None], A)[0].numpy()
+                 for p in pred.points[pred.frame_idx == key]]
         else:
             img = fs.images[int(key)]
             g = list(gt.points[gt.frame_idx == key])

@@ -197,6 +197,8 @@ def pose_metrics(gt, pred, *, sigmas=DEFAULT_SIGMA, node_names=None) -> dict:
     for n in range(k):
         s = stats(dists[n])
         s["pck_5"] = float((np.asarray(dists[n]) <= 5).sum() / n_gt_vis[n]) if n_gt_vis[n] else float("nan")
+        # fraction of this node's visible ground-truth points that were predicted at all
+        s["detected"] = float(len(dists[n]) / n_gt_vis[n]) if n_gt_vis[n] else float("nan")
         per_node[names[n]] = s
     return {
         "oks_map": float(np.nanmean(aps)) if n_gt else float("nan"),

@@ -60,6 +60,10 @@ class PredictorSettings:
         ``torch.compile`` the model(s).
     crop_batch : int
         Maximum top-down crops per forward pass.
+    heading_check : float
+        Heading-aligned top-down: when the centroid model's heading confidence (length of the
+        predicted direction vector, 0..1) is below this, the crop is also tried turned round by
+        180 degrees and the better-scoring pose is kept (robust to head/tail confusions).
     """
 
     peak_threshold: float = 0.2
@@ -74,6 +78,7 @@ class PredictorSettings:
     cpu_bf16: bool = False
     compile: bool = False
     crop_batch: int = 64
+    heading_check: float = 0.5
 
 
 def cpu_has_bf16() -> bool:
@@ -286,7 +291,8 @@ class SingleInstancePredictor(Predictor):
         st = self.stages["single"]
         out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
         xy, val = st.peaks_global(out, self.settings)
-        xy, val = xy.cpu().numpy(), val.cpu().numpy()
+        xy = _inside_frame(xy.cpu().numpy(), *frames_u8.shape[1:3])
+        val = val.cpu().numpy()
         return [self._filtered(xy[i:i + 1], val[i:i + 1]) for i in range(len(xy))]
 
 
@@ -305,7 +311,9 @@ class BottomUpPredictor(Predictor):
         b, c, xy, val = local_points(out["confmaps"], offsets, st.stride, s.peak_threshold, s.refine)
         groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), frames_u8.shape[0], self.n_nodes,
                               self.skeleton.edges, s)
-        return [self._filtered(_unscale_np(pts, st), node_scores) for pts, node_scores, _ in groups]
+        h, w = frames_u8.shape[1:3]
+        return [self._filtered(_inside_frame(_unscale_np(pts, st), h, w), node_scores)
+                for pts, node_scores, _ in groups]
 
 
 def _unscale_np(pts_map: np.ndarray, st: _Stage) -> np.ndarray:
@@ -329,8 +337,20 @@ class TopDownPredictor(Predictor):
                 "(model.crop_size and data.crop_size are empty).",
                 hint="Set model.crop_size in centered_instance/config.yaml to the crop size used in training.")
 
+    @property
+    def aligned(self) -> bool:
+        """True when the crops are rotated heading-up (the model was trained with a heading node)."""
+        from ..align import node_index
+
+        ci = self.stages["centered_instance"].cfg
+        return node_index(ci.model.heading_node, ci.skeleton.get("node_names", [])) is not None
+
     def anchors(self, frames_u8):
-        """(b (M,), xy (M, 2) original px, value (M,)) of the centroid peaks of a batch."""
+        """Centroid peaks of a batch: b (M,), xy (M, 2) original px, value (M,), heading angle (M,) and its
+        confidence (M,) (NaN / 0 when the centroid model has no heading head)."""
+        import torch
+
+        from ..align import read_heading
         from .decode import local_points
 
         st = self.stages["centroid"]
@@ -338,45 +358,95 @@ class TopDownPredictor(Predictor):
         offsets = out.get("offsets") if st.has_offsets else None
         b, _, xy, val = local_points(out["centroids"], offsets, st.stride, self.settings.centroid_threshold,
                                      self.settings.refine)
-        return b, st.to_original(xy), val
+        if "heading" in out:
+            phi, conf = read_heading(out["heading"], b, xy)
+        else:
+            phi, conf = torch.full_like(val, float("nan")), torch.zeros_like(val)
+        return b, st.to_original(xy), val, phi, conf
+
+    def _best_anchors(self, n, b, axy, aval, phi, conf):
+        import torch
+
+        max_inst = self.settings.filters.max_instances
+        if max_inst is None or not len(b):
+            return b, axy, aval, phi, conf
+        order = torch.argsort(aval, descending=True, stable=True)
+        b, axy, aval, phi, conf = b[order], axy[order], aval[order], phi[order], conf[order]
+        rank = torch.zeros_like(b)
+        for i in range(n):
+            m = b == i
+            rank[m] = torch.arange(int(m.sum()), device=b.device)
+        keep = rank < 2 * int(max_inst)  # a margin: duplicates are removed after
+        return b[keep], axy[keep], aval[keep], phi[keep], conf[keep]
+
+    def _crop_predict(self, frames, b, A, n_in, frame_scale=1.0):
+        """Centred-instance predictions on crops (M,) given by affine maps A: frame px points (M, K, 2), scores."""
+        import torch
+
+        from ..align import points_from_crop, sample_crops
+
+        st = self.stages["centered_instance"]
+        pts = torch.zeros((len(b), self.n_nodes, 2), device=frames.device)
+        val = torch.zeros((len(b), self.n_nodes), device=frames.device)
+        step = max(1, self.settings.crop_batch)
+        for lo in range(0, len(b), step):
+            sl = slice(lo, lo + step)
+            crops = sample_crops(frames, b[sl], A[sl], n_in, frame_scale)
+            out = st.forward(crops)
+            from .decode import global_points
+
+            offsets = out.get("offsets") if st.has_offsets else None
+            xy, v = global_points(out["confmaps"], offsets, st.stride, self.settings.peak_threshold,
+                                  self.settings.refine)
+            pts[sl] = points_from_crop(xy * st.stride, A[sl])
+            val[sl] = v
+        return pts, val
 
     def run_batch(self, frames_u8):
+        import math
+
         import torch
-        import torch.nn.functional as F
+
+        from ..align import crop_affine, crop_input_side
+        from ..preprocess import convert_channels
 
         n = frames_u8.shape[0]
-        b, axy, aval = self.anchors(frames_u8)
-        max_inst = self.settings.filters.max_instances
-        if max_inst is not None and len(b):  # keep the best anchors of each frame
-            order = torch.argsort(aval, descending=True, stable=True)
-            b, axy, aval = b[order], axy[order], aval[order]
-            rank = torch.zeros_like(b)
-            for i in range(n):
-                m = b == i
-                rank[m] = torch.arange(int(m.sum()), device=b.device)
-            keep = rank < 2 * int(max_inst)  # a margin: duplicates are removed after
-            b, axy, aval = b[keep], axy[keep], aval[keep]
-        size, half = self.crop_size, self.crop_size // 2
+        b, axy, aval, phi, conf = self._best_anchors(n, *self.anchors(frames_u8))
         st = self.stages["centered_instance"]
-        origin = torch.round(axy).long() - half  # (M, 2) x0, y0
-        imgs = frames_u8.permute(0, 3, 1, 2)
-        padded = F.pad(imgs, (size, size, size, size))
-        pts_all = torch.zeros((len(b), self.n_nodes, 2), device=frames_u8.device)
-        val_all = torch.zeros((len(b), self.n_nodes), device=frames_u8.device)
-        h, w = imgs.shape[-2:]
-        for lo in range(0, len(b), max(1, self.settings.crop_batch)):
-            sl = slice(lo, lo + self.settings.crop_batch)
-            crops = []
-            for bi, (x0, y0) in zip(b[sl].tolist(), origin[sl].tolist()):
-                x0 = min(max(x0, -size), w)
-                y0 = min(max(y0, -size), h)
-                crops.append(padded[bi, :, y0 + size:y0 + 2 * size, x0 + size:x0 + 2 * size])
-            out = st.forward(st.prepare(torch.stack(crops)))
-            xy, val = st.peaks_global(out, self.settings)
-            pts_all[sl] = xy + origin[sl, None, :].float()
-            val_all[sl] = val
-        pts_all, val_all, b = pts_all.cpu().numpy(), val_all.cpu().numpy(), b.cpu().numpy()
-        return [self._filtered(pts_all[b == i], val_all[b == i]) for i in range(n)]
+        frames = convert_channels(frames_u8.permute(0, 3, 1, 2).float() / 255.0, st.channels)
+        h, w = frames.shape[-2:]
+        # crops much smaller than the frame: sample a frame shrunk with antialiasing, as in training
+        fscale = st.scale if st.scale < 0.75 else 1.0
+        if fscale != 1.0:
+            from ..preprocess import scale_images
+
+            frames = scale_images(frames, fscale)
+        n_in = crop_input_side(self.crop_size, st.scale, st.pad_to)
+        aligned = self.aligned and bool(torch.isfinite(phi).any())
+        alpha = torch.where(torch.isfinite(phi), phi + math.pi / 2, torch.zeros_like(phi)) if aligned else \
+            torch.zeros(len(b), device=frames.device)
+        A = crop_affine(axy.float(), alpha, n_in, st.scale)
+        pts, val = self._crop_predict(frames, b, A, n_in, fscale)
+        if aligned:  # an unsure heading may point backwards: also try the crop turned round, keep the better
+            unsure = (conf < self.settings.heading_check).nonzero(as_tuple=True)[0]
+            if len(unsure):
+                A2 = crop_affine(axy[unsure].float(), alpha[unsure] + math.pi, n_in, st.scale)
+                p2, v2 = self._crop_predict(frames, b[unsure], A2, n_in, fscale)
+                better = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1) > \
+                    torch.nan_to_num(val[unsure], nan=0.0).clamp_min(0).mean(1)
+                pts[unsure[better]] = p2[better]
+                val[unsure[better]] = v2[better]
+        pts, val, b = pts.cpu().numpy(), val.cpu().numpy(), b.cpu().numpy()
+        pts = _inside_frame(pts, h, w)
+        return [self._filtered(pts[b == i], val[b == i]) for i in range(n)]
+
+
+def _inside_frame(points: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Points outside the frame (peaks found in the padding) become NaN."""
+    p = np.array(points, np.float32, copy=True)
+    out = ~((p[..., 0] >= -0.5) & (p[..., 0] <= w - 0.5) & (p[..., 1] >= -0.5) & (p[..., 1] <= h - 0.5))
+    p[out] = np.nan
+    return p
 
 
 #: checkpoint kind -> (predictor class, stage names)
