@@ -254,3 +254,51 @@ def test_input_scale_between_zero_and_minimum_is_refused():
 
     with pytest.raises(ConfigError, match="0 \\(auto\\) or a factor"):
         TrainingConfig().update({"preprocess": {"input_scale": 0.01}})
+
+
+def test_bf16_without_cpu_support_warns_and_trains_in_float32(monkeypatch):
+    from napari_posetrack.nn.config import TrainingConfig
+    from napari_posetrack.nn.trainer import training_precision
+
+    cpu = torch.device("cpu")
+    monkeypatch.setenv("POSETRACK_CPU_BF16", "0")
+    prec, warn = training_precision(TrainingConfig().update({"train": {"precision": "bf16"}}), cpu)
+    assert prec == "float32" and "does not compute bfloat16 natively" in warn
+    assert training_precision(TrainingConfig(), cpu) == ("float32", None)  # auto: silent
+    monkeypatch.setenv("POSETRACK_CPU_BF16", "1")
+    assert training_precision(TrainingConfig(), cpu) == ("bf16", None)
+    assert training_precision(TrainingConfig().update({"train": {"precision": "float32"}}), cpu)[0] == "float32"
+
+
+def test_bf16_training_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("POSETRACK_CPU_BF16", "1")  # emulated where the CPU lacks it: slow but correct
+    ds = make_toy_dataset(6, (32, 32))
+    res = train(ds, "single", tmp_path / "m", overrides=TINY, show_progress=False)
+    st = res["stages"]["single"]
+    assert st["epochs_run"] == 2 and np.isfinite(st["history"][-1]["train_loss"])
+    _, cfg = load_model(tmp_path / "m")
+    assert cfg["data"]["precision"] == "bf16"
+
+
+def test_a_model_that_finds_nothing_is_reported():
+    from napari_posetrack.nn.config import TrainingConfig
+    from napari_posetrack.nn.trainer import result_warnings
+
+    cfg = TrainingConfig().update({"model": {"type": "bottomup"}})
+    nothing = {"n_gt_instances": 20, "n_pred_instances": 0, "error": {"n": 0}, "per_node": {}}
+    (msg,) = result_warnings(cfg, nothing, [{}] * 3)
+    assert "the model finds no animals on the validation frames after 3 epochs" in msg
+    partial = {"n_gt_instances": 20, "n_pred_instances": 20, "error": {"n": 100},
+               "per_node": {"head": {"detected": 1.0}, "leg": {"detected": 0.0}}}
+    (msg,) = result_warnings(cfg, partial, [{}])
+    assert "['leg']" in msg
+
+
+def test_best_checkpoint_is_chosen_by_pose_metric():
+    from napari_posetrack.nn.trainer import _better, _pose_score
+
+    good = _pose_score({"oks_map": 0.5, "pck_5": 0.8}, val_loss=0.02)
+    worse_but_lower_loss = _pose_score({"oks_map": 0.4, "pck_5": 0.9}, val_loss=0.01)
+    assert _better(good, worse_but_lower_loss) and not _better(worse_but_lower_loss, good)
+    assert _better(good, (-0.001,))  # pose-scored beats loss-only
+    assert not _better((-0.0001,), good) and not _better(None, good)

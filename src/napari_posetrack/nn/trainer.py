@@ -424,8 +424,7 @@ def result_warnings(cfg, metrics: dict, history: list) -> list[str]:
     out = []
     if not metrics:
         return out
-    what = {"centroid": "animals (anchors)", "centered_instance": "any node in the crops"}.get(
-        cfg.model.type, "any animal")
+    what = {"centered_instance": "nodes in the crops"}.get(cfg.model.type, "animals")
     if metrics.get("n_gt_instances", 0) and (metrics.get("n_pred_instances", 0) == 0 or
                                              metrics.get("error", {}).get("n", 0) == 0):
         out.append(f"warning: the model finds no {what} on the validation frames after {len(history)} epochs; it "
