@@ -25,7 +25,7 @@ if [ "${POSETRACK_SKIP_APT:-0}" != 1 ] && ! command -v Xvfb >/dev/null 2>&1; the
     if [ "$SUDO" != none ]; then
       echo "installing Xvfb and the GL/xcb libraries for the GUI tests (apt-get)"
       $SUDO apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
+      $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
     else
       echo "The GUI tests need Xvfb. Install it with:" >&2
       echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $APT_PACKAGES" >&2
