@@ -365,6 +365,12 @@ class InferenceDock(PoseDock):
         """Show the current frame's predictions (diamonds coloured by score, instance score as text)."""
         if self._layers_removed:
             return
+        if self.points_layer is not None and self.points_layer not in self.viewer.layers:
+            # our layer went without our removal handler (the viewer is closing and clears its layers):
+            # re-adding it here would loop forever inside napari's clear()
+            self._layers_removed = True
+            self.points_layer = self.edges_layer = None
+            return
         s = self.session
         if s is None or not self.show_check.isChecked():
             if self.points_layer is not None and self.points_layer in self.viewer.layers:
