@@ -115,17 +115,6 @@ class OnnxModule:
         return f"OnnxModule({self.path!r}, heads={self.heads}, providers={self.session.get_providers()})"
 
 
-def _apply_settings(settings, kwargs):
-    for k, v in kwargs.items():
-        if hasattr(settings.filters, k):
-            setattr(settings.filters, k, v)
-        elif hasattr(settings, k):
-            setattr(settings, k, v)
-        else:
-            raise ConfigError(f"Unknown inference setting {k!r}.",
-                              hint="See PredictorSettings and FilterConfig for the settings.")
-
-
 def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | None = None, **kwargs):
     """A predictor whose networks run in onnxruntime.
 
@@ -144,7 +133,7 @@ def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | Non
         ``compile``, ``fp16`` and ``cpu_bf16`` do not apply (the graph is float32) and are
         switched off.
     """
-    from ..inference.predictors import PREDICTORS, PredictorSettings, resolve_device
+    from ..inference.predictors import PREDICTORS, PredictorSettings, apply_settings, resolve_device
 
     require_onnx("The onnx backend")
     d = Path(path)
@@ -171,7 +160,7 @@ def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | Non
     for k, v in (meta.get("thresholds") or {}).items():
         if k not in kwargs and hasattr(settings, k):
             setattr(settings, k, v)
-    _apply_settings(settings, kwargs)
+    apply_settings(settings, kwargs)
     settings.compile = False
     settings.fp16 = False
     settings.cpu_bf16 = False

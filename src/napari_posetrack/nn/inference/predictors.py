@@ -29,7 +29,7 @@ from ...core.skeleton import Skeleton
 from .filters import FilterConfig, filter_instances, instance_scores
 
 __all__ = ["PredictorSettings", "Predictor", "SingleInstancePredictor", "BottomUpPredictor",
-           "TopDownPredictor", "PREDICTORS", "load_predictor", "resolve_device"]
+           "TopDownPredictor", "PREDICTORS", "apply_settings", "load_predictor", "resolve_device"]
 
 
 @dataclass
@@ -457,6 +457,19 @@ PREDICTORS = {
 }
 
 
+def apply_settings(settings: PredictorSettings, overrides: dict) -> PredictorSettings:
+    """Set fields of ``settings`` (or of its ``filters``) by name; an unknown name is a ConfigError."""
+    for k, v in overrides.items():
+        if hasattr(settings.filters, k):
+            setattr(settings.filters, k, v)
+        elif hasattr(settings, k):
+            setattr(settings, k, v)
+        else:
+            raise ConfigError(f"Unknown inference setting {k!r}.",
+                              hint="See PredictorSettings and FilterConfig for the settings.")
+    return settings
+
+
 def load_predictor(model_dir, device="auto", settings: PredictorSettings | None = None, **kwargs) -> Predictor:
     """Load the predictor for a model directory written by ``posetrack train``.
 
@@ -474,15 +487,7 @@ def load_predictor(model_dir, device="auto", settings: PredictorSettings | None 
     """
     from ..checkpoint import checkpoint_kind, load_model
 
-    settings = settings or PredictorSettings()
-    for k, v in kwargs.items():
-        if hasattr(settings.filters, k):
-            setattr(settings.filters, k, v)
-        elif hasattr(settings, k):
-            setattr(settings, k, v)
-        else:
-            raise ConfigError(f"Unknown inference setting {k!r}.",
-                              hint="See PredictorSettings and FilterConfig for the settings.")
+    settings = apply_settings(settings or PredictorSettings(), kwargs)
     d = Path(model_dir)
     dev = resolve_device(device)
     kind = checkpoint_kind(d)
