@@ -62,7 +62,7 @@ def test_points_in_one_view_are_reported(session, tmp_path, capsys):
 def test_triangulate_bad_input(session, tmp_path, capsys):
     folder, group, _ = session
     assert main(["triangulate", str(folder), "--out", str(tmp_path / "p.json")]) == 1
-    assert "Use .csv and/or .nc" in capsys.readouterr().err
+    assert "Use .csv, .nc (movement netCDF) and/or .nwb" in capsys.readouterr().err
     save_calibration(group.subset(["cam0", "cam1"]), tmp_path / "two.toml")
     assert main(["triangulate", str(folder), "--calibration", str(tmp_path / "two.toml"), "--out",
                  str(tmp_path / "p.csv")]) == 1
@@ -72,3 +72,15 @@ def test_triangulate_bad_input(session, tmp_path, capsys):
     assert main(["triangulate", str(folder), "--views", "cam9", "--out", str(tmp_path / "p.csv")]) == 1
     assert "no camera 'cam9'" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_estimate_offsets_then_triangulate(tmp_path, capsys):
+    group = synthetic_rig(2)
+    folder = write_synthetic_session(tmp_path / "s", group, walking_points(12, 3), lead={"cam0": 2})
+    assert main(["triangulate", str(folder), "--out", str(tmp_path / "p.csv")]) == 1
+    err = capsys.readouterr().err
+    assert "cam0 14, cam1 12" in err and "--estimate-offsets" in err
+    assert main(["triangulate", str(folder), "--out", str(tmp_path / "p.nc"), "--estimate-offsets", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "estimated frame offsets: cam0 2, cam1 0" in out and "36 points triangulated" in out
+    assert load_netcdf3d(tmp_path / "p.nc").attrs["frame_offsets"] == '{"cam0": 2, "cam1": 0}'

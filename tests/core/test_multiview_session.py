@@ -217,3 +217,34 @@ def test_bone_constraint_and_smoothing(synth):
     smooth = smooth_poses(poses, 3)
     assert np.abs(smooth.points[3, 0, 2] - poses.points[3, 0, 2]).max() > 30  # the spike is gone
     assert np.nanmax(np.abs(smooth.points[:, 0] - _truth(group, pts))) < 15  # walking by 3.6 mm per frame
+
+
+def test_estimate_offsets_from_the_labels(tmp_path):
+    from napari_posetrack.core.multiview import estimate_offsets
+
+    group = synthetic_rig(3)
+    pts = walking_points(16, 4)
+    folder = write_synthetic_session(tmp_path / "s", group, pts, lead={"cam1": 3, "cam2": 1}, noise_px=0.3)
+    sess = load_session(folder)
+    assert sess.frame_counts() == {"cam0": 16, "cam1": 19, "cam2": 17}
+    with pytest.raises(SessionError, match="--estimate-offsets"):
+        sess.load_views()
+    offsets, errors = estimate_offsets(sess, max_shift=5)
+    assert offsets == {"cam0": 0, "cam1": 3, "cam2": 1}
+    assert errors["cam1"][3] < 1.0 and errors["cam1"][3] < min(e for s, e in errors["cam1"].items() if s != 3)
+
+
+def test_nwb_export_of_3d_poses(synth, tmp_path):
+    pytest.importorskip("ndx_pose")
+    from pynwb import NWBHDF5IO
+
+    folder, _, _ = synth
+    poses = triangulate_session(load_session(folder))
+    path = poses.save(tmp_path / "p.nwb", fps=30)
+    with NWBHDF5IO(str(path), "r") as io:
+        nwb = io.read()
+        pe = nwb.processing["behavior"]["PoseEstimation3D_animal"]
+        assert sorted(pe.pose_estimation_series) == ["hip", "neck", "nose", "tail"]
+        hip = pe.pose_estimation_series["hip"]
+        np.testing.assert_allclose(hip.data[:], poses.points[:, 0, 2])
+        assert hip.unit == "mm" and hip.rate == 30.0 and list(pe.skeleton.nodes[:]) == ["nose", "neck", "hip", "tail"]

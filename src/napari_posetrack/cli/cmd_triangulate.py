@@ -9,14 +9,15 @@ HELP = "triangulate 3D poses from the 2D poses of a calibrated multi-camera sess
 DESCRIPTION = (
     "Triangulate every labelled node seen by two or more cameras (weighted DLT, RANSAC over views to drop a wrong "
     "2D point, then refinement of the pixel error) and write the 3D poses to OUT: .csv (one row per frame, animal and "
-    "node, with reprojection error, number of views and status) and/or .nc (movement netCDF, 3 space dims). Every "
+    "node, with reprojection error, number of views and status), .nc (movement netCDF, 3 space dims) and/or .nwb "
+    "(ndx-pose). Every "
     "labelled point without a 3D position gets a message saying why."
 )
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("session", help="session folder or session .toml/.yaml")
-    parser.add_argument("--out", "-o", nargs="+", required=True, help="output file(s): .csv and/or .nc")
+    parser.add_argument("--out", "-o", nargs="+", required=True, help="output file(s): .csv, .nc and/or .nwb")
     parser.add_argument("--views", nargs="+", help="cameras to use (default: all)")
     parser.add_argument("--calibration", help="calibration.toml (default: the session's)")
     parser.add_argument("--store", help="read the calibration recorded in this project store instead")
@@ -28,6 +29,9 @@ def add_arguments(parser) -> None:
                         help="which 2D poses (auto: user labels, predictions where there is no label)")
     parser.add_argument("--allow-unequal-frames", action="store_true",
                         help="use the frames all cameras share when their counts differ")
+    parser.add_argument("--estimate-offsets", type=int, nargs="?", const=30, default=None, metavar="MAX_SHIFT",
+                        help="find the frame offsets that make the views agree best (shifts up to MAX_SHIFT frames, "
+                             "default 30) and use them; needs a moving animal")
     parser.add_argument("--bone-tolerance", type=float, default=None,
                         help="drop a 3D point that makes a bone longer/shorter than (1 +- this) x its median length")
     parser.add_argument("--smooth", type=int, default=0, help="running median over this many frames (0: none)")
@@ -39,8 +43,9 @@ def add_arguments(parser) -> None:
 
 def triangulate(session, out, *, views=None, calibration=None, store=None, max_error_px: float = 20.0,
                 ransac: bool = True, min_score: float = 0.0, table: str = "auto", allow_unequal: bool = False,
-                bone_tolerance=None, smooth: int = 0, fps=None, messages=None, overwrite: bool = False):
-    """Triangulate ``session`` and write ``out`` (a path or a list of .csv/.nc paths); returns the Poses3D."""
+                bone_tolerance=None, smooth: int = 0, estimate_offsets=None, fps=None, messages=None,
+                overwrite: bool = False):
+    """Triangulate ``session`` and write ``out`` (a path or a list of .csv/.nc/.nwb paths); returns the Poses3D."""
     from ..core.errors import PoseTrackError
     from ..core.multiview import (MultiviewSession, TriangulationConfig, constrain_bones, load_calibration,
                                   load_session, smooth_poses, triangulate_session)
@@ -48,8 +53,9 @@ def triangulate(session, out, *, views=None, calibration=None, store=None, max_e
 
     outs = [Path(o) for o in ([out] if isinstance(out, (str, Path)) else out)]
     for o in outs:
-        if o.suffix.lower() not in (".csv", ".nc"):
-            raise PoseTrackError(f"Cannot write 3D poses to {o.name}.", path=o, hint="Use .csv and/or .nc outputs.")
+        if o.suffix.lower() not in (".csv", ".nc", ".nwb"):
+            raise PoseTrackError(f"Cannot write 3D poses to {o.name}.", path=o,
+                                 hint="Use .csv, .nc (movement netCDF) and/or .nwb outputs.")
         if o.exists() and not overwrite:
             raise PoseTrackError(f"{o} already exists.", path=o, hint="Pass --overwrite to replace it.")
     sess = session if isinstance(session, MultiviewSession) else load_session(session)
@@ -62,6 +68,15 @@ def triangulate(session, out, *, views=None, calibration=None, store=None, max_e
         group = None
     if group is not None:
         group = _check_cameras(group, sess, calibration or store)
+    if estimate_offsets:
+        import dataclasses
+
+        from ..core.multiview import estimate_offsets as _estimate
+
+        offsets, _ = _estimate(sess, group, max_shift=int(estimate_offsets), table=table)
+        sess = dataclasses.replace(sess, cameras=[dataclasses.replace(c, offset=offsets[c.name])
+                                                  for c in sess.cameras])
+        allow_unequal = True  # the videos may still end at different frames
     cfg = TriangulationConfig(max_error_px=max_error_px, ransac=ransac, min_score=min_score)
     poses = triangulate_session(sess, group, config=cfg, table=table, allow_unequal=allow_unequal)
     if bone_tolerance is not None:
@@ -92,9 +107,12 @@ def run(args) -> int:
     poses = triangulate(args.session, args.out, views=args.views, calibration=args.calibration, store=args.store,
                         max_error_px=args.max_error_px, ransac=not args.no_ransac, min_score=args.min_score,
                         table=args.table, allow_unequal=args.allow_unequal_frames,
-                        bone_tolerance=args.bone_tolerance, smooth=args.smooth, fps=args.fps,
+                        bone_tolerance=args.bone_tolerance, smooth=args.smooth,
+                        estimate_offsets=args.estimate_offsets, fps=args.fps,
                         messages=args.messages, overwrite=args.overwrite)
     counts = poses.counts()
+    if args.estimate_offsets:
+        print("estimated frame offsets: " + ", ".join(f"{c} {o}" for c, o in poses.offsets.items()))
     if not args.quiet:
         msgs = poses.messages(limit=21)
         for m in msgs[:20]:

@@ -10,8 +10,8 @@ from .calibrate import CalibrationConfig, CalibrationReport, bundle_adjust, cali
 from .camera import Camera, CameraGroup, load_calibration, save_calibration
 from .consistency import constrain_bones, epipolar_curve, predict_in_views, smooth_poses
 from .errors import CalibrationError, MultiviewError, SessionError, TriangulationError
-from .pipeline import (calibrate_session, detect_session, load_from_store, save_to_store, triangulate_session,
-                       triangulate_views)
+from .pipeline import (calibrate_session, detect_session, estimate_offsets, load_from_store, save_to_store,
+                       triangulate_session, triangulate_views)
 from .poses3d import Poses3D, bone_lengths, load_netcdf3d
 from .session import CameraView, MultiviewSession, Views2D, load_session
 from .triangulate import TriangulationConfig, triangulate_points
@@ -22,7 +22,7 @@ __all__ = [
     "Camera", "CameraGroup", "load_calibration", "save_calibration",
     "constrain_bones", "epipolar_curve", "predict_in_views", "smooth_poses",
     "CalibrationError", "MultiviewError", "SessionError", "TriangulationError",
-    "calibrate_session", "detect_session", "load_from_store", "save_to_store", "triangulate_session",
+    "calibrate_session", "detect_session", "estimate_offsets", "load_from_store", "save_to_store", "triangulate_session",
     "triangulate_views",
     "Poses3D", "bone_lengths", "load_netcdf3d",
     "CameraView", "MultiviewSession", "Views2D", "load_session",

@@ -20,7 +20,7 @@ from .poses3d import Poses3D
 from .session import MultiviewSession, Views2D
 from .triangulate import TriangulationConfig, triangulate_points
 
-__all__ = ["detect_session", "calibrate_session", "triangulate_views", "triangulate_session",
+__all__ = ["detect_session", "calibrate_session", "triangulate_views", "triangulate_session", "estimate_offsets",
            "save_to_store", "load_from_store", "STORE_KEY"]
 
 STORE_KEY = "multiview"
@@ -75,7 +75,9 @@ def triangulate_session(session: MultiviewSession, group: CameraGroup | None = N
                                hint="Pass two or more camera names to --views.")
     group = sess.load_calibration() if group is None else group
     v = sess.load_views(table=table, allow_unequal=allow_unequal)
-    return triangulate_views(v, group, config)
+    poses = triangulate_views(v, group, config)
+    poses.offsets = {c.name: int(c.offset) for c in sess.cameras}
+    return poses
 
 
 def save_to_store(store_path, group: CameraGroup, session: MultiviewSession | None = None, report=None) -> int:
@@ -117,3 +119,51 @@ def _finite(v):
     if isinstance(v, float) and not np.isfinite(v):
         return None
     return v
+
+
+def estimate_offsets(session: MultiviewSession, group: CameraGroup | None = None, *, max_shift: int = 30,
+                     table: str = "auto") -> tuple[dict, dict]:
+    """Frame offsets that synchronise the cameras, found from the 2D labels.
+
+    For each camera and each shift in ``[-max_shift, max_shift]``, the nodes seen by it and by
+    the first camera on paired frames are triangulated from those two views; the shift with the
+    lowest median reprojection error wins. Returns ``(offsets, errors)``: offsets >= 0 for the
+    session file (session frame t = camera frame t + offset), and per camera the median error
+    (px) of every shift tried. It needs the animal to move: a still animal fits every shift.
+    """
+    import dataclasses
+
+    from .triangulate import TriangulationConfig
+
+    group = session.load_calibration() if group is None else group.subset(session.names)
+    flat = dataclasses.replace(session, cameras=[dataclasses.replace(c, offset=0) for c in session.cameras])
+    counts = flat.frame_counts()
+    longest = max(counts.values()) if counts else 0
+    views = flat.load_views(table=table, n_frames=longest)
+    ref = 0
+    cfg = TriangulationConfig(ransac=False, refine=False, max_error_px=1e9)
+    shifts, errors = {session.names[ref]: 0}, {session.names[ref]: {0: 0.0}}
+    t_n = views.points.shape[1]
+    for ci in range(1, len(session.names)):
+        errs = {}
+        for s in range(-max_shift, max_shift + 1):
+            a0, a1 = max(0, -s), min(t_n, t_n - s)  # reference frames t, camera frames t + s
+            if a1 - a0 < 2:
+                continue
+            pr = views.points[ref, a0:a1].reshape(-1, 2)
+            pc = views.points[ci, a0 + s:a1 + s].reshape(-1, 2)
+            both = np.isfinite(pr).all(1) & np.isfinite(pc).all(1)
+            if both.sum() < 5:
+                continue
+            sub = group.subset([session.names[ref], session.names[ci]])
+            res = triangulate_points(sub, np.stack([pr[both], pc[both]]), config=cfg)
+            errs[s] = float(np.nanmedian(res.error_px))
+        if not errs:
+            raise CalibrationError(f"Camera {session.names[ci]!r} shares no labelled nodes with "
+                                   f"{session.names[ref]!r} at any shift within +-{max_shift} frames.",
+                                   hint="Label a few frames in both views, or widen max_shift.")
+        shifts[session.names[ci]] = min(errs, key=errs.get)
+        errors[session.names[ci]] = errs
+    low = min(shifts.values())
+    return {c: int(v - low) for c, v in shifts.items()}, errors
+

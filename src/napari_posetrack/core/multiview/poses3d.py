@@ -7,7 +7,8 @@ point and view the masks ``used`` / ``rejected`` (T, I, K, C). Exports:
 * CSV, one row per (frame, individual, node): ``x, y, z, error_px, n_views, views, status``;
 * movement-style netCDF: ``position`` (time, space=[x, y, z], keypoints, individuals),
   ``confidence`` (the fraction of available views used), and extra variables ``error_px``,
-  ``n_views``, ``status``; the camera names and skeleton are attributes.
+  ``n_views``, ``status``; the camera names and skeleton are attributes;
+* NWB (ndx-pose): one ``PoseEstimation`` of (x, y, z) series per animal, with its skeleton.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Poses3D:
     node_names: list[str]
     edges: list[tuple[int, int]] = field(default_factory=list)
     units: str = "mm"
+    offsets: dict = field(default_factory=dict)  # camera -> frame offset used (session frame t = its frame t + o)
 
     @property
     def shape(self):
@@ -131,7 +133,8 @@ class Poses3D:
             coords=coords,
             attrs={"source_software": "napari-posetrack", "ds_type": "poses", "time_unit": "seconds" if fps else
                    "frames", "fps": float(fps) if fps else np.nan, "space_unit": self.units,
-                   "cameras": json.dumps(self.cameras), "skeleton_edges": json.dumps([list(e) for e in self.edges]),
+                   "cameras": json.dumps(self.cameras), "frame_offsets": json.dumps(self.offsets),
+                   "skeleton_edges": json.dumps([list(e) for e in self.edges]),
                    "status_codes": json.dumps(STATUS_TEXT)},
         )
         return ds
@@ -144,15 +147,67 @@ class Poses3D:
         tmp.replace(path)
         return path
 
+    def to_nwb(self, path, fps: float | None = None) -> Path:
+        """NWB file with one ndx-pose ``PoseEstimation`` of 3D series per animal (``nwb`` extra).
+
+        Timestamps are seconds when ``fps`` is given; otherwise the rate is 1 and the
+        "seconds" are frame numbers (said in the description).
+        """
+        try:
+            from ndx_pose import PoseEstimation, PoseEstimationSeries, Skeleton, Skeletons
+            from pynwb import NWBHDF5IO, NWBFile
+        except ImportError as exc:
+            raise TriangulationError("NWB export needs pynwb and ndx-pose, which are not installed.",
+                                     hint="pip install 'napari-posetrack[nwb]'.") from exc
+        import datetime
+        import uuid
+
+        path = Path(path)
+        rate = float(fps) if fps else 1.0
+        when = "seconds" if fps else "frame numbers (no frame rate was given)"
+        nwb = NWBFile(session_description="3D poses triangulated by napari-posetrack from "
+                      f"{len(self.cameras)} cameras ({', '.join(self.cameras)})",
+                      identifier=str(uuid.uuid4()), session_start_time=datetime.datetime.now(datetime.timezone.utc))
+        module = nwb.create_processing_module("behavior", "3D poses")
+        n_avail = self.available.sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            conf = np.where(n_avail > 0, self.n_views / np.maximum(n_avail, 1), np.nan)
+        skeletons, estimations = [], []
+        for i, ind in enumerate(self.individuals):
+            skel = Skeleton(name=f"skeleton_{ind}", nodes=list(self.node_names),
+                            edges=np.asarray(self.edges, dtype=np.uint8).reshape(-1, 2))
+            series = [PoseEstimationSeries(
+                name=node, data=self.points[:, i, k], unit=self.units, confidence=conf[:, i, k],
+                confidence_definition="fraction of the cameras that saw the node whose 2D point was used",
+                reference_frame="world frame of the calibration (the reference camera's frame, board units)",
+                rate=rate, starting_time=float(self.frames[0]) / rate if len(self.frames) else 0.0,
+                description=f"time axis in {when}")
+                for k, node in enumerate(self.node_names)]
+            skeletons.append(skel)
+            estimations.append(PoseEstimation(
+                name=f"PoseEstimation3D_{ind}", pose_estimation_series=series, skeleton=skel,
+                description=f"triangulated from {', '.join(self.cameras)}; offsets {self.offsets}",
+                source_software="napari-posetrack"))
+        module.add(Skeletons(skeletons=skeletons))
+        for pe in estimations:
+            module.add(pe)
+        tmp = path.with_name(path.name + ".tmp")
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+        tmp.replace(path)
+        return path
+
     def save(self, path, fps: float | None = None) -> Path:
-        """Write by suffix: ``.csv`` or ``.nc`` (movement netCDF)."""
+        """Write by suffix: ``.csv``, ``.nc`` (movement netCDF) or ``.nwb`` (ndx-pose)."""
         path = Path(path)
         if path.suffix.lower() == ".csv":
             return self.to_csv(path)
         if path.suffix.lower() in (".nc", ".netcdf", ".nc4"):
             return self.to_netcdf(path, fps)
+        if path.suffix.lower() == ".nwb":
+            return self.to_nwb(path, fps)
         raise TriangulationError(f"Cannot write 3D poses to {path.name}: unknown suffix {path.suffix!r}.",
-                                 path=path, hint="Use .csv or .nc (movement netCDF).")
+                                 path=path, hint="Use .csv, .nc (movement netCDF) or .nwb.")
 
 
 def bone_lengths(points: np.ndarray, edges) -> np.ndarray:

@@ -165,13 +165,18 @@ class MultiviewSession:
                 f"{ {c.name: c.offset for c in self.cameras} }): the videos may not be synchronised.",
                 hint=f"Set each camera's `offset` in the session file (session frame t = camera frame t + offset). "
                 f"If the recordings stopped together, the offsets are: {ends}; if they started together, all 0 and "
-                "the longer videos have extra frames at the end. Or pass allow_unequal / --allow-unequal-frames to "
-                "use only the frames all cameras share.")
+                "the longer videos have extra frames at the end. `posetrack triangulate --estimate-offsets` finds "
+                "them from the 2D labels (the shifts that make the views agree best); --allow-unequal-frames uses "
+                "only the frames all cameras share.")
         return int(min(known.values()))
 
     # ------------------------------------------------------------------ 2D poses
-    def load_views(self, *, table: str = "auto", allow_unequal: bool = False) -> Views2D:
-        """2D poses of every camera on the session's time axis (see :class:`Views2D`)."""
+    def load_views(self, *, table: str = "auto", allow_unequal: bool = False, n_frames: int | None = None) -> Views2D:
+        """2D poses of every camera on the session's time axis (see :class:`Views2D`).
+
+        ``n_frames`` fixes the length of that axis (frames beyond a camera's video stay NaN)
+        instead of checking that the cameras' frame counts agree.
+        """
         from ..io import load_dataset
 
         dsets = {}
@@ -195,7 +200,7 @@ class MultiviewSession:
                     path=self.camera(name).labels,
                     hint="Every view must be labelled with the same skeleton (same node names); rename or add the "
                     "nodes in the labelling dock, or map them with `posetrack import --skeleton`.")
-        n_t = self.n_frames(allow_unequal=allow_unequal)
+        n_t = int(n_frames) if n_frames is not None else self.n_frames(allow_unequal=allow_unequal)
         if n_t == 0:
             n_t = 1 + max(int(ds.instances.frame_idx.max()) - c.offset if len(ds.instances) else 0
                           for c, ds in zip(self.cameras, dsets.values()))
