@@ -360,18 +360,22 @@ class LiveSession:
         from .sources import open_source
 
         pred = load_live_predictor(self.model, **self.load_kwargs)
-        src = open_source(self.source_spec, realtime=self.realtime, gray=pred.channels == 1)
-        self.predictor, self.source = pred, src
         if hasattr(self.condition, "bind"):
             self.condition.bind(pred.node_names)
+        src = open_source(self.source_spec, realtime=self.realtime, gray=pred.channels == 1)
+        self.predictor, self.source = pred, src
         st = self.stats
         st.kind, st.backend, st.precision = pred.kind, pred.backend, pred.precision
         st.source, st.source_fps = src.name, float(src.fps or 0.0)
         st.frame_size = tuple(src.size)
-        if all(src.size):
-            pred.check_size(src.size)  # refuse before starting, when asked to
-            if self.n_warmup:
-                pred.warmup((*src.size, 1 if pred.channels == 1 else 3), self.n_warmup)
+        try:
+            if all(src.size):
+                pred.check_size(src.size)  # refuse before starting, when asked to
+                if self.n_warmup:
+                    pred.warmup((*src.size, 1 if pred.channels == 1 else 3), self.n_warmup)
+        except BaseException:
+            src.stop()  # release the camera/stream
+            raise
         return pred, src
 
     def run(self) -> LiveStats:
@@ -380,6 +384,8 @@ class LiveSession:
         st = self.stats
         rec = None
         try:
+            if self._stop.is_set():  # stopped while loading
+                return st
             if self.record is not None or self.record_video is not None:
                 rec = _Recorder(pred, src, self.record, self.record_video, self.flush_every)
                 st.record = str(self.record) if self.record is not None else None

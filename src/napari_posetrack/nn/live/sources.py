@@ -181,9 +181,12 @@ class FrameSource:
             self.slot.close()
 
     def stop(self) -> None:
+        """Stop grabbing and release the device/file (also when the grabber never started)."""
         self._stop.set()
         self.slot.close()
-        if self._thread is not None and self._thread is not threading.current_thread():
+        if self._thread is None:
+            self._close()
+        elif self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
     @property
