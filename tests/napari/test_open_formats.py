@@ -107,3 +107,75 @@ def test_manifest_claims_only_our_files(tmp_path):
     for name in ("notes.txt", "table.csv", "data.h5", "image.tif", "settings.json"):
         (tmp_path / name).write_text("x")
         assert "napari-posetrack" not in _claimed_by(tmp_path / name), name
+
+
+def _faststart_clip(path, n=40, size=(48, 64)):
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("libx264", rate=10)
+        s.height, s.width = size
+        s.pix_fmt = "yuv420p"
+        for i in range(n):
+            img = np.random.default_rng(i).integers(0, 255, size + (3,), dtype=np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_truncated_video_warns(make_napari_viewer, tmp_path, monkeypatch):
+    import napari.utils.notifications as notes
+
+    video = _faststart_clip(tmp_path / "cut.mp4")
+    data = video.read_bytes()
+    video.write_bytes(data[: int(len(data) * 0.55)])  # a download cut short: the header still says 40
+    warnings = []
+    monkeypatch.setattr(notes, "show_warning", lambda text: warnings.append(text))
+    viewer = make_napari_viewer()
+    viewer.open(str(video), plugin="napari-posetrack")
+    n = viewer.layers[0].data.shape[0]
+    assert 0 < n < 40
+    assert any("truncated" in w and f"{n} of the 40" in w for w in warnings), warnings
+
+
+def test_slp_whose_video_never_existed_says_not_found(make_napari_viewer, tmp_path):
+    import shutil
+
+    from napari_posetrack._napari.labeling_dock import LabelingDock
+    from napari_posetrack._napari.session import shell_for
+
+    slp = tmp_path / "two_flies.slp"
+    shutil.copy(shared_file("flies", "two_flies.slp"), slp)  # without its video
+    viewer = make_napari_viewer()
+    lab = LabelingDock(viewer)
+    lab.notify = Messages()
+    viewer.window.add_dock_widget(lab, name="Labeling")
+    shell = shell_for(viewer)
+    shell.notify = lab.notify
+    shell.open(slp)
+    texts = " ".join(m for _, m in lab.notify)
+    assert "not there" in texts or "not found" in texts
+    assert "moved or deleted" not in texts
+    lab.controller.set_frame(3)  # stepping frames does not claim the video vanished while open
+    assert "moved or deleted" not in " ".join(m for _, m in lab.notify)
+    assert len(lab.controller.session.dataset.labels) > 0
+
+
+def test_proofreading_open_picks_a_store_folder(make_napari_viewer, qtbot, tmp_path):
+    from labeling_helpers import mouse_store
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+
+    path, ds = mouse_store(tmp_path, n_labels=5)
+    viewer = make_napari_viewer()
+    dock = ProofreadingDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Proofreading")
+    asked = []
+    dock.ask_open_path = lambda kind: asked.append(kind) or (str(path) if kind == "store" else None)
+    assert dock.open_btn.menu() is not None
+    dock.open_store_action.trigger()  # Open… > Project store (folder)
+    assert asked == ["store"] and dock.session is not None and dock.session.store is not None
+    assert len(dock.session.dataset.labels) == 5 and "mouse.posetrack.zarr" in dock.status.text()
+    dock.session.store.close()

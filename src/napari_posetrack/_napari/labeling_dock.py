@@ -240,7 +240,13 @@ class LabelingDock(PoseDock):
         if self._own_image and self.image_layer in self.viewer.layers:
             self.viewer.layers.remove(self.image_layer)
         name = Path(str(session.dataset.videos[video_id].path)).name or f"video {video_id}"
-        self.image_layer = self.viewer.add_image(self._frames(video_id), name=name)
+        from .reader import AXIS_LABELS
+
+        data = self._frames(video_id)
+        rgb = data.ndim == 4 and data.shape[-1] in (3, 4)
+        # named axes: the frame slider says "frame", not "-3"
+        self.image_layer = self.viewer.add_image(data, name=name, rgb=rgb,
+                                                 axis_labels=AXIS_LABELS[-(data.ndim - int(rgb)):])
         self._own_image = True
         if self.viewer.dims.ndim >= 3:
             self.viewer.dims.set_current_step(0, 0)

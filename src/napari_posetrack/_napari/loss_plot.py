@@ -69,7 +69,7 @@ class LossPlot(QWidget):
         p.setPen(QColor(170, 170, 170))
         p.drawText(2, top + 10, f"{10 ** y1:.2g}")
         p.drawText(2, h - bottom, f"{10 ** y0:.2g}")
-        p.drawText(w - right - 60, h - 3, f"epoch {int(x1)}")
+        p.drawText(w - right - 60, h - 3, f"epoch {int(max(xs))}")  # the last epoch run (x1 is padded)
         for i, (name, s) in enumerate(self.series.items()):
             color = COLORS.get(name, QColor(160, 220, 120))
             p.setPen(QPen(color, 2))

@@ -482,8 +482,14 @@ def prefer_our_reader() -> None:
         log.debug("could not record the preferred reader", exc_info=True)
 
 
+def _unwrap(viewer):
+    """The viewer itself: napari hands plugin widgets a ``PublicOnlyProxy`` of it."""
+    return getattr(viewer, "__wrapped__", viewer)
+
+
 def shell_for(viewer) -> ViewerShell:
     """The :class:`ViewerShell` of ``viewer`` (created on first use)."""
+    viewer = _unwrap(viewer)
     shell = _SHELLS.get(viewer)
     if shell is None:
         prefer_our_reader()
@@ -506,7 +512,7 @@ def open_shells():
 # ---------------------------------------------------------------------- short forms
 def get_session(viewer) -> EditSession | None:
     """The session of ``viewer``, or None if nothing is open in it."""
-    shell = _SHELLS.get(viewer)
+    shell = _SHELLS.get(_unwrap(viewer))
     return shell.session if shell is not None else None
 
 
