@@ -22,7 +22,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--frames", default=None, help="frame range A:B (B excluded; A: or :B allowed)")
     parser.add_argument("--batch-size", type=int, default=8, help="frames per batch (default 8)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps (default auto)")
-    parser.add_argument("--max-instances", type=int, default=None, help="keep at most N animals per frame")
+    parser.add_argument("--max-instances", type=int, default=None,
+                        help="keep at most N animals per frame (default: --max-tracks when tracking)")
     parser.add_argument("--peak-threshold", type=float, default=0.2, help="minimum node confidence (default 0.2)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster runs)")
     parser.add_argument("--cpu-bf16", action="store_true",
@@ -134,6 +135,9 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
 
     out = Path(out)
     frames = parse_frames(frames) if isinstance(frames, str) else frames
+    if max_instances is None and tracker and max_tracks:
+        # the user said how many animals there are: keep the best that many per frame for the tracker
+        max_instances = int(max_tracks)
     store_out = _is_store(out)
     if not store_out and out.exists() and not overwrite:
         raise PoseTrackError(f"The output {out} exists.", path=out, hint="Pass --overwrite, or pick another --out.")
