@@ -24,7 +24,7 @@ import sys, time
 import numpy as np
 import napari
 from qtpy.QtCore import QTimer
-sys.path.insert(0, sys.argv[3])
+sys.path[:0] = [sys.argv[3], sys.argv[3] + "/.."]
 from labeling_helpers import click
 from napari_posetrack._napari.labeling_dock import LabelingDock
 
@@ -98,6 +98,9 @@ def main(n_trials: int = 20) -> int:
                 elif parts[0] == "closed":
                     end = float(parts[1])
             proc.wait(60)
+            if not edits:
+                print(proc.stderr.read()[-3000:], flush=True)
+                raise SystemExit(f"trial {trial}: the child made no edit (see above)")
             end = end or time.time()
             with ProjectStore.open(path, mode="r") as st:
                 on_disk = len(st.labels) - 3
