@@ -65,8 +65,12 @@ def test_demo_viewer_has_layers_and_docks(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     opened = populate_viewer(viewer, {"store": tmp_path / "demo.posetrack.zarr"})
     assert opened == list(DEMO_DOCKS)
-    kinds = {layer.metadata.get("posetrack_kind") for layer in viewer.layers}
-    assert {"video", "labels", "predictions", "tracks"} <= kinds
+    # the store opens as the viewer's editable session (video + skeleton + keypoints), and the docks
+    # add the predictions and the identities (tracks)
+    layers = {(type(layer).__name__, layer.name) for layer in viewer.layers}
+    assert ("Image", "synthetic_clip.mp4") in layers
+    assert ("Points", "keypoints") in layers and ("Points", "predictions") in layers
+    assert any(kind == "Tracks" for kind, _ in layers)
     from napari_posetrack._napari.session import get_session, set_session
 
     session = get_session(viewer)
