@@ -5,8 +5,11 @@ event per step (``stage="train"``) and per epoch (``stage="epoch"``, with losses
 ``train.eval_every`` epochs, validation pose metrics). It honours a ``CancelToken``: a stop
 ends the epoch loop cleanly and keeps the best checkpoint. Checkpoints are written with
 :func:`napari_posetrack.nn.checkpoint.save_checkpoint` (atomic). The best checkpoint is the
-one with the lowest validation loss (computed every epoch; when there is no validation
-split, the training loss).
+one with the best validation pose metric (``train.select_by: pose``: OKS mAP, then PCK@5px,
+then the lower loss), or with the lowest validation loss (``select_by: loss``; the training
+loss when there is no validation split). The learning rate follows :func:`lr_factor`
+(warm-up, then cosine over the time budget or the epochs); autocast precision follows
+:func:`training_precision`.
 
 Data parallel: pass ``dist=DistInfo(rank, world_size)`` after
 ``torch.distributed.init_process_group``; every rank draws the same global batch of
