@@ -304,7 +304,7 @@ class CropSampler:
         idx = torch.as_tensor(idx, dtype=torch.long)
         A, mirror = self.transforms(idx, augment_cfg, generator)
         fidx = self.frame_of[idx.numpy()]
-        imgs = sample_crops([f for f in self.frames], fidx, A, self.n, self.frame_scale) / 255.0
+        imgs = sample_crops(self.frames, fidx, A, self.n, self.frame_scale) / 255.0
         pts = points_to_crop(self.points[idx], A)
         if mirror is not None and flip_perm is not None and bool(mirror.any()):
             perm = torch.as_tensor(flip_perm)

@@ -78,8 +78,6 @@ def _predict_single(model, samples, fs, cfg, device):
 
 def _predict_crops(model, samples, fs, cfg, device):
     """Crop predictions mapped back to frame pixels through each crop's affine map (see :mod:`.align`)."""
-    import torch
-
     from .align import points_from_crop
 
     st = _settings()

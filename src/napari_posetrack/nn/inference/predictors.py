@@ -336,14 +336,10 @@ class TopDownPredictor(Predictor):
                 f"The centered-instance model in {model_dir} does not say its crop size "
                 "(model.crop_size and data.crop_size are empty).",
                 hint="Set model.crop_size in centered_instance/config.yaml to the crop size used in training.")
-
-    @property
-    def aligned(self) -> bool:
-        """True when the crops are rotated heading-up (the model was trained with a heading node)."""
         from ..align import node_index
 
-        ci = self.stages["centered_instance"].cfg
-        return node_index(ci.model.heading_node, ci.skeleton.get("node_names", [])) is not None
+        #: crops are rotated heading-up (the model was trained with a heading node)
+        self.aligned = node_index(ci.model.heading_node, ci.skeleton.get("node_names", [])) is not None
 
     def anchors(self, frames_u8):
         """Centroid peaks of a batch: b (M,), xy (M, 2) original px, value (M,), heading angle (M,) and its
@@ -384,6 +380,7 @@ class TopDownPredictor(Predictor):
         import torch
 
         from ..align import points_from_crop, sample_crops
+        from .decode import global_points
 
         st = self.stages["centered_instance"]
         pts = torch.zeros((len(b), self.n_nodes, 2), device=frames.device)
@@ -393,8 +390,6 @@ class TopDownPredictor(Predictor):
             sl = slice(lo, lo + step)
             crops = sample_crops(frames, b[sl], A[sl], n_in, frame_scale)
             out = st.forward(crops)
-            from .decode import global_points
-
             offsets = out.get("offsets") if st.has_offsets else None
             xy, v = global_points(out["confmaps"], offsets, st.stride, self.settings.peak_threshold,
                                   self.settings.refine)
