@@ -62,8 +62,12 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     pred = session.dataset.predictions
     assert len(pred) == 1 and pred.frame_idx[0] == 3 and (pred.source == PREDICTED).all()
     layer = dock.points_layer
-    assert layer is not None and len(layer.data) == 3 and layer.symbol[0].value == "diamond"
+    # drawn once: in the Labeling dock's keypoints layer, as diamonds with the instance score beside them
+    assert layer is lab.controller.points
+    assert [ly.name for ly in viewer.layers if type(ly).__name__ == "Points"] == ["keypoints"]
+    assert len(layer.data) == 3 and layer.symbol[0].value == "diamond"
     assert set(layer.features["label"]) == {f"{pred.instance_score[0]:.2f}", ""}
+    assert layer.text.values.tolist().count(f"{pred.instance_score[0]:.2f}") == 1
 
     # suggested frames, then a range that overlaps: predictions are replaced, never duplicated
     dock.predict("suggested frames")
@@ -83,7 +87,9 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     new = session.dataset.labels.take([n_labels])
     assert new.source[0] == USER and new.frame_idx[0] == 3 and np.isnan(new.score).all()
     assert 3 not in session.dataset.predictions.frame_idx
-    assert len(dock.points_layer.data) == 0  # the layer follows the session
+    # the layer follows the session: the prediction became a round user label
+    assert (dock.points_layer.features["source"] == 0).sum() == 3 and (dock.points_layer.features["source"] == 1).sum() == 0
+    assert {s.value for s in dock.points_layer.symbol} == {"disc"}
     # the accepted label is an ordinary label: correct one node, undo the correction
     session.push(MoveNodes([n_labels], [0], np.array([[30.0, 20.0]])))
     np.testing.assert_allclose(session.dataset.labels.points[n_labels, 0], [30, 20])

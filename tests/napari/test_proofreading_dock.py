@@ -35,6 +35,7 @@ def _ids_at(dock, frame):
 
 def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack._napari.styles import track_rgba
     from napari_posetrack.core.store import ProjectStore
 
     viewer = make_napari_viewer()
@@ -52,7 +53,12 @@ def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     t = dock.table()
     assert set(np.unique(t.track_id[t.track_id >= 0]).tolist()) == {0, 1}
     assert dock.timeline.lanes == [0, 1]
-    assert "identities" in viewer.layers and "proofread instances" in viewer.layers
+    assert "identities" in viewer.layers and "keypoints" in viewer.layers
+    # the instances are drawn once, in the keypoints layer, in their identity colours (those of the trails)
+    assert [ly.name for ly in viewer.layers if type(ly).__name__ == "Points"] == ["keypoints"]
+    kp = viewer.layers["keypoints"]
+    assert dock.shell.labeling_dock().color_combo.currentText() == "track"
+    np.testing.assert_allclose(kp.border_color, track_rgba(kp.features["track"].to_numpy()), atol=1e-6)
     assert dock.suspects.count() > 0
 
     # next suspect jumps the viewer to the ranked frame
@@ -81,10 +87,12 @@ def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     assert dock.timeline.lanes == [0, 1] and _ids_at(dock, 80) == before[::-1]
 
     # select one instance's points at frame 5 and give it the other identity (the two swap)
-    layer = viewer.layers["proofread instances"]
+    layer = viewer.layers["keypoints"]
+    viewer.dims.set_current_step(0, 5)
     t = dock.table()
     row = int(np.flatnonzero((t.frame_idx == 5) & (t.track_id == 0))[0])
-    layer.selected_data = set(np.flatnonzero(layer.features["instance"].to_numpy() == row).tolist())
+    f = layer.features
+    layer.selected_data = set(np.flatnonzero((f["instance"].to_numpy() == row) & (f["source"].to_numpy() == 1)).tolist())
     assert dock.selected_instances() == [row]
     dock.track_a.setCurrentIndex(dock.track_a.findData(1))
     dock.assign_btn.click()
@@ -157,7 +165,7 @@ def test_edit_on_read_only_store_shows_error(make_napari_viewer, qtbot, store_pa
 def test_tracks_layer_colours_match_points():
     from napari.components import ViewerModel
 
-    from napari_posetrack._napari.tracks_layer import point_colors, show_points, show_tracks, track_colors
+    from napari_posetrack._napari.tracks_layer import point_colors, show_tracks, track_colors
     from napari_posetrack.core.posetable import PoseTable
 
     pts = np.zeros((20, 2, 2), np.float32)
@@ -174,7 +182,6 @@ def test_tracks_layer_colours_match_points():
     assert show_tracks(viewer, t2) is tracks
     np.testing.assert_allclose(tracks.track_colors[0], pal[0], atol=1e-5)
     np.testing.assert_allclose(tracks.track_colors[-1], pal[2], atol=1e-5)
-    layer = show_points(viewer, t, name="pts")
-    np.testing.assert_allclose(layer.face_color[0], pal[1], atol=1e-5)
+    np.testing.assert_allclose(point_colors(np.array([1, 3])), pal[[1, 3]], atol=1e-5)
     np.testing.assert_allclose(point_colors(np.array([-1, 0]))[0], [0.6, 0.6, 0.6, 1.0])
     assert len(np.unique(np.round(track_colors(30), 3), axis=0)) == 30  # distinct colours beyond tab10

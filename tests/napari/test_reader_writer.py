@@ -100,8 +100,10 @@ def test_store_layers_and_metadata(flies_store):
     assert colors.shape == (len(data), 4)
     assert len(np.unique(colors, axis=0)) == 13
     assert np.array_equal(colors[feats["node"].to_numpy() == 3][0], colors[feats["node"].to_numpy() == 3][-1])
-    assert preds[1]["face_color"] == "transparent" and preds[1]["opacity"] < 1 and preds[1]["size"] < labels[1]["size"]
-    assert preds[1]["border_color"].shape[1] == 4 and preds[1]["symbol"] == "ring"
+    # predictions look as in the keypoints layer: half see-through diamonds bordered in the node colour
+    assert preds[1]["symbol"] == "diamond" and labels[1]["symbol"] == "disc"
+    assert (preds[1]["face_color"][:, 3] < 1).all() and (labels[1]["face_color"][:, 3] == 1).any()
+    assert preds[1]["border_color"].shape == (len(preds[0]), 4)
     assert set(np.unique(tracks[0][:, 0])) == {0, 1}
 
 

@@ -14,17 +14,26 @@ source     int    0 = user, 1 = predicted
 video      int    video id
 =========  =====  ==============================================
 
+The editable keypoints layer (Labeling dock) holds one frame in 2-D: :func:`frame_points`
+gathers the user labels and the predictions of one frame into one :class:`FramePoints`
+(layer rows as ``(y, x)``, plus per-point source/row/node/state/track/score and its
+features, where ``instance`` is the row in the table of the point's ``source``), and
+:func:`frame_edges` the skeleton lines between them.
+
 These functions are pure (numpy + pandas) and tested without Qt.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ..core.posetable import UNLABELED, PoseTable
 
-__all__ = ["table_to_points", "points_to_table", "table_to_edges", "table_to_tracks", "FEATURES"]
+__all__ = ["table_to_points", "points_to_table", "table_to_edges", "table_to_tracks", "FEATURES", "FramePoints",
+           "frame_points", "frame_edges"]
 
 FEATURES = ["node", "instance", "track", "state", "score", "source", "video"]
 
@@ -123,3 +132,74 @@ def table_to_tracks(table: PoseTable) -> np.ndarray:
     data = np.column_stack([t.track_id[ok], t.frame_idx[ok], c[ok, 1], c[ok, 0]]).astype(np.float64)
     order = np.lexsort((data[:, 1], data[:, 0]))
     return data[order]
+
+
+@dataclass
+class FramePoints:
+    """The labeled nodes of one frame, user labels (source 0) first, then predictions (source 1)."""
+
+    yx: np.ndarray  # (M, 2) layer data
+    source: np.ndarray  # (M,) 0 user / 1 predicted
+    row: np.ndarray  # (M,) row in labels (source 0) or predictions (source 1)
+    node: np.ndarray  # (M,)
+    state: np.ndarray  # (M,)
+    track: np.ndarray  # (M,)
+    score: np.ndarray  # (M,) node score (NaN for user labels)
+    label: np.ndarray  # (M,) str: instance score beside a prediction's first node, else ""
+    video_id: int = 0
+
+    def __len__(self) -> int:
+        return len(self.yx)
+
+    def features(self) -> pd.DataFrame:
+        return pd.DataFrame({"node": self.node, "instance": self.row, "track": self.track.astype(np.int64),
+                             "state": self.state.astype(np.int64), "score": self.score, "source": self.source,
+                             "video": np.full(len(self.yx), self.video_id, np.int64), "label": self.label})
+
+    def instance_keys(self) -> np.ndarray:
+        """One integer per instance (source and row)."""
+        return self.source * (1 << 40) + self.row
+
+
+def frame_points(tables, video_id: int, frame: int) -> FramePoints:
+    """Gather the labeled nodes of ``frame`` of video ``video_id`` from ``tables``: ``[(source, table)]``."""
+    parts = []
+    for src, table in tables:
+        r = np.flatnonzero((table.frame_idx == frame) & (table.video_id == video_id))
+        if not len(r):
+            continue
+        inst, node = np.nonzero(table.state[r] != UNLABELED)
+        rr = r[inst]
+        p = table.points[rr, node]
+        first = np.r_[True, rr[1:] != rr[:-1]] if len(rr) else np.zeros(0, bool)
+        label = np.full(len(rr), "", dtype=object)
+        if src == 1 and len(rr):
+            label[first] = [f"{v:.2f}" if np.isfinite(v) else "" for v in table.instance_score[rr[first]]]
+        parts.append((np.full(len(rr), src), rr, node, np.column_stack([p[:, 1], p[:, 0]]), table.state[rr, node],
+                      table.track_id[rr], table.score[rr, node], label))
+    if not parts:
+        z = np.zeros(0, np.int64)
+        return FramePoints(np.zeros((0, 2)), z, z, z, np.zeros(0, np.uint8), z, np.zeros(0), np.zeros(0, object),
+                           int(video_id))
+    cols = [np.concatenate(c) for c in zip(*parts)]
+    src, rows, nodes, yx, state, track, score, label = cols
+    return FramePoints(yx.astype(np.float64), src.astype(np.int64), rows.astype(np.int64), nodes.astype(np.int64),
+                       state, track.astype(np.int64), score.astype(np.float64), label.astype(str).astype(object),
+                       int(video_id))
+
+
+def frame_edges(fp: FramePoints, edges, n_nodes: int, yx: np.ndarray | None = None):
+    """Skeleton lines between the nodes of ``fp`` as napari Vectors data ``(E, 2, 2)``, with each
+    line's ``predicted`` flag and ``track`` (E,). ``yx`` replaces ``fp.yx`` (points being dragged)."""
+    yx = fp.yx if yx is None else np.asarray(yx, np.float64)
+    if not len(yx) or not edges:
+        return np.zeros((0, 2, 2)), np.zeros(0, bool), np.zeros(0, np.int64)
+    keys, first, inv = np.unique(fp.instance_keys(), return_index=True, return_inverse=True)
+    dense = np.full((len(keys), n_nodes, 2), np.nan)
+    dense[inv, fp.node] = yx
+    e = np.asarray(edges)
+    a, b = dense[:, e[:, 0]], dense[:, e[:, 1]]
+    ok = np.isfinite(a).all(-1) & np.isfinite(b).all(-1)
+    inst = np.nonzero(ok)[0]
+    vec = np.stack([a[ok], b[ok] - a[ok]], 1)
+    return vec, (keys >> 40)[inst] == 1, fp.track[first][inst]

@@ -2,9 +2,10 @@
 
 Predictions run in a ``thread_worker`` (the event loop stays free) with a progress bar and
 Cancel. When a run ends, its predictions replace the old predictions of those frames in the
-viewer's :class:`~napari_posetrack.core.session.EditSession` (one undoable step), and show in
-a ``predictions`` Points layer of the current frame: diamonds coloured by node score, the
-instance score written beside each instance, set apart from the user's round labels.
+viewer's :class:`~napari_posetrack.core.session.EditSession` (one undoable step). They are
+drawn in one place only, the Labeling dock's ``keypoints`` layer (opened if needed): diamonds,
+the instance score written beside each instance, set apart from the user's round labels
+(:mod:`napari_posetrack._napari.styles`).
 
 Keys (on the viewer): **G** ("good") accepts the predicted instance under the cursor (or the
 selected one, or the best one) as a user label; **Shift-G** accepts every prediction of the
@@ -18,12 +19,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                             QLineEdit, QProgressBar, QPushButton, QSpinBox)
 
 from ..core.errors import PoseTrackError
-from ..core.posetable import UNLABELED
 from .dock import PoseDock
 from .notify import notify
 
@@ -47,24 +46,13 @@ class InferenceDock(PoseDock):
         self._worker = None
         self._token = None
         self.last_result = None
-        self.points_layer = None
-        self.edges_layer = None
-        # set when napari (or the user) removes our layers: do not re-add them until the next prediction,
-        # or closing napari (which removes every layer) would loop forever
-        self._layers_removed = False
         self.ask_model_dir = lambda: QFileDialog.getExistingDirectory(self, "Choose a model directory")
         self._build()
-        self.shell.connect(self, session=self._on_session,
-                           change=lambda action, cmd: self.refresh_layers() if action != "save" else None)
-        self.listen(napari_viewer.layers.events.removed, self._on_layer_removed)
-        self.listen(napari_viewer.dims.events.current_step, self._on_step)
+        self.shell.connect(self, session=self._on_session)
         napari_viewer.bind_key(ACCEPT_KEY, self._accept_one_key, overwrite=True)
         napari_viewer.bind_key(ACCEPT_FRAME_KEY, self._accept_frame_key, overwrite=True)
         if self.shell.session is not None:
             self._on_session(self.shell.session)
-
-    def _on_step(self, event=None) -> None:
-        self.refresh_layers()
 
     def _accept_one_key(self, viewer=None):
         self._guard(self.accept_one)
@@ -73,18 +61,13 @@ class InferenceDock(PoseDock):
         self._guard(self.accept_frame)
 
     def on_shutdown(self) -> None:
-        """Closed: stop a running prediction, drop the keys and the predictions layers."""
+        """Closed: stop a running prediction, drop the keys."""
         self.cancel()
         for key in (ACCEPT_KEY, ACCEPT_FRAME_KEY):
             try:
                 self.viewer.bind_key(key, None)
             except (KeyError, TypeError, ValueError):
                 pass
-        self._layers_removed = True
-        for layer in (self.points_layer, self.edges_layer):
-            if layer is not None and layer in self.viewer.layers:
-                self.viewer.layers.remove(layer)
-        self.points_layer = self.edges_layer = None
 
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
@@ -148,9 +131,9 @@ class InferenceDock(PoseDock):
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
         lay.addWidget(self.status_label)
-        self.show_check = QCheckBox("show the predictions layer")
+        self.show_check = QCheckBox("show predictions (in the keypoints layer)")
         self.show_check.setChecked(True)
-        self.show_check.toggled.connect(lambda _: self.refresh_layers())
+        self.show_check.toggled.connect(lambda on: self._guard(self.show_predictions, on))
         lay.addWidget(self.show_check)
         ar = QHBoxLayout()
         self.accept_button = QPushButton("Accept instance (G)")
@@ -187,7 +170,6 @@ class InferenceDock(PoseDock):
             return
         for i, v in enumerate(session.dataset.videos):
             self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}")
-        self.refresh_layers()
 
     @property
     def video_id(self) -> int:
@@ -264,7 +246,6 @@ class InferenceDock(PoseDock):
 
         if self._worker is not None:
             raise PoseTrackError("A prediction is already running.", hint="Wait for it, or press Cancel.")
-        self._layers_removed = False  # a new prediction shows its layers again
         jobs = self.jobs(target)
         self._key_at_start = self._settings_key()
         self._token = token = CancelToken()
@@ -338,76 +319,22 @@ class InferenceDock(PoseDock):
             notify(w, "warning")
         self.progress.setRange(0, max(1, res.n_frames))
         self.progress.setValue(res.n_frames)
+        if self.show_check.isChecked():
+            self.show_predictions(True)
 
     # ------------------------------------------------------------------ layers
-    def _ensure_layers(self):
-        if self.points_layer is None or self.points_layer not in self.viewer.layers:
-            self.edges_layer = self.viewer.add_vectors(np.zeros((0, 2, 2)), ndim=2, name="predicted skeleton",
-                                                       edge_width=1.0, vector_style="line", edge_color="#b0b0b0",
-                                                       opacity=0.7)
-            self.points_layer = self.viewer.add_points(
-                np.zeros((0, 2)), ndim=2, name="predictions", symbol="diamond", size=8, border_width=0.1,
-                features=pd.DataFrame({"row": pd.Series(dtype="int64"), "node": pd.Series(dtype="int64"),
-                                       "score": pd.Series(dtype="float64"), "label": pd.Series(dtype="str")}),
-                text={"string": "{label}", "size": 9, "color": "yellow", "anchor": "upper_left"})
-        return self.points_layer
+    @property
+    def points_layer(self):
+        """The layer that draws the predictions: the Labeling dock's keypoints layer (or None)."""
+        lab = self.shell.labeling_dock()
+        c = lab.controller if lab is not None else None
+        return c.points if c is not None and not c._closed else None
 
-    def _on_layer_removed(self, event) -> None:
-        if event.value is self.points_layer or event.value is self.edges_layer:
-            self._layers_removed = True
-            if self.points_layer is not None and self.points_layer in self.viewer.layers:
-                self.viewer.layers.remove(self.points_layer)
-            if self.edges_layer is not None and self.edges_layer in self.viewer.layers:
-                self.viewer.layers.remove(self.edges_layer)
-            self.points_layer = self.edges_layer = None
-
-    def refresh_layers(self) -> None:
-        """Show the current frame's predictions (diamonds coloured by score, instance score as text)."""
-        if self._layers_removed:
-            return
-        if self.points_layer is not None and self.points_layer not in self.viewer.layers:
-            # our layer went without our removal handler (the viewer is closing and clears its layers):
-            # re-adding it here would loop forever inside napari's clear()
-            self._layers_removed = True
-            self.points_layer = self.edges_layer = None
-            return
-        s = self.session
-        if s is None or not self.show_check.isChecked():
-            if self.points_layer is not None and self.points_layer in self.viewer.layers:
-                self.points_layer.data = np.zeros((0, 2))
-                self.edges_layer.data = np.zeros((0, 2, 2))
-            return
-        pred = s.dataset.predictions
-        from ..core.labeling_accept import frame_prediction_rows
-
-        rows = frame_prediction_rows(pred, self.video_id, self.frame)
-        if not len(rows) and self.points_layer is None:
-            return
-        layer = self._ensure_layers()
-        inst, node = np.nonzero(pred.state[rows] != UNLABELED)
-        rr = rows[inst]
-        xy = pred.points[rr, node]
-        score = np.nan_to_num(pred.score[rr, node].astype(np.float64), nan=0.0)
-        first = np.r_[True, rr[1:] != rr[:-1]] if len(rr) else np.zeros(0, bool)
-        label = np.where(first, [f"{v:.2f}" for v in pred.instance_score[rr]], "")
-        layer.data = np.column_stack([xy[:, 1], xy[:, 0]]) if len(rr) else np.zeros((0, 2))
-        layer.features = pd.DataFrame({"row": rr.astype(np.int64), "node": node.astype(np.int64), "score": score,
-                                       "label": label.astype(str)})
-        if len(rr):
-            layer.face_color = "score"
-            layer.face_colormap = "plasma"
-            layer.face_contrast_limits = (0.0, 1.0)
-            layer.border_color = "white"
-        edges = s.dataset.skeleton.edges
-        vec = np.zeros((0, 2, 2))
-        if edges and len(rows):
-            e = np.asarray(edges)
-            p = np.where((pred.state[rows] != UNLABELED)[..., None], pred.points[rows], np.nan)
-            a, b = p[:, e[:, 0]].reshape(-1, 2), p[:, e[:, 1]].reshape(-1, 2)
-            ok = np.isfinite(a).all(1) & np.isfinite(b).all(1)
-            a, b = a[ok][:, ::-1], b[ok][:, ::-1]
-            vec = np.stack([a, b - a], 1)
-        self.edges_layer.data = vec
+    def show_predictions(self, on: bool = True) -> None:
+        """Show (or hide) the predictions in the keypoints layer (the Labeling dock opens if needed)."""
+        lab = self.shell.labeling_dock() if not on else self.shell.show_labeling()
+        if lab is not None:
+            lab.pred_check.setChecked(bool(on))
 
     # ------------------------------------------------------------------ accepting
     def _cursor_xy(self):
@@ -424,9 +351,11 @@ class InferenceDock(PoseDock):
             return False
         row = None
         layer = self.points_layer
-        if layer is not None and layer in self.viewer.layers and layer.selected_data:
+        if layer is not None and layer.selected_data:  # a selected predicted point says which
             sel = sorted(layer.selected_data)
-            row = int(layer.features["row"].iloc[sel[0]])
+            feats = layer.features.iloc[sel]
+            pred = feats[feats["source"] == 1]
+            row = int(pred["instance"].iloc[0]) if len(pred) else None
         if row is None:
             row = pick_prediction(s.dataset.predictions, self.video_id, self.frame,
                                   self._cursor_xy() if xy is None else xy)

@@ -15,6 +15,7 @@ from ..core.labeling import SetSuggestions, labeling_progress
 from .dock import PoseDock
 from .keybindings import install_keybindings, keys_html
 from .labeling_layers import LabelingLayers
+from .styles import COLOR_BY
 
 __all__ = ["LabelingDock"]
 
@@ -75,7 +76,7 @@ class LabelingDock(PoseDock):
         self.template_combo.currentIndexChanged.connect(self._options_changed)
         form.addRow("Template", self.template_combo)
         self.color_combo = QComboBox()
-        self.color_combo.addItems(["node", "track"])
+        self.color_combo.addItems(list(COLOR_BY))
         self.color_combo.currentIndexChanged.connect(self._options_changed)
         form.addRow("Colour by", self.color_combo)
         self.pred_check = QCheckBox("show predictions")
@@ -289,6 +290,10 @@ class LabelingDock(PoseDock):
         if (show, color) != (c.show_predictions, c.color_by):
             c.show_predictions, c.color_by = show, color
             c.refresh()
+
+    def set_color_by(self, name: str) -> None:
+        """Colour the keypoints by ``name`` (one of :data:`~napari_posetrack._napari.styles.COLOR_BY`)."""
+        self.color_combo.setCurrentIndex(list(COLOR_BY).index(name))
 
     # ------------------------------------------------------------------ info
     def _refresh_info(self) -> None:

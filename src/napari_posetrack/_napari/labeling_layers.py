@@ -12,23 +12,20 @@ import os
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 from napari.layers.base import ActionType
 
+from .convert import FramePoints, frame_edges, frame_points
 from .notify import notify as notify_default
+from .styles import TEXT_STYLE, edge_colors, point_size, point_style
 from ..core.errors import PoseTrackError
 from ..core.labeling import (
     AcceptPredictions, CompoundCommand, DeleteInstances, LabelingError, MoveNodes, SetNodeState, SetTrack,
     copy_frame_command, new_instance, next_unlabeled_suggestion,
 )
-from ..core.posetable import OCCLUDED, UNLABELED, VISIBLE
-from ..core.qc import node_colors
+from ..core.posetable import UNLABELED
 
 __all__ = ["LabelingLayers"]
 
-_TRACK_COLORS = node_colors(20)
-_FEATURES = ("node", "instance", "track", "state", "source", "video")
-_EMPTY_FEATURES = pd.DataFrame({c: pd.Series(dtype="int64") for c in _FEATURES})
 
 
 class LabelingLayers:
@@ -69,8 +66,8 @@ class LabelingLayers:
         # then only warns about a video that disappears while open
         self._missing_warned: set[str] = {str(v.path) for v in session.dataset.videos
                                           if v.kind in ("video", "images") and v.path and not os.path.exists(v.path)}
-        # what each point of the layer is: source (0 user / 1 predicted), table row, node
-        self._src = self._row = self._node = np.zeros(0, np.int64)
+        # what each point of the layer is: source (0 user / 1 predicted), table row, node, ...
+        self._fp: FramePoints = frame_points([], self.video_id, 0)
         size = self._point_size()
         self.edges = viewer.add_vectors(np.zeros((0, 2, 2)), ndim=2, name="skeleton", edge_width=max(1.0, size / 5),
                                         vector_style="line", opacity=0.9)
@@ -78,7 +75,8 @@ class LabelingLayers:
         if token:
             meta["posetrack_session"] = token  # the writer saves this session, not the layer's one frame
         self.points = viewer.add_points(np.zeros((0, 2)), ndim=2, name="keypoints", size=size,
-                                        features=_EMPTY_FEATURES.copy(), border_width=0.15, metadata=meta)
+                                        features=self._fp.features(), border_width=0.15, metadata=meta,
+                                        text=TEXT_STYLE)
         self.points.mode = "select"
         self.points.mouse_drag_callbacks.insert(0, self._on_press)
         self.points.mouse_drag_callbacks.append(self._live_edges)
@@ -125,9 +123,8 @@ class LabelingLayers:
 
     def _point_size(self) -> float:
         vids = self.dataset.videos
-        if self.video_id < len(vids) and vids[self.video_id].width:
-            return float(max(5.0, 0.009 * max(vids[self.video_id].width, vids[self.video_id].height)))
-        return 8.0
+        v = vids[self.video_id] if self.video_id < len(vids) else None
+        return point_size(getattr(v, "width", None), getattr(v, "height", None))
 
     # ------------------------------------------------------------------ layer <- dataset
     def _on_step(self, event=None) -> None:
@@ -145,6 +142,11 @@ class LabelingLayers:
     def _frame_rows(self, table, frame) -> np.ndarray:
         return np.flatnonzero((table.frame_idx == frame) & (table.video_id == self.video_id))
 
+    # what each point of the layer is (tests and key actions read these)
+    _src = property(lambda self: self._fp.source)
+    _row = property(lambda self: self._fp.row)
+    _node = property(lambda self: self._fp.node)
+
     def refresh(self) -> None:
         """Rebuild both layers from the current frame of the session's dataset."""
         if self._closed:
@@ -153,98 +155,33 @@ class LabelingLayers:
         f = self.frame
         self._last_frame = f
         self._check_video()
-        src, rows, nodes, yx, state, track = [], [], [], [], [], []
         tables = [(0, ds.labels)] + ([(1, ds.predictions)] if self.show_predictions else [])
-        for s, table in tables:
-            r = self._frame_rows(table, f)
-            if not len(r):
-                continue
-            inst, node = np.nonzero(table.state[r] != UNLABELED)
-            rr = r[inst]
-            src.append(np.full(len(rr), s))
-            rows.append(rr)
-            nodes.append(node)
-            p = table.points[rr, node]
-            yx.append(np.column_stack([p[:, 1], p[:, 0]]))
-            state.append(table.state[rr, node])
-            track.append(table.track_id[rr])
-        if src:
-            self._src, self._row, self._node = (np.concatenate(a).astype(np.int64) for a in (src, rows, nodes))
-            yx, state, track = np.concatenate(yx).astype(np.float64), np.concatenate(state), np.concatenate(track)
-        else:
-            self._src = self._row = self._node = np.zeros(0, np.int64)
-            yx, state, track = np.zeros((0, 2)), np.zeros(0, np.uint8), np.zeros(0, np.int32)
-        self._state, self._track = state, track
-        style_key = (self.color_by, self._src.tobytes(), self._node.tobytes(), np.asarray(state).tobytes(),
-                     np.asarray(track).tobytes() if self.color_by == "track" else b"")
+        fp = self._fp = frame_points(tables, self.video_id, f)
+        style_key = (self.color_by, fp.source.tobytes(), fp.node.tobytes(), np.asarray(fp.state).tobytes(),
+                     fp.track.tobytes() if self.color_by == "track" else b"",
+                     fp.score.tobytes() if self.color_by == "score" else b"")
         self._updating = True
         pts = self.points
         try:
             # one napari refresh for the whole update: setters with events blocked, then refresh()
             with pts.events.blocker_all():
                 pts.selected_data = set()
-                pts.data = yx
-                # features as in _napari.convert: instance = row in labels (source 0) or predictions (1)
-                pts.features = pd.DataFrame({"node": self._node, "instance": self._row, "track": track.astype(np.int64),
-                                             "state": state.astype(np.int64), "source": self._src,
-                                             "video": np.full(len(yx), self.video_id, np.int64)})
-                if len(yx) and style_key != self._style_key:  # same layout as the last frame: colours kept
-                    face, border, symbol, bw = self._styles(state, track)
-                    pts.face_color = face
-                    pts.border_color = border
-                    pts.symbol = symbol
-                    pts.border_width = bw
-            self._style_key = style_key
+                pts.data = fp.yx
+                pts.features = fp.features()
+                if len(fp) and style_key != self._style_key:  # same layout as the last frame: colours kept
+                    for name, value in point_style(fp.node, fp.state, fp.source, fp.track, score=fp.score,
+                                                   n_nodes=ds.skeleton.n_nodes, color_by=self.color_by).items():
+                        setattr(pts, name, value)
+            self._style_key = style_key if len(fp) else None
             self._select_current()
             pts.refresh(thumbnail=False)  # the layer-list thumbnail is not worth a redraw per frame
         finally:
             self._updating = False
-        self._update_edges(yx)
+        self._update_edges()
 
-    def _colors(self, track) -> np.ndarray:
-        if self.color_by == "track":
-            c = _TRACK_COLORS[np.asarray(track) % len(_TRACK_COLORS)] / 255.0
-            c[np.asarray(track) < 0] = 0.75
-        else:
-            c = node_colors(max(1, self.dataset.skeleton.n_nodes))[self._node] / 255.0
-        return c
-
-    def _styles(self, state, track):
-        n = len(state)
-        rgb = self._colors(track) if n else np.zeros((0, 3))
-        face = np.column_stack([rgb, np.ones(n)])
-        border = np.column_stack([np.ones((n, 3)), np.ones(n)])
-        symbol = np.array(["disc"] * n, dtype=object)
-        bw = np.full(n, 0.15)
-        occ = state == OCCLUDED
-        face[occ, 3] = 0.0  # hollow ring in the node colour
-        border[occ, :3] = rgb[occ]
-        bw[occ] = 0.35
-        pred = self._src == 1
-        face[pred, 3] = np.where(occ[pred], 0.0, 0.45)
-        border[pred, :3] = rgb[pred]
-        symbol[pred] = "diamond"
-        return face, border, symbol, bw
-
-    def _instance_keys(self) -> np.ndarray:
-        return self._src * (1 << 40) + self._row
-
-    def _update_edges(self, yx: np.ndarray) -> None:
-        edges = self.dataset.skeleton.edges
-        vec = np.zeros((0, 2, 2))
-        colors = np.zeros((0, 4))
-        if len(yx) and edges:
-            keys, inv = np.unique(self._instance_keys(), return_inverse=True)
-            dense = np.full((len(keys), self.dataset.skeleton.n_nodes, 2), np.nan)
-            dense[inv, self._node] = yx
-            e = np.asarray(edges)
-            a, b = dense[:, e[:, 0]], dense[:, e[:, 1]]
-            ok = np.isfinite(a).all(-1) & np.isfinite(b).all(-1)
-            a, b = a[ok], b[ok]
-            vec = np.stack([a, b - a], 1)
-            pred = (keys >> 40)[np.nonzero(ok)[0]] == 1
-            colors = np.tile([1.0, 1.0, 1.0, 0.85], (len(vec), 1))
-            colors[pred] = [0.7, 0.7, 0.7, 0.6]
+    def _update_edges(self, yx: np.ndarray | None = None) -> None:
+        vec, pred, track = frame_edges(self._fp, self.dataset.skeleton.edges, self.dataset.skeleton.n_nodes, yx)
+        colors = edge_colors(pred, track, self.color_by)
         ckey = colors.tobytes()
         with self.edges.events.blocker_all():
             self.edges.data = vec
@@ -257,7 +194,7 @@ class LabelingLayers:
         """While napari drags points, keep the edges on them."""
         yield
         while event.type == "mouse_move":
-            if len(layer.data) == len(self._node):
+            if len(layer.data) == len(self._fp):
                 self._update_edges(np.asarray(layer.data))
             yield
 

@@ -3,7 +3,11 @@
 Every edit is an undoable command of :mod:`napari_posetrack.core.proofread` pushed on the
 viewer's shared :class:`~napari_posetrack.core.session.EditSession`, and saved to its
 project store. Errors are shown as napari notifications; the dock never raises into napari.
-Keys (while one of its layers is selected): ``n`` next suspect, ``Shift+n`` previous suspect.
+
+The instances are drawn once, in the Labeling dock's ``keypoints`` layer (opened with the
+session), coloured by identity while proofreading (the same colours as the ``identities``
+trails and the timeline); select an instance's points there for "Selected instance -> track A".
+Keys (while the ``identities`` layer is selected): ``n`` next suspect, ``Shift+n`` previous suspect.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ..core.session import EditSession
 from .dock import PoseDock
 from .notify import notify as _napari_notify
 from .timeline import TrackTimeline
-from .tracks_layer import show_points, show_tracks
+from .tracks_layer import show_tracks
 
 __all__ = ["ProofreadingDock"]
 
@@ -181,12 +185,16 @@ class ProofreadingDock(PoseDock):
             self.open_path(path)
 
     def on_shutdown(self) -> None:
-        for name in ("proofread instances", "identities"):
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
+        if "identities" in self.viewer.layers:
+            self.viewer.layers.remove("identities")
 
     def _set_session(self, session) -> None:
+        fresh = session is not None and session is not self.session
         self.session = session
+        if fresh:  # the keypoints layer shows the instances, in their identity colours
+            lab = self.shell.show_labeling()
+            if lab is not None:
+                lab.set_color_by("track")
         self.refresh()
 
     def _table_name(self) -> str:
@@ -214,7 +222,6 @@ class ProofreadingDock(PoseDock):
 
         ds = self.session.dataset
         t = self.table()
-        n_tracks = max(len(ds.track_names), int(t.track_id.max(initial=-1)) + 1)
         store = self.session.store
         where = getattr(store, "path", None) or "in memory"
         ids = np.unique(t.track_id[t.track_id >= 0])
@@ -246,10 +253,9 @@ class ProofreadingDock(PoseDock):
         try:
             from .keybindings import bind_suspect_keys
 
-            show_points(self.viewer, t, n_tracks=n_tracks, name="proofread instances")
-            show_tracks(self.viewer, t, name="identities")
-            bind_suspect_keys([self.viewer.layers[n] for n in ("proofread instances", "identities")
-                               if n in self.viewer.layers], self)
+            layer = show_tracks(self.viewer, t, name="identities")
+            if layer is not None:
+                bind_suspect_keys([layer], self)
         except Exception as exc:  # noqa: BLE001 - layer trouble must not break the dock
             self.notify(f"{type(exc).__name__}: {exc}", "error")
 
@@ -356,14 +362,14 @@ class ProofreadingDock(PoseDock):
         return self.push(DeleteLowScore(self.min_score.value(), self.start.value(), self.stop.value()))
 
     def selected_instances(self) -> list[int]:
-        """Rows (in the tracked table) of the instances whose points are selected in the viewer."""
-        if "proofread instances" not in self.viewer.layers:
+        """Rows (in the tracked table) of the instances whose points are selected in the keypoints layer."""
+        lab = self.shell.labeling_dock()
+        c = lab.controller if lab is not None else None
+        if c is None or c._closed or not c.points.selected_data:
             return []
-        layer = self.viewer.layers["proofread instances"]
-        sel = sorted(layer.selected_data)
-        if not sel:
-            return []
-        return sorted({int(i) for i in np.asarray(layer.features["instance"])[sel]})
+        feats = c.points.features.iloc[sorted(c.points.selected_data)]
+        source = 1 if self._table_name() == "predictions" else 0
+        return sorted({int(i) for i in feats.loc[feats["source"] == source, "instance"]})
 
     def _assign_selected(self) -> bool:
         from ..core.errors import TrackingError
@@ -372,7 +378,7 @@ class ProofreadingDock(PoseDock):
         rows = self.selected_instances()
         if len(rows) != 1:
             return self._ok(self._raise, TrackingError(f"Select the points of one instance (got {len(rows)}).",
-                                                          hint="Use the selection tool on the instances layer."))
+                                                          hint="Select its points in the keypoints layer."))
         if not self._need_tracks(self.track_a):
             return False
         return self.push(AssignTrack(self._table_name(), rows[0], self.track_a.currentData()))

@@ -272,28 +272,12 @@ def read_video(path):
     return [_image_layer(p, p.stem if p.is_file() else p.name, {"posetrack_video": str(p)})]
 
 
-def node_colors(nodes, n_nodes: int):
-    """(M, 4) RGBA colours of skeleton nodes (turbo colormap over the node index)."""
-    import numpy as np
-    from napari.utils.colormaps import ensure_colormap
-
-    nodes = np.asarray(nodes, np.float64).reshape(-1)
-    if not len(nodes):
-        return np.zeros((0, 4), np.float32)
-    return ensure_colormap("turbo").map(nodes / max(n_nodes - 1, 1)).astype(np.float32)
-
-
 def _points_kwargs(name, features, n_nodes, metadata, *, predictions: bool, visible: bool):
-    colors = node_colors(features["node"], n_nodes)
-    kwargs = {"name": name, "ndim": 3, "features": features, "metadata": metadata, "visible": visible,
-              "axis_labels": AXIS_LABELS}
-    if predictions:  # hollow rings, smaller and fainter than the user's labels
-        kwargs.update(size=6, face_color="transparent", border_color=colors if len(colors) else "white",
-                      border_width=0.3, border_width_is_relative=True, opacity=0.7, symbol="ring")
-    else:
-        kwargs.update(size=8, face_color=colors if len(colors) else "white", border_color="white",
-                      border_width=0.1, border_width_is_relative=True, opacity=1.0)
-    return kwargs
+    from .styles import static_points_kwargs
+
+    style = static_points_kwargs(features, n_nodes, predicted=predictions)  # the keypoints layer's look
+    return {"name": name, "ndim": 3, "features": features, "metadata": metadata, "visible": visible,
+            "axis_labels": AXIS_LABELS, **style}
 
 
 def read_store(path):

@@ -12,25 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 
 __all__ = ["make_sample_data", "sample_cache_dir", "SAMPLE_PARAMS"]
 
 #: parameters of the sample clip (part of the cache folder name, so a change re-renders)
 SAMPLE_PARAMS = {"n_frames": 200, "n_animals": 2, "size": (256, 256), "seed": 0, "gop": 30}
 _VERSION = 1
-
-#: one colour per node: head red, thorax yellow, abdomen blue, left wing green, right wing magenta
-_NODE_COLORS = np.array([
-    [0.95, 0.20, 0.20, 1.0],
-    [1.00, 0.85, 0.15, 1.0],
-    [0.25, 0.45, 1.00, 1.0],
-    [0.25, 0.90, 0.35, 1.0],
-    [0.95, 0.30, 0.95, 1.0],
-    [0.30, 0.95, 0.95, 1.0],
-    [1.00, 0.55, 0.10, 1.0],
-])
-
 
 def sample_cache_dir() -> Path:
     """Writable folder that holds the rendered sample clip."""
@@ -72,6 +59,7 @@ def make_sample_data():
     from ..core.synthetic import make_synthetic_clip
     from ..core.video import as_dask
     from .convert import table_to_edges, table_to_points, table_to_tracks
+    from .styles import static_points_kwargs, track_rgba
 
     clip = make_synthetic_clip(sample_cache_dir(), name="two_animals", reuse=True, **SAMPLE_PARAMS)
     ds = clip["dataset"]
@@ -90,29 +78,23 @@ def make_sample_data():
     }, "image")
 
     data, features = table_to_points(labels)
-    node_rgba = _NODE_COLORS[features["node"].to_numpy() % len(_NODE_COLORS)]
-    occluded = features["state"].to_numpy() == 2
-    node_rgba[occluded, 3] = 0.35  # occluded keypoints are see-through
     points = (data, {
         "name": "ground truth",
         "ndim": 3,
         "features": features,
-        "size": 6,
-        "face_color": node_rgba,
-        "border_color": "white",
-        "border_width": 0.1,
-        "border_width_is_relative": True,
+        **static_points_kwargs(features, skel.n_nodes, size=6),  # the keypoints layer's look
         "metadata": {**base, "posetrack_kind": "labels"},
     }, "points")
 
     lines, inst = table_to_edges(labels, skel.edges)
     track = labels.track_id[inst]
-    palette = np.array([[1.0, 0.85, 0.2, 0.9], [0.3, 0.8, 1.0, 0.9], [1.0, 0.4, 0.7, 0.9], [0.5, 1.0, 0.4, 0.9]])
+    edge_rgba = track_rgba(track)
+    edge_rgba[:, 3] = 0.9
     edges = (list(lines), {
         "name": "skeleton",
         "ndim": 3,
         "shape_type": "line",
-        "edge_color": palette[np.maximum(track, 0) % len(palette)],
+        "edge_color": edge_rgba,
         "edge_width": 1.5,
         "face_color": "transparent",
         "features": {"instance": inst, "track": track},

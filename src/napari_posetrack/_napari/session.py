@@ -335,6 +335,16 @@ class ViewerShell:
         except PoseTrackError as exc:
             self.notify(f"{exc}\nThe poses stay editable over a black stand-in.", "warning")
 
+    def labeling_dock(self):
+        """The viewer's open Labeling dock (it draws the session, predictions included), or None."""
+        from .labeling_dock import LabelingDock
+
+        for lst in list(self._listeners.values()):
+            owner = lst.owner()
+            if isinstance(owner, LabelingDock) and not owner._closed:
+                return owner
+        return None
+
     def show_labeling(self):
         """The viewer's Labeling dock (opened if needed): it draws the session as editable layers."""
         from .labeling_dock import LabelingDock
@@ -342,10 +352,9 @@ class ViewerShell:
         v = self.viewer
         if v is None:
             return None
-        for lst in self._listeners.values():
-            owner = lst.owner()
-            if isinstance(owner, LabelingDock) and not owner._closed:
-                return owner
+        found = self.labeling_dock()
+        if found is not None:
+            return found
         try:
             _, widget = v.window.add_plugin_dock_widget("napari-posetrack", "Labeling")
             return widget
