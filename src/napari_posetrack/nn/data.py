@@ -81,19 +81,24 @@ def _load_one(path) -> PoseDataset:
 
 
 def merge_datasets(datasets: list[PoseDataset]) -> PoseDataset:
-    """Concatenate datasets with the same skeleton (video ids renumbered)."""
+    """Concatenate datasets with the same skeleton (video ids renumbered, track names joined by name)."""
     base = datasets[0]
-    videos, labels, negs = [], [], []
+    videos, labels, negs, names = [], [], [], []
     for ds in datasets:
         base.skeleton.require_match(ds.skeleton, source="one of the training inputs") if ds is not base else None
         off = len(videos)
         videos.extend(ds.videos)
-        labels.append(ds.labels.with_columns(video_id=ds.labels.video_id + off, track_id=np.full(
-            len(ds.labels), -1, np.int32)))
+        # tracks are kept by name (identity models learn them); unnamed rows stay -1
+        for t in ds.track_names:
+            if str(t) not in names:
+                names.append(str(t))
+        remap = np.asarray([names.index(str(t)) for t in ds.track_names] + [-1], np.int32)
+        tid = np.where((ds.labels.track_id >= 0) & (ds.labels.track_id < len(ds.track_names)), ds.labels.track_id, -1)
+        labels.append(ds.labels.with_columns(video_id=ds.labels.video_id + off, track_id=remap[tid]))
         if len(ds.negative_frames):
             negs.append(ds.negative_frames + np.array([off, 0]))
     neg = np.concatenate(negs) if negs else np.zeros((0, 2), np.int64)
-    return PoseDataset(base.skeleton, videos, [], PoseTable.concat(labels, base.skeleton.n_nodes),
+    return PoseDataset(base.skeleton, videos, names, PoseTable.concat(labels, base.skeleton.n_nodes),
                        negative_frames=neg)
 
 

@@ -30,6 +30,7 @@ HEADS = {
     "centroids": lambda cfg: 1,
     "offsets": lambda cfg: 2 if cfg.model.type == "centroid" else 2 * _n_nodes(cfg),
     "heading": lambda cfg: 2,
+    "identity": lambda cfg: len(cfg.data.get("identity_classes") or []),
 }
 
 #: model type -> its heads (without offsets)
@@ -47,6 +48,8 @@ def head_names(cfg) -> list[str]:
         names.append("offsets")
     if cfg.model.type == "centroid" and has_heading(cfg):
         names.append("heading")
+    if cfg.model.type == "centered_instance" and cfg.data.get("identity_classes"):
+        names.append("identity")  # multi-class top-down (see nn/identity.py)
     return names
 
 

@@ -110,8 +110,15 @@ def _topdown(dataset, base, out_dir, *, resume, cancel, stage_overrides, dist=No
     return {"kind": "topdown", "out_dir": str(out_dir), "stages": stages}
 
 
+def _topdown_id(dataset, base, out_dir, **kwargs):
+    from .identity import iter_topdown_id
+
+    return (yield from iter_topdown_id(dataset, base, out_dir, **kwargs))
+
+
 #: model kind -> generator function
-PIPELINES = {"single": _single_like("single"), "bottomup": _single_like("bottomup"), "topdown": _topdown}
+PIPELINES = {"single": _single_like("single"), "bottomup": _single_like("bottomup"), "topdown": _topdown,
+             "topdown-id": _topdown_id}
 
 
 def iter_train(inputs, model: str = "single", out_dir="model", *, config=None, overrides: dict | None = None,

@@ -90,6 +90,10 @@ def compute_loss(outputs: dict, targets: dict, foreground_weight: float = 0.0) -
             maps, weight = tgt
             w = weight.repeat_interleave(2, dim=1)
             parts[name] = (w * (out - maps).abs()).sum() / w.sum().clamp_min(1.0) * 0.05
+        elif name == "identity":
+            from .identity import identity_loss
+
+            parts[name] = identity_loss(out, tgt)
         elif name == "heading":
             from .align import HEADING_LOSS_WEIGHT
 
@@ -107,7 +111,10 @@ def _batch(samples: Samples, idx, device, cfg, flip_perm, gen, augment: bool):
     if samples.sampler is not None and augment:  # top-down crops: drawn (aligned, augmented) from the frames
         x, pts, _ = samples.sampler.draw(idx, cfg.augment if augment else None, gen, flip_perm, device)
         anchors = samples.anchors[idx].to(device)
-        return x, {"points": pts, "anchors": anchors}
+        batch = {"points": pts, "anchors": anchors}
+        if samples.classes is not None:
+            batch["classes"] = samples.classes[idx].to(device)
+        return x, batch
     x = samples.images[idx].to(device, non_blocking=True).float() / 255.0
     pts = samples.points[idx].to(device)
     anchors = samples.anchors[idx].to(device)
@@ -121,6 +128,8 @@ def _batch(samples: Samples, idx, device, cfg, flip_perm, gen, augment: bool):
     batch = {"points": pts[:, :, :k], "anchors": anchors}
     if samples.headings is not None:
         batch["headings"] = pts[:, :, k]
+    if samples.classes is not None:
+        batch["classes"] = samples.classes[idx].to(device)
     return x, batch
 
 

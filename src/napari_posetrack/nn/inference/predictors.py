@@ -64,6 +64,14 @@ class PredictorSettings:
         Heading-aligned top-down: when the centroid model's heading confidence (length of the
         predicted direction vector, 0..1) is below this, the crop is also tried turned round by
         180 degrees and the better-scoring pose is kept (robust to head/tail confusions).
+    recenter : bool
+        Top-down: predict a crop again, re-centred on the anchor node the crop model found (and
+        turned to the heading it found), when that anchor lies more than ``recenter_px`` x the
+        crop size from the crop centre, or the heading is off by more than 20 degrees; the
+        better-scoring pose is kept. Corrects the coarse centroid model at the cost of a second
+        crop pass for the instances that moved.
+    recenter_px : float
+        See ``recenter``; a fraction of the crop size.
     """
 
     peak_threshold: float = 0.2
@@ -79,6 +87,8 @@ class PredictorSettings:
     compile: bool = False
     crop_batch: int = 64
     heading_check: float = 0.5
+    recenter: bool = True
+    recenter_px: float = 0.02
 
 
 def cpu_has_bf16() -> bool:
@@ -339,7 +349,10 @@ class TopDownPredictor(Predictor):
         from ..align import node_index
 
         #: crops are rotated heading-up (the model was trained with a heading node)
-        self.aligned = node_index(ci.model.heading_node, ci.skeleton.get("node_names", [])) is not None
+        names = ci.skeleton.get("node_names", [])
+        self.aligned = node_index(ci.model.heading_node, names) is not None
+        self.anchor_index = node_index(ci.model.anchor_node, names)
+        self.heading_index = node_index(ci.model.heading_node, names)
 
     def anchors(self, frames_u8):
         """Centroid peaks of a batch: b (M,), xy (M, 2) original px, value (M,), heading angle (M,) and its
@@ -397,6 +410,47 @@ class TopDownPredictor(Predictor):
             val[sl] = v
         return pts, val
 
+    def _recenter(self, frames, b, A, pts, val, n_in, fscale):
+        """Second crop pass where the crop model puts the anchor node (or, aligned, the heading) clearly away
+        from where the centroid model said: the crop is re-centred on the predicted anchor (and turned to the
+        predicted heading) and predicted again; the better-scoring pose of the two is kept. The centroid model
+        is coarse (its input is a fraction of the frame), the crop model is not."""
+        import math
+
+        import torch
+
+        from ..align import crop_affine
+
+        st = self.stages["centered_instance"]
+        ai, hi = self.anchor_index, self.heading_index
+        if ai is None or not len(b):
+            return pts, val
+        anc = pts[:, ai]
+        ok = torch.isfinite(anc).all(1) & (torch.nan_to_num(val[:, ai], nan=0.0) >= self.settings.peak_threshold)
+        centre = A[:, :, 2] + A[:, :, :2].sum(-1) * (n_in - 1) / 2.0  # frame px of the crop centre
+        moved = (anc - centre).norm(dim=1) > self.settings.recenter_px * self.crop_size
+        angle = torch.atan2(A[:, 1, 1], A[:, 0, 1])  # frame direction of the crop's "down" (+y) axis
+        if self.aligned and hi is not None:
+            head = pts[:, hi]
+            hok = ok & torch.isfinite(head).all(1)
+            d = head - anc
+            phi = torch.atan2(d[:, 1], d[:, 0])
+            turn = torch.remainder(phi + math.pi - angle + math.pi, 2 * math.pi) - math.pi  # heading vs crop "up"
+            moved = moved | (hok & (turn.abs() > math.radians(20)))
+            alpha = torch.where(hok, phi + math.pi / 2, angle - math.pi / 2)
+        else:
+            alpha = angle - math.pi / 2
+        redo = (ok & moved).nonzero(as_tuple=True)[0]
+        if not len(redo):
+            return pts, val
+        A2 = crop_affine(anc[redo].float(), alpha[redo].float(), n_in, st.scale)
+        p2, v2 = self._crop_predict(frames, b[redo], A2, n_in, fscale)
+        better = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1) >= \
+            torch.nan_to_num(val[redo], nan=0.0).clamp_min(0).mean(1)
+        pts[redo[better]] = p2[better]
+        val[redo[better]] = v2[better]
+        return pts, val
+
     def run_batch(self, frames_u8):
         import math
 
@@ -431,6 +485,8 @@ class TopDownPredictor(Predictor):
                     torch.nan_to_num(val[unsure], nan=0.0).clamp_min(0).mean(1)
                 pts[unsure[better]] = p2[better]
                 val[unsure[better]] = v2[better]
+        if self.settings.recenter:
+            pts, val = self._recenter(frames, b, A, pts, val, n_in, fscale)
         pts, val, b = pts.cpu().numpy(), val.cpu().numpy(), b.cpu().numpy()
         pts = _inside_frame(pts, h, w)
         return [self._filtered(pts[b == i], val[b == i]) for i in range(n)]
@@ -497,4 +553,6 @@ def load_predictor(model_dir, device="auto", settings: PredictorSettings | None 
         stages = {n: load_model(d / n, dev, expect_type=n) for n in names}
     else:
         stages = {names[0]: load_model(d, dev, expect_type=kind)}
+    if kind == "topdown" and (stages["centered_instance"][1].get("data") or {}).get("identity_classes"):
+        from ..identity_predict import TopDownIdentityPredictor as cls  # multi-class top-down
     return cls(stages, dev, settings, model_dir=d)
