@@ -82,15 +82,33 @@ def test_plots_dock_plots_exports_and_renders(make_napari_viewer, qtbot, clip, t
     assert len(frames) == 24 and frames[0].shape == (128, 160, 3)
     assert dock.progress.value() == dock.progress.maximum()
 
+    # a frame range, typed in the dock: only those frames are written
+    dock.render_section.toggle.click()
+    qtbot.keyClicks(dock.frames_edit, "5:12")
+    part = tmp_path / "part.mp4"
+    dock.ask_save_path = lambda title, filt: str(part)
+    qtbot.mouseClick(dock.render_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dock._worker is None, timeout=60_000)
+    with av.open(str(part)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 7
+    # a range outside the video is refused with what to type instead; nothing starts
+    said = []
+    dock.notify = lambda msg, level="info": said.append((level, msg))
+    dock.frames_edit.setText("30:40")
+    dock.ask_save_path = lambda title, filt: str(tmp_path / "none.mp4")
+    qtbot.mouseClick(dock.render_button, Qt.MouseButton.LeftButton)
+    assert dock._worker is None and not (tmp_path / "none.mp4").exists()
+    assert said and said[-1][0] == "error" and "24 frames" in said[-1][1] and "START:STOP" in said[-1][1]
+
 
 def test_plots_dock_reports_errors_without_raising(make_napari_viewer, qtbot, clip, tmp_path, monkeypatch):
     from napari_posetrack._napari import plots_dock
     from napari_posetrack._napari.session import set_session
 
     messages = []
-    monkeypatch.setattr(plots_dock, "notify", lambda msg, level="info": messages.append((level, msg)))
     viewer = make_napari_viewer()
     dock = plots_dock.PlotsDock(viewer)
+    dock.notify = lambda msg, level="info": messages.append((level, msg))
     qtbot.addWidget(dock)
     set_session(viewer, EditSession(clip["dataset"]))
     dock.ask_export_path = lambda title, filt: (str(tmp_path / "out.unknownformat"), "")

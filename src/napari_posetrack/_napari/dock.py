@@ -61,7 +61,8 @@ class PoseDock(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.shell = shell_for(napari_viewer)
-        self.notify = _notify
+        self.notify = self.say
+        self.error_label = None  # a QLabel that also shows the first line of each error
         self._closed = False
         self._docked = False
         self._hooks: list[tuple[object, object]] = []
@@ -88,6 +89,15 @@ class PoseDock(QWidget):
         """``emitter.connect(callback)``, disconnected again when the dock closes."""
         emitter.connect(callback)
         self._hooks.append((emitter, callback))
+
+    def say(self, text: str, level: str = "info") -> None:
+        """A napari notification; an error's first line also goes to ``self.error_label``."""
+        _notify(text, level)
+        if level == "error" and self.error_label is not None:
+            try:
+                self.error_label.setText(str(text).splitlines()[0] if str(text) else "")
+            except RuntimeError:  # the label is already deleted
+                pass
 
     def _guard(self, fn, *args):
         """Run a UI action under the shell's one error policy (messages go to ``self.notify``)."""

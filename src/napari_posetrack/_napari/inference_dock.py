@@ -19,12 +19,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
-                            QLineEdit, QProgressBar, QPushButton, QSpinBox)
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout
 
 from ..core.errors import PoseTrackError
 from .dock import PoseDock
 from .notify import notify
+from .widgets import button, combo, dspin, label, path_row, progress_bar, row, spin
 
 __all__ = ["InferenceDock", "TARGETS", "ACCEPT_KEY", "ACCEPT_FRAME_KEY"]
 
@@ -72,88 +72,46 @@ class InferenceDock(PoseDock):
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
         lay = self.body_layout
-        row = QHBoxLayout()
-        self.model_edit = QLineEdit()
-        self.model_edit.setPlaceholderText("model directory (from posetrack train)")
-        self.browse_button = QPushButton("Browse…")
-        self.browse_button.clicked.connect(lambda: self._guard(self._browse))
-        row.addWidget(self.model_edit)
-        row.addWidget(self.browse_button)
-        lay.addLayout(row)
-        self.model_label = QLabel("No model loaded.")
-        self.model_label.setWordWrap(True)
+        self.model_edit, self.browse_button, r = path_row("model directory (from posetrack train)", "Browse…",
+                                                          lambda: self._guard(self._browse))
+        lay.addLayout(r)
+        self.model_label = label("No model loaded.")
         lay.addWidget(self.model_label)
         form = QFormLayout()
-        self.video_combo = QComboBox()
+        self.video_combo = combo(fit=True)
         form.addRow("Video", self.video_combo)
-        self.target_combo = QComboBox()
-        self.target_combo.addItems(TARGETS)
+        self.target_combo = combo(TARGETS)
         form.addRow("Predict on", self.target_combo)
-        rr = QHBoxLayout()
-        self.start_spin, self.stop_spin = QSpinBox(), QSpinBox()
-        for s in (self.start_spin, self.stop_spin):
-            s.setRange(0, 10_000_000)
-        self.stop_spin.setValue(100)
-        rr.addWidget(self.start_spin)
-        rr.addWidget(QLabel("to"))
-        rr.addWidget(self.stop_spin)
-        form.addRow("Frame range", rr)
-        self.batch_spin = QSpinBox()
-        self.batch_spin.setRange(1, 256)
-        self.batch_spin.setValue(4)
+        self.start_spin, self.stop_spin = spin(0, 10_000_000), spin(0, 10_000_000, 100)
+        form.addRow("Frame range", row(self.start_spin, "to", self.stop_spin))
+        self.batch_spin = spin(1, 256, 4)
         form.addRow("Batch size", self.batch_spin)
-        self.threshold_spin = QDoubleSpinBox()
-        self.threshold_spin.setRange(-1.0, 1.0)
-        self.threshold_spin.setSingleStep(0.05)
-        self.threshold_spin.setValue(0.2)
+        self.threshold_spin = dspin(-1.0, 1.0, 0.2)
         form.addRow("Peak threshold", self.threshold_spin)
-        self.max_inst_spin = QSpinBox()
-        self.max_inst_spin.setRange(0, 1000)
-        self.max_inst_spin.setSpecialValueText("no limit")
+        self.max_inst_spin = spin(0, 1000, special="no limit")
         form.addRow("Max instances", self.max_inst_spin)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device_combo = combo(["auto", "cpu", "cuda", "mps"])
         form.addRow("Device", self.device_combo)
         lay.addLayout(form)
-        br = QHBoxLayout()
-        self.predict_button = QPushButton("Predict")
-        self.predict_button.clicked.connect(lambda: self._guard(self.predict))
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        br.addWidget(self.predict_button)
-        br.addWidget(self.cancel_button)
-        lay.addLayout(br)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.predict_button = button("Predict", lambda: self._guard(self.predict))
+        self.cancel_button = button("Cancel", self.cancel, enabled=False)
+        lay.addLayout(row(self.predict_button, self.cancel_button))
+        self.progress = progress_bar()
         lay.addWidget(self.progress)
-        self.status_label = QLabel("")
-        self.status_label.setWordWrap(True)
+        self.status_label = label()
         lay.addWidget(self.status_label)
         self.show_check = QCheckBox("show predictions (in the keypoints layer)")
         self.show_check.setChecked(True)
         self.show_check.toggled.connect(lambda on: self._guard(self.show_predictions, on))
         lay.addWidget(self.show_check)
-        ar = QHBoxLayout()
-        self.accept_button = QPushButton("Accept instance (G)")
-        self.accept_button.clicked.connect(lambda: self._guard(self.accept_one))
-        self.accept_all_button = QPushButton("Accept frame (Shift-G)")
-        self.accept_all_button.clicked.connect(lambda: self._guard(self.accept_frame))
-        ar.addWidget(self.accept_button)
-        ar.addWidget(self.accept_all_button)
-        lay.addLayout(ar)
-        orow = QHBoxLayout()
-        self.outlier_spin = QSpinBox()
-        self.outlier_spin.setRange(1, 100000)
-        self.outlier_spin.setValue(20)
-        self.outlier_button = QPushButton("Suggest outlier frames")
-        self.outlier_button.setToolTip("Frames where predictions jump, score low or leave a smooth trajectory "
-                                       "become suggestions for labeling.")
-        self.outlier_button.clicked.connect(lambda: self._guard(self.suggest_outliers))
-        orow.addWidget(self.outlier_spin)
-        orow.addWidget(self.outlier_button)
-        lay.addLayout(orow)
+        self.accept_button = button("Accept instance (G)", lambda: self._guard(self.accept_one))
+        self.accept_all_button = button("Accept frame (Shift-G)", lambda: self._guard(self.accept_frame))
+        lay.addLayout(row(self.accept_button, self.accept_all_button))
+        self.outlier_spin = spin(1, 100000, 20)
+        self.outlier_button = button("Suggest outlier frames", lambda: self._guard(self.suggest_outliers),
+                                     tip="Frames where predictions jump, score low or leave a smooth trajectory "
+                                         "become suggestions for labeling.")
+        lay.addLayout(row(self.outlier_spin, self.outlier_button))
         lay.addStretch(1)
 
     def _browse(self) -> None:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                            QPushButton, QSpinBox)
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QLineEdit
 
 from ..core.errors import PoseTrackError
 from .dock import PoseDock, Section
 from .notify import notify
+from .widgets import button, combo, label, progress_bar, row, spin
 
 __all__ = ["PlotsDock"]
 
@@ -28,7 +28,6 @@ class PlotsDock(PoseDock):
 
     def __init__(self, napari_viewer):
         super().__init__(napari_viewer)
-        self.notify = self._say
         self.session = None
         self.stale = False
         self._worker = None
@@ -52,81 +51,50 @@ class PlotsDock(PoseDock):
 
         lay = self.body_layout
         form = QFormLayout()
-        self.kind_combo = QComboBox()
-        for key, title in PLOTS.items():
-            self.kind_combo.addItem(title, key)
-        self.kind_combo.currentIndexChanged.connect(lambda _: self._guard(self.refresh))
+        refresh = lambda: self._guard(self.refresh)  # noqa: E731
+        self.kind_combo = combo([(title, key) for key, title in PLOTS.items()], refresh)
         form.addRow("Plot", self.kind_combo)
-        self.video_combo = QComboBox()
-        self.video_combo.currentIndexChanged.connect(lambda _: self._guard(self.refresh))
+        self.video_combo = combo(on_change=refresh, fit=True)
         form.addRow("Video", self.video_combo)
-        self.table_combo = QComboBox()
-        self.table_combo.addItems(["predictions", "labels"])
-        self.table_combo.currentIndexChanged.connect(lambda _: self._guard(self.refresh))
+        self.table_combo = combo(["predictions", "labels"], refresh)
         form.addRow("Instances", self.table_combo)
-        self.tracks_spin = QSpinBox()
-        self.tracks_spin.setRange(1, 50)
-        self.tracks_spin.setValue(4)
-        self.tracks_spin.valueChanged.connect(lambda _: self._guard(self.refresh))
+        self.tracks_spin = spin(1, 50, 4, on_change=refresh)
         form.addRow("Longest tracks", self.tracks_spin)
         lay.addLayout(form)
-        row = QHBoxLayout()
-        self.open_button = QPushButton("Open file…")
-        self.open_button.setToolTip("Load a predictions/labels file (.slp, .h5, .nc, DLC, NWB, …) into the viewer")
-        self.open_button.clicked.connect(lambda: self._guard(self._open_clicked))
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.clicked.connect(lambda: self._guard(self.refresh))
-        row.addWidget(self.open_button)
-        row.addWidget(self.refresh_button)
-        lay.addLayout(row)
+        self.open_button = button("Open file…", lambda: self._guard(self._open_clicked),
+                                  tip="Load a predictions/labels file (.slp, .h5, .nc, DLC, NWB, …) into the viewer")
+        self.refresh_button = button("Refresh", refresh)
+        lay.addLayout(row(self.open_button, self.refresh_button))
         self.figure = Figure(figsize=(4.5, 4.5), dpi=90)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(240)
         lay.addWidget(self.canvas, stretch=1)
-        self.status_label = QLabel("Open a project (Labeling dock) or a predictions file.")
-        self.status_label.setWordWrap(True)
+        self.status_label = self.error_label = label("Open a project (Labeling dock) or a predictions file.")
         lay.addWidget(self.status_label)
         # labeled video
         render_section = self.render_section = Section("Labeled video options", expanded=False)
         rform = QFormLayout(render_section.body)
-        self.trail_spin = QSpinBox()
-        self.trail_spin.setRange(0, 1000)
-        self.trail_spin.setValue(10)
+        self.frames_edit = QLineEdit()
+        self.frames_edit.setPlaceholderText("A:B (all frames)")
+        self.frames_edit.setToolTip("Frames START:STOP to render (STOP not included); empty: the whole video")
+        rform.addRow("Frames", self.frames_edit)
+        self.trail_spin = spin(0, 1000, 10)
         rform.addRow("Trail (frames)", self.trail_spin)
-        self.color_combo = QComboBox()
-        self.color_combo.addItems(["track", "node"])
+        self.color_combo = combo(["track", "node"])
         rform.addRow("Colour by", self.color_combo)
         self.keypoints_check = QCheckBox("keypoints only (no bones)")
         rform.addRow("", self.keypoints_check)
         lay.addWidget(render_section)
-        rrow = QHBoxLayout()
-        self.render_button = QPushButton("Render labeled video…")
-        self.render_button.clicked.connect(lambda: self._guard(self._render_clicked))
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(self.cancel)
-        rrow.addWidget(self.render_button)
-        rrow.addWidget(self.cancel_button)
-        lay.addLayout(rrow)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.render_button = button("Render labeled video…", lambda: self._guard(self._render_clicked))
+        self.cancel_button = button("Cancel", self.cancel, enabled=False)
+        lay.addLayout(row(self.render_button, self.cancel_button))
+        self.progress = progress_bar()
         lay.addWidget(self.progress)
-        erow = QHBoxLayout()
-        self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Write the dataset as .slp, analysis .h5, .nc, DLC, NWB, COCO or CSV")
-        self.export_button.clicked.connect(lambda: self._guard(self._export_clicked))
-        self.save_plots_button = QPushButton("Save plots…")
-        self.save_plots_button.clicked.connect(lambda: self._guard(self._save_plots_clicked))
-        erow.addWidget(self.export_button)
-        erow.addWidget(self.save_plots_button)
-        lay.addLayout(erow)
+        self.export_button = button("Export…", lambda: self._guard(self._export_clicked),
+                                    tip="Write the dataset as .slp, analysis .h5, .nc, DLC, NWB, COCO or CSV")
+        self.save_plots_button = button("Save plots…", lambda: self._guard(self._save_plots_clicked))
+        lay.addLayout(row(self.export_button, self.save_plots_button))
         self._enable()
-
-    def _say(self, text: str, level: str = "info") -> None:
-        notify(text, level)
-        if level == "error":
-            self.status_label.setText(str(text).splitlines()[0])
 
     def on_shutdown(self) -> None:
         self.cancel()
@@ -260,8 +228,30 @@ class PlotsDock(PoseDock):
         self.export(path, format=name)
 
     # ------------------------------------------------------------------ labeled video
+    def frame_range(self, n_frames: int | None = None):
+        """The frames to render from the "Frames" field: ``range(A, B)``, or None for the whole video."""
+        from ..core.errors import ConfigError
+        from ..core.suggest import parse_range
+
+        text = self.frames_edit.text().strip()
+        if not text:
+            return None
+        start, stop = parse_range(text)
+        start = 0 if start is None else start
+        stop = n_frames if stop is None else stop
+        if stop is None:
+            raise ConfigError(f"The frame range {text!r} has no end and the video's frame count is unknown.",
+                              hint="Write START:STOP.")
+        if start < 0 or stop <= start or (n_frames and start >= n_frames):
+            raise ConfigError(f"The frame range {text!r} holds no frame of this video ({n_frames or '?'} frames).",
+                              hint=f"Write START:STOP with 0 <= START < STOP <= {n_frames or 'the frame count'}, "
+                                   "or leave it empty for the whole video.")
+        return range(start, min(stop, n_frames) if n_frames else stop)
+
     def render_video(self, out_path, *, frames=None):
-        """Render the current video with the chosen table in a worker; returns the worker."""
+        """Render the current video with the chosen table in a worker; returns the worker.
+
+        ``frames``: None takes the "Frames" field (empty: the whole video)."""
         from napari.qt.threading import create_worker
 
         from ..core.progress import CancelToken
@@ -274,6 +264,8 @@ class PlotsDock(PoseDock):
         if vid >= len(ds.videos):
             raise PoseTrackError("The session has no video to draw on.", hint="Open a project with its video.")
         info = ds.videos[vid]
+        if frames is None:
+            frames = self.frame_range(int(info.n_frames or 0) or None)
         store = getattr(self.session, "store", None)
         video = store.open_video(vid) if store is not None and hasattr(store, "open_video") else info.path
         self._token = CancelToken()
