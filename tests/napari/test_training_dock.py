@@ -67,3 +67,16 @@ def test_bad_settings_show_error_not_crash(make_napari_viewer, qtbot, tmp_path):
     set_session(viewer, None)
     dock.start_btn.click()  # no labels open: an error message, no exception
     assert "error" in dock.status.text() and dock.worker is None
+
+
+def test_metrics_without_predictions_say_so_instead_of_nan():
+    nan = float("nan")
+    m = {"oks_map": 0.0, "oks_mar": 0.0, "oks_sigma": 0.05, "pck": {1: 0.0, 5: 0.0, 10: 0.0},
+         "error": {"mean": nan, "median": nan, "p90": nan, "p95": nan},
+         "visibility": {"precision": nan, "recall": 0.0}, "n_gt_instances": 4, "n_pred_instances": 0, "n_matched": 0}
+    text = TrainingDock.metrics_text(m)
+    assert "nan" not in text and "OKS mAP 0.000" in text
+    assert "no instance was predicted" in text and "pixel error: none to measure" in text
+    m.update(error={"mean": 1.5, "median": 1.0, "p90": 2.0, "p95": 3.0}, n_pred_instances=4, n_matched=4,
+             visibility={"precision": 1.0, "recall": 1.0})
+    assert "pixel error mean 1.50" in TrainingDock.metrics_text(m) and "train longer" not in TrainingDock.metrics_text(m)

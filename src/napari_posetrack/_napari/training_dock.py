@@ -239,16 +239,31 @@ class TrainingDock(PoseDock):
             if ev.message.startswith("warning: "):  # a setting that trains badly: keep it on screen
                 notify("Training " + ev.message, "warning")
 
-    def _on_returned(self, result) -> None:
+    @staticmethod
+    def metrics_text(m: dict) -> str:
+        """The validation metrics in words; says so plainly when nothing was predicted (no "nan")."""
         from ..core.metrics.pose import format_metrics
 
+        lines = []
+        for line in format_metrics(m).splitlines():
+            if line.startswith("pixel error") and "nan" in line:
+                line = "pixel error: none to measure (no predicted node matched a labelled one)"
+            lines.append(line.replace(" nan", " n/a"))
+        if not m.get("n_matched"):
+            found = ("no instance was predicted" if not m.get("n_pred_instances")
+                     else f"{m['n_pred_instances']} instance(s) were predicted but none matched a label")
+            lines.append(f"On the validation frames {found}: train longer (more epochs or minutes), "
+                         "or check the labels.")
+        return "\n".join(lines)
+
+    def _on_returned(self, result) -> None:
         self.result = result
         lines = []
         for stage, res in result["stages"].items():
             lines.append(f"<b>{stage}</b>: {res['epochs_run']} epochs ({res['stopped']}), best epoch "
                          f"{res['best_epoch']}")
             if res.get("metrics"):
-                lines.append(format_metrics(res["metrics"]).replace("\n", "<br>"))
+                lines.append(self.metrics_text(res["metrics"]).replace("\n", "<br>"))
         self.metrics_label.setText("<br>".join(lines))
         ok = (Path(result["out_dir"]) / "config.yaml").is_file()
         self.predict_btn.setEnabled(ok)
