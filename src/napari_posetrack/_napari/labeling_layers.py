@@ -15,6 +15,7 @@ import numpy as np
 from napari.layers.base import ActionType
 
 from .convert import FramePoints, frame_edges, frame_points
+from .keypoints_layer import KeypointsLayer
 from .notify import notify as notify_default
 from .styles import TEXT_STYLE, edge_colors, point_size, point_style
 from ..core.errors import PoseTrackError
@@ -74,9 +75,10 @@ class LabelingLayers:
         meta = {"posetrack_kind": "keypoints", "video_id": self.video_id}
         if token:
             meta["posetrack_session"] = token  # the writer saves this session, not the layer's one frame
-        self.points = viewer.add_points(np.zeros((0, 2)), ndim=2, name="keypoints", size=size,
-                                        features=self._fp.features(), border_width=0.15, metadata=meta,
-                                        text=TEXT_STYLE)
+        # a Points layer only this controller fills (other plugins' writes cannot become edits)
+        self.points = viewer.add_layer(KeypointsLayer(np.zeros((0, 2)), ndim=2, name="keypoints", size=size,
+                                                      features=self._fp.features(), border_width=0.15,
+                                                      metadata=meta, text=TEXT_STYLE))
         self.points.mode = "select"
         self.points.mouse_drag_callbacks.insert(0, self._on_press)
         self.points.mouse_drag_callbacks.append(self._live_edges)
@@ -164,7 +166,7 @@ class LabelingLayers:
         pts = self.points
         try:
             # one napari refresh for the whole update: setters with events blocked, then refresh()
-            with pts.events.blocker_all():
+            with pts.events.blocker_all(), pts.writing():
                 pts.selected_data = set()
                 pts.data = fp.yx
                 pts.features = fp.features()
