@@ -63,3 +63,18 @@ def test_require_match_explains_the_difference():
     with pytest.raises(SkeletonMismatchError, match="another order"):
         a.require_match(c)
     a.require_match(fly())
+
+
+@pytest.mark.parametrize("names, pairs", [
+    (["head", "thorax", "wingL", "wingR", "forelegL4", "forelegR4", "eyeL", "eyeR"],
+     [("wingL", "wingR"), ("forelegL4", "forelegR4"), ("eyeL", "eyeR")]),
+    (["snout", "leftear", "rightear", "tailbase"], [("leftear", "rightear")]),
+    (["nose", "left_ear", "right_ear", "L_paw", "R_paw", "ear.l", "ear.r"],
+     [("left_ear", "right_ear"), ("L_paw", "R_paw"), ("ear.l", "ear.r")]),
+    (["Lower", "Rower", "LR", "tail"], []),  # capitals inside words are not sides
+    (["wingL", "tail"], []),                 # a side without its partner
+])
+def test_left_right_pairs_proposed_from_names(names, pairs):
+    from napari_posetrack.core.skeleton import propose_symmetries
+
+    assert propose_symmetries(names) == pairs

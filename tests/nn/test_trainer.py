@@ -183,7 +183,7 @@ def test_settings_that_train_badly_warn(tmp_path):
     cfg = TrainingConfig().update({"model": {"sigma": 1.5, "output_stride": 2}, "augment": {"flip": 0.5}})
     cfg.skeleton = {"node_names": ["a", "b"], "edges": [[0, 1]], "symmetries": []}
     msgs = config_warnings(cfg)
-    assert len(msgs) == 2 and "sigma 1.5" in msgs[0] and "symmetric" in msgs[1]
+    assert len(msgs) == 1 and "sigma 1.5" in msgs[0]
     cfg = TrainingConfig().update({"model": {"sigma": 2.5, "output_stride": 2}, "augment": {"flip": 0.5}})
     cfg.skeleton = {"node_names": ["aL", "aR"], "edges": [[0, 1]], "symmetries": [[0, 1]]}
     assert config_warnings(cfg) == []
@@ -193,6 +193,30 @@ def test_settings_that_train_badly_warn(tmp_path):
           "train": {**TINY["train"], "epochs": 1}}
     evs, _ = _events(iter_train(ds, "single", tmp_path / "w", overrides=ov))
     assert any(e.stage == "setup" and "smaller than the output stride" in e.message for e in evs)
+
+
+def test_flip_needs_left_right_pairs(tmp_path):
+    """Flip augmentation (on by default) swaps left/right nodes: pairs come from the skeleton or from the node
+    names; without any, flipping would teach mirrored labels, so it is switched off and the log says so."""
+    from napari_posetrack.core.skeleton import Skeleton
+    from napari_posetrack.nn.config import TrainingConfig
+
+    assert TrainingConfig().augment.flip == 0.5
+    ov = {**TINY, "train": {**TINY["train"], "epochs": 1}}
+    ds = make_toy_dataset(8, (32, 32))
+    evs, _ = _events(iter_train(ds, "single", tmp_path / "off", overrides=ov))
+    assert any(e.stage == "setup" and e.message.startswith("flip augmentation off") for e in evs)
+    assert load_model(tmp_path / "off")[1]["augment"]["flip"] == 0.0
+    # the same nodes named as left/right pairs: proposed from the names, flips kept, the project untouched
+    sk = ds.skeleton
+    names = [f"part{'L' if i % 2 else 'R'}{i // 2}" for i in range(sk.n_nodes)]
+    ds.skeleton = Skeleton(names, list(sk.edges), name=sk.name)
+    evs, _ = _events(iter_train(ds, "single", tmp_path / "on", overrides=ov))
+    assert any(e.stage == "setup" and "left/right pairs" in e.message and "auto: from the node names" in e.message
+               for e in evs)
+    cfg = load_model(tmp_path / "on")[1]
+    assert cfg["augment"]["flip"] == 0.5 and len(cfg["skeleton"]["symmetries"]) == sk.n_nodes // 2
+    assert ds.skeleton.symmetries == []
 
 
 def _frameset(side, animal, n=4, k=3):
@@ -234,11 +258,28 @@ def test_auto_input_scale_for_crops_follows_the_crop():
     from napari_posetrack.nn.config import TrainingConfig
 
     fs = _frameset(1024, 100)
-    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 224}})
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 120}})
     assert auto_input_scale(fs, cfg) == 1.0
-    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 600}})
-    # 600 px crops fit 256 px at 1/4, but the 100 px animal would then be 25 px (< 32): 1/2
+    # crops are kept to about 128 px of network input: a 224 px crop is seen at half size
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 224}})
     assert auto_input_scale(fs, cfg) == 0.5
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "crop_size": 600}})
+    # 600 px crops fit 128 px at 1/8, but the 100 px animal would then be 12.5 px (< 32): 1/2
+    assert auto_input_scale(fs, cfg) == 0.5
+
+
+def test_auto_crop_size_ignores_a_few_outlying_instances():
+    """One instance with a stretched-out (or mislabeled) node must not double every crop."""
+    from napari_posetrack.nn.batches import raw_crop_size
+    from napari_posetrack.nn.config import TrainingConfig
+
+    fs = _frameset(1024, 100, n=60)
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "anchor_node": "", "heading_node": ""}})
+    base = raw_crop_size(fs, cfg)
+    far = [p.copy() for p in fs.points]
+    far[0][0, -1] = far[0][0, 0] + 400  # one node of one instance 400 px away
+    fs.points = far
+    assert raw_crop_size(fs, cfg) == pytest.approx(base, rel=0.05)
 
 
 def test_auto_input_scale_is_resolved_and_saved(tmp_path):

@@ -255,3 +255,45 @@ def propose_anchor_heading(node_names: Sequence[str]) -> tuple[str, str, str]:
     if anchor is not None:
         return names[anchor], "", f"anchor {names[anchor]!r} from the node names; no front node (head, nose...) named"
     return "", "", "no body-centre or front node recognised in the node names"
+
+
+#: left/right name tokens, as (left, right) pairs tried in this order
+_SIDE_TOKENS = (("left", "right"), ("Left", "Right"), ("LEFT", "RIGHT"), ("L", "R"), ("l", "r"))
+
+
+def _side_key(name: str) -> list[tuple[str, str]]:
+    """Ways of writing ``name`` with its side token replaced by ``{}``: [(side, template)]."""
+    import re
+
+    out = []
+    for left, right in _SIDE_TOKENS:
+        for side in (left, right):
+            if len(side) > 1:
+                pat = re.escape(side)
+            else:  # a one-letter side only counts at a word edge, e.g. wingL, L_ear, ear.l, eyeR1
+                pat = rf"(?:(?<=[a-z0-9_\-. ])|^){side}(?=[A-Z0-9_\-. ]|$)" if side.isupper() else \
+                    rf"(?:(?<=[_\-. ])|^){side}(?=[_\-. ]|$)"
+            for m in re.finditer(pat, name):
+                out.append((side, name[:m.start()] + "{}" + name[m.end():]))
+    return out
+
+
+def propose_symmetries(node_names: Sequence[str]) -> list[tuple[str, str]]:
+    """Left/right node pairs recognised from the names (``wingL``/``wingR``, ``left_ear``/``right_ear``,
+    ``l_paw``/``r_paw``...); each node is used at most once. Empty when the names say nothing."""
+    names = list(node_names)
+    index = {n: i for i, n in enumerate(names)}
+    pairs, used = [], set()
+    pair_of = {l: r for l, r in _SIDE_TOKENS}
+    for n in names:
+        if n in used:
+            continue
+        for side, template in _side_key(n):
+            if side not in pair_of:
+                continue
+            other = template.format(pair_of[side])
+            if other in index and other != n and other not in used:
+                pairs.append((n, other))
+                used.update((n, other))
+                break
+    return pairs

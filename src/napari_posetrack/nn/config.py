@@ -183,15 +183,17 @@ class AugmentConfig(_Section):
     enabled: bool = _f(True, "Augment training batches.")
     rotation: float = _f(180.0, "Max rotation in degrees (uniform +/-). 180 suits top-view recordings, where "
                          "animals face every way; use about 15 for side views.", min=0.0, max=180.0)
-    scale_min: float = _f(0.9, "Min zoom factor.", min=0.1, max=1.0)
-    scale_max: float = _f(1.1, "Max zoom factor.", min=1.0, max=10.0)
+    scale_min: float = _f(0.8, "Min zoom factor.", min=0.1, max=1.0)
+    scale_max: float = _f(1.2, "Max zoom factor.", min=1.0, max=10.0)
     translate: float = _f(0.05, "Max translation as a fraction of the image size.", min=0.0, max=0.5)
     aligned_rotation: float = _f(15.0, "Max rotation in degrees of heading-aligned top-down crops (they are "
                                  "already rotated to a common heading; this covers heading errors).",
                                  min=0.0, max=180.0)
-    flip: float = _f(0.0, "Probability of a left/right flip (swaps symmetric nodes).", min=0.0, max=1.0)
-    brightness: float = _f(0.1, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
-    contrast: float = _f(0.1, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
+    flip: float = _f(0.5, "Probability of a left/right mirror (swaps the skeleton's left/right node pairs; "
+                     "switched off when the skeleton has none, declared or recognised in the node names).",
+                     min=0.0, max=1.0)
+    brightness: float = _f(0.2, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
+    contrast: float = _f(0.3, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
     noise: float = _f(0.01, "Std of additive Gaussian noise.", min=0.0, max=0.5)
 
 

@@ -160,9 +160,36 @@ def iter_train(inputs, model: str = "single", out_dir="model", *, config=None, o
     for msg in check_labels(dataset):
         warnings.warn(msg, stacklevel=2)
         yield ProgressEvent("setup", message="warning: " + msg)
+    dataset, note = with_proposed_symmetries(dataset)
+    if note:
+        yield ProgressEvent("setup", message=note)
     result = yield from PIPELINES[model](dataset, base, out_dir, resume=resume, cancel=cancel,
                                          stage_overrides=stage_overrides, dist=dist)
     return result
+
+
+def with_proposed_symmetries(dataset):
+    """The dataset, with left/right node pairs recognised from the names when its skeleton declares none.
+
+    They let flip augmentation swap left and right nodes (``augment.flip``). The caller's dataset and
+    skeleton are not changed (the pairs live in the model's config only). Returns ``(dataset, message)``.
+    """
+    import dataclasses
+
+    from ..core.skeleton import propose_symmetries
+
+    sk = dataset.skeleton
+    if sk.symmetries:
+        return dataset, ""
+    pairs = propose_symmetries(sk.node_names)
+    if not pairs:
+        return dataset, ""
+    sk = sk.copy()
+    sk.symmetries = [tuple(sorted((sk.index(a), sk.index(b)))) for a, b in pairs]
+    shown = ", ".join(f"{a}/{b}" for a, b in pairs)
+    return dataclasses.replace(dataset, skeleton=sk), (
+        f"left/right pairs {shown} (auto: from the node names; the skeleton declares none). Flip augmentation "
+        "swaps them; declare symmetries in the Skeleton dock to choose.")
 
 
 def _read_yaml(path) -> dict:

@@ -242,6 +242,11 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         cfg.preprocess.input_scale, why = auto_input_scale(frames, cfg, explain=True)
         auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: {why}; "
                          "set preprocess.input_scale to choose)")
+    if cfg.augment.enabled and cfg.augment.flip > 0 and not cfg.skeleton.get("symmetries"):
+        # a mirrored frame would keep its left/right labels and teach the model mirrored nodes
+        cfg.augment.flip = 0.0
+        auto_msgs.append("flip augmentation off: the skeleton has no left/right node pairs (none declared, none "
+                         "recognised in the node names). Declare them in the Skeleton dock to use it.")
     if cfg.model.type == "centered_instance" and not cfg.model.crop_size:
         from .batches import auto_crop_size
 
@@ -458,10 +463,6 @@ def config_warnings(cfg) -> list[str]:
         out.append(f"warning: model.sigma {m.sigma:g} px is smaller than the output stride {m.output_stride}: each "
                    "confidence peak covers less than one output cell, and such maps often train to all zeros. "
                    f"Use sigma >= {m.output_stride} (2.5 to 5 is typical) or a smaller output stride.")
-    if cfg.augment.enabled and cfg.augment.flip > 0 and not cfg.skeleton.get("symmetries"):
-        out.append(f"warning: augment.flip is {cfg.augment.flip:g} but the skeleton declares no symmetric node "
-                   "pairs, so a flipped frame keeps its left/right labels and teaches the model mirrored nodes. "
-                   "Declare the symmetries (skeleton dock) or set augment.flip to 0.")
     return out
 
 

@@ -72,6 +72,9 @@ class PredictorSettings:
         crop pass for the instances that moved.
     recenter_px : float
         See ``recenter``; a fraction of the crop size.
+    anchor_nms : float
+        Top-down: of two centroid peaks closer than this fraction of the crop size, only the
+        stronger gets a crop (0 = keep all).
     """
 
     peak_threshold: float = 0.2
@@ -89,6 +92,7 @@ class PredictorSettings:
     heading_check: float = 0.5
     recenter: bool = True
     recenter_px: float = 0.02
+    anchor_nms: float = 0.1
 
 
 def cpu_has_bf16() -> bool:
@@ -332,166 +336,6 @@ def _unscale_np(pts_map: np.ndarray, st: _Stage) -> np.ndarray:
     return unscale_points(pts_map * st.stride, st.scale).astype(np.float32)
 
 
-class TopDownPredictor(Predictor):
-    """Centroid model on the frame, then the centred-instance model on a crop per anchor."""
-
-    kind = "topdown"
-
-    def __init__(self, stages, device, settings=None, model_dir=None):
-        super().__init__(stages, device, settings, model_dir)
-        ci = self.stages["centered_instance"].cfg
-        self.crop_size = int(ci.model.crop_size or ci.data.get("crop_size", 0) or 0)
-        if self.crop_size <= 0:
-            raise ConfigError(
-                f"The centered-instance model in {model_dir} does not say its crop size "
-                "(model.crop_size and data.crop_size are empty).",
-                hint="Set model.crop_size in centered_instance/config.yaml to the crop size used in training.")
-        from ..align import node_index
-
-        #: crops are rotated heading-up (the model was trained with a heading node)
-        names = ci.skeleton.get("node_names", [])
-        self.aligned = node_index(ci.model.heading_node, names) is not None
-        self.anchor_index = node_index(ci.model.anchor_node, names)
-        self.heading_index = node_index(ci.model.heading_node, names)
-
-    def anchors(self, frames_u8):
-        """Centroid peaks of a batch: b (M,), xy (M, 2) original px, value (M,), heading angle (M,) and its
-        confidence (M,) (NaN / 0 when the centroid model has no heading head)."""
-        import torch
-
-        from ..align import read_heading
-        from .decode import local_points
-
-        st = self.stages["centroid"]
-        out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
-        offsets = out.get("offsets") if st.has_offsets else None
-        b, _, xy, val = local_points(out["centroids"], offsets, st.stride, self.settings.centroid_threshold,
-                                     self.settings.refine)
-        if "heading" in out:
-            phi, conf = read_heading(out["heading"], b, xy)
-        else:
-            phi, conf = torch.full_like(val, float("nan")), torch.zeros_like(val)
-        return b, st.to_original(xy), val, phi, conf
-
-    def _best_anchors(self, n, b, axy, aval, phi, conf):
-        import torch
-
-        max_inst = self.settings.filters.max_instances
-        if max_inst is None or not len(b):
-            return b, axy, aval, phi, conf
-        order = torch.argsort(aval, descending=True, stable=True)
-        b, axy, aval, phi, conf = b[order], axy[order], aval[order], phi[order], conf[order]
-        rank = torch.zeros_like(b)
-        for i in range(n):
-            m = b == i
-            rank[m] = torch.arange(int(m.sum()), device=b.device)
-        keep = rank < 2 * int(max_inst)  # a margin: duplicates are removed after
-        return b[keep], axy[keep], aval[keep], phi[keep], conf[keep]
-
-    def _crop_predict(self, frames, b, A, n_in, frame_scale=1.0):
-        """Centred-instance predictions on crops (M,) given by affine maps A: frame px points (M, K, 2), scores."""
-        import torch
-
-        from ..align import points_from_crop, sample_crops
-        from .decode import global_points
-
-        st = self.stages["centered_instance"]
-        pts = torch.zeros((len(b), self.n_nodes, 2), device=frames.device)
-        val = torch.zeros((len(b), self.n_nodes), device=frames.device)
-        step = max(1, self.settings.crop_batch)
-        for lo in range(0, len(b), step):
-            sl = slice(lo, lo + step)
-            crops = sample_crops(frames, b[sl], A[sl], n_in, frame_scale)
-            out = st.forward(crops)
-            offsets = out.get("offsets") if st.has_offsets else None
-            xy, v = global_points(out["confmaps"], offsets, st.stride, self.settings.peak_threshold,
-                                  self.settings.refine)
-            pts[sl] = points_from_crop(xy * st.stride, A[sl])
-            val[sl] = v
-        return pts, val
-
-    def _recenter(self, frames, b, A, pts, val, n_in, fscale):
-        """Second crop pass where the crop model puts the anchor node (or, aligned, the heading) clearly away
-        from where the centroid model said: the crop is re-centred on the predicted anchor (and turned to the
-        predicted heading) and predicted again; the better-scoring pose of the two is kept. The centroid model
-        is coarse (its input is a fraction of the frame), the crop model is not."""
-        import math
-
-        import torch
-
-        from ..align import crop_affine
-
-        st = self.stages["centered_instance"]
-        ai, hi = self.anchor_index, self.heading_index
-        if ai is None or not len(b):
-            return pts, val
-        anc = pts[:, ai]
-        ok = torch.isfinite(anc).all(1) & (torch.nan_to_num(val[:, ai], nan=0.0) >= self.settings.peak_threshold)
-        centre = A[:, :, 2] + A[:, :, :2].sum(-1) * (n_in - 1) / 2.0  # frame px of the crop centre
-        moved = (anc - centre).norm(dim=1) > self.settings.recenter_px * self.crop_size
-        angle = torch.atan2(A[:, 1, 1], A[:, 0, 1])  # frame direction of the crop's "down" (+y) axis
-        if self.aligned and hi is not None:
-            head = pts[:, hi]
-            hok = ok & torch.isfinite(head).all(1)
-            d = head - anc
-            phi = torch.atan2(d[:, 1], d[:, 0])
-            turn = torch.remainder(phi + math.pi - angle + math.pi, 2 * math.pi) - math.pi  # heading vs crop "up"
-            moved = moved | (hok & (turn.abs() > math.radians(20)))
-            alpha = torch.where(hok, phi + math.pi / 2, angle - math.pi / 2)
-        else:
-            alpha = angle - math.pi / 2
-        redo = (ok & moved).nonzero(as_tuple=True)[0]
-        if not len(redo):
-            return pts, val
-        A2 = crop_affine(anc[redo].float(), alpha[redo].float(), n_in, st.scale)
-        p2, v2 = self._crop_predict(frames, b[redo], A2, n_in, fscale)
-        better = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1) >= \
-            torch.nan_to_num(val[redo], nan=0.0).clamp_min(0).mean(1)
-        pts[redo[better]] = p2[better]
-        val[redo[better]] = v2[better]
-        return pts, val
-
-    def run_batch(self, frames_u8):
-        import math
-
-        import torch
-
-        from ..align import crop_affine, crop_input_side
-        from ..preprocess import convert_channels
-
-        n = frames_u8.shape[0]
-        b, axy, aval, phi, conf = self._best_anchors(n, *self.anchors(frames_u8))
-        st = self.stages["centered_instance"]
-        frames = convert_channels(frames_u8.permute(0, 3, 1, 2).float() / 255.0, st.channels)
-        h, w = frames.shape[-2:]
-        # crops much smaller than the frame: sample a frame shrunk with antialiasing, as in training
-        fscale = st.scale if st.scale < 0.75 else 1.0
-        if fscale != 1.0:
-            from ..preprocess import scale_images
-
-            frames = scale_images(frames, fscale)
-        n_in = crop_input_side(self.crop_size, st.scale, st.pad_to)
-        aligned = self.aligned and bool(torch.isfinite(phi).any())
-        alpha = torch.where(torch.isfinite(phi), phi + math.pi / 2, torch.zeros_like(phi)) if aligned else \
-            torch.zeros(len(b), device=frames.device)
-        A = crop_affine(axy.float(), alpha, n_in, st.scale)
-        pts, val = self._crop_predict(frames, b, A, n_in, fscale)
-        if aligned:  # an unsure heading may point backwards: also try the crop turned round, keep the better
-            unsure = (conf < self.settings.heading_check).nonzero(as_tuple=True)[0]
-            if len(unsure):
-                A2 = crop_affine(axy[unsure].float(), alpha[unsure] + math.pi, n_in, st.scale)
-                p2, v2 = self._crop_predict(frames, b[unsure], A2, n_in, fscale)
-                better = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1) > \
-                    torch.nan_to_num(val[unsure], nan=0.0).clamp_min(0).mean(1)
-                pts[unsure[better]] = p2[better]
-                val[unsure[better]] = v2[better]
-        if self.settings.recenter:
-            pts, val = self._recenter(frames, b, A, pts, val, n_in, fscale)
-        pts, val, b = pts.cpu().numpy(), val.cpu().numpy(), b.cpu().numpy()
-        pts = _inside_frame(pts, h, w)
-        return [self._filtered(pts[b == i], val[b == i]) for i in range(n)]
-
-
 def _inside_frame(points: np.ndarray, h: int, w: int) -> np.ndarray:
     """Points outside the frame (peaks found in the padding) become NaN."""
     p = np.array(points, np.float32, copy=True)
@@ -499,6 +343,8 @@ def _inside_frame(points: np.ndarray, h: int, w: int) -> np.ndarray:
     p[out] = np.nan
     return p
 
+
+from .topdown import TopDownPredictor  # noqa: E402  (it subclasses Predictor, defined above)
 
 #: checkpoint kind -> (predictor class, stage names)
 PREDICTORS = {
