@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from napari.layers import Points
 
 torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
@@ -64,7 +65,7 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     layer = dock.points_layer
     # drawn once: in the Labeling dock's keypoints layer, as diamonds with the instance score beside them
     assert layer is lab.controller.points
-    assert [ly.name for ly in viewer.layers if type(ly).__name__ == "Points"] == ["keypoints"]
+    assert [ly.name for ly in viewer.layers if isinstance(ly, Points)] == ["keypoints"]
     assert len(layer.data) == 3 and layer.symbol[0].value == "diamond"
     assert set(layer.features["label"]) == {f"{pred.instance_score[0]:.2f}", ""}
     assert layer.text.values.tolist().count(f"{pred.instance_score[0]:.2f}") == 1

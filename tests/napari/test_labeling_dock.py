@@ -262,10 +262,17 @@ def test_autosave_within_two_seconds(make_napari_viewer, tmp_path, qtbot):
 
     qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key.Key_Right)
     assert c.frame == 51
-    # check labels: one PNG per labeled frame, written by a worker thread
-    out = tmp_path / "qc"
-    dock.check_labels(out)
-    qtbot.waitUntil(lambda: len(list(out.glob("*.png"))) == 4 and dock._worker is None, timeout=30000)
+    # check labels through its button: one PNG per labeled frame in the folder the user chose, by a
+    # worker thread; nothing appears in the project's folder
+    before = set(path.parent.iterdir())
+    dock.ask_check_dir = lambda: None  # the folder dialog cancelled: nothing written
+    qtbot.mouseClick(dock.check_button, Qt.MouseButton.LeftButton)
+    assert dock._worker is None and set(path.parent.iterdir()) == before
+    out = tmp_path / "chosen" / "qc"
+    dock.ask_check_dir = lambda: str(out)
+    qtbot.mouseClick(dock.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(list(out.glob("*.png"))) == 4 and dock._worker is None, timeout=120_000)
+    assert set(path.parent.iterdir()) == before | {tmp_path / "chosen"}
     # another reader sees the autosaved label
     dock._session.store.close()
     with ProjectStore.open(path, mode="r") as st:

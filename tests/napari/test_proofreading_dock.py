@@ -6,6 +6,7 @@ from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixt
 
 import numpy as np
 import pytest
+from napari.layers import Points
 
 from conftest import shared_file
 
@@ -55,11 +56,18 @@ def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     assert dock.timeline.lanes == [0, 1]
     assert "identities" in viewer.layers and "keypoints" in viewer.layers
     # the instances are drawn once, in the keypoints layer, in their identity colours (those of the trails)
-    assert [ly.name for ly in viewer.layers if type(ly).__name__ == "Points"] == ["keypoints"]
+    assert [ly.name for ly in viewer.layers if isinstance(ly, Points)] == ["keypoints"]
     kp = viewer.layers["keypoints"]
     assert dock.shell.labeling_dock().color_combo.currentText() == "track"
     np.testing.assert_allclose(kp.border_color, track_rgba(kp.features["track"].to_numpy()), atol=1e-6)
     assert dock.suspects.count() > 0
+    # the track lists show whole names, also in a dock as narrow as napari makes it
+    dock.resize(dock.minimumSizeHint().width(), 500)
+    dock.show()
+    qtbot.waitExposed(dock)
+    for combo in (dock.track_a, dock.track_b):
+        longest = max((combo.itemText(i) for i in range(combo.count())), key=combo.fontMetrics().horizontalAdvance)
+        assert combo.width() >= combo.fontMetrics().horizontalAdvance(longest) + 16, (combo.width(), longest)
 
     # next suspect jumps the viewer to the ranked frame
     dock.next_btn.click()

@@ -24,7 +24,7 @@ from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout
 from ..core.errors import PoseTrackError
 from .dock import PoseDock
 from .notify import notify
-from .widgets import button, combo, dspin, label, path_row, progress_bar, row, spin
+from .widgets import button, combo, dspin, label, path_row, row, run_controls, spin
 
 __all__ = ["InferenceDock", "TARGETS", "ACCEPT_KEY", "ACCEPT_FRAME_KEY"]
 
@@ -93,11 +93,9 @@ class InferenceDock(PoseDock):
         self.device_combo = combo(["auto", "cpu", "cuda", "mps"])
         form.addRow("Device", self.device_combo)
         lay.addLayout(form)
-        self.predict_button = button("Predict", lambda: self._guard(self.predict))
-        self.cancel_button = button("Cancel", self.cancel, enabled=False)
-        lay.addLayout(row(self.predict_button, self.cancel_button))
-        self.progress = progress_bar()
-        lay.addWidget(self.progress)
+        self.predict_button, self.cancel_button, self.progress, r = run_controls(
+            "Predict", lambda: self._guard(self.predict), self.cancel)
+        lay.addLayout(r)
         self.status_label = label()
         lay.addWidget(self.status_label)
         self.show_check = QCheckBox("show predictions (in the keypoints layer)")

@@ -5,17 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import (
-    QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
-    QListWidget, QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget,
-)
+from qtpy.QtWidgets import (QCheckBox, QFileDialog, QFormLayout, QGroupBox, QLineEdit, QListWidget, QListWidgetItem,
+                            QScrollArea, QVBoxLayout)
 
 from ..core.errors import PoseTrackError
 from ..core.labeling import SetSuggestions, labeling_progress
+from ..core.suggest import METHODS as SUGGEST_METHODS
 from .dock import PoseDock
 from .keybindings import install_keybindings, keys_html
 from .labeling_layers import LabelingLayers
 from .styles import COLOR_BY
+from .widgets import button, combo, label, row, spin
 
 __all__ = ["LabelingDock"]
 
@@ -23,8 +23,8 @@ __all__ = ["LabelingDock"]
 class LabelingDock(PoseDock):
     """Dock that turns the viewer's :class:`EditSession` into an editable labeling view.
 
-    Attributes that tests (or scripts) may replace: ``ask_open_path()`` and
-    ``ask_new_project()`` (file dialogs), ``notify(message, level)``.
+    Attributes that tests (or scripts) may replace: ``ask_open_path()``, ``ask_new_project()``
+    and ``ask_check_dir()`` (file dialogs), ``notify(message, level)``.
     """
 
     def __init__(self, napari_viewer):
@@ -36,6 +36,7 @@ class LabelingDock(PoseDock):
         self._worker = None
         self.ask_open_path = lambda: QFileDialog.getExistingDirectory(self, "Open a posetrack project")
         self.ask_new_project = self._dialog_new_project
+        self.ask_check_dir = self._ask_check_dir  # -> folder for the check-labels PNGs, or None
         self._build()
         self.shell.connect(self, session=self._on_session, change=self._session_changed,
                            status=self.status_label.setText)
@@ -51,96 +52,61 @@ class LabelingDock(PoseDock):
     # ------------------------------------------------------------------ UI
     def _build(self) -> None:
         lay = self.body_layout
-        row = QHBoxLayout()
-        self.open_button = QPushButton("Open project…")
-        self.new_button = QPushButton("New project…")
-        self.open_button.clicked.connect(lambda: self._guard(self._open_clicked))
-        self.new_button.clicked.connect(lambda: self._guard(self._new_clicked))
-        row.addWidget(self.open_button)
-        row.addWidget(self.new_button)
-        lay.addLayout(row)
-        self.project_label = QLabel("No project open.")
-        self.project_label.setWordWrap(True)
+        self.open_button = button("Open project…", lambda: self._guard(self._open_clicked))
+        self.new_button = button("New project…", lambda: self._guard(self._new_clicked))
+        lay.addLayout(row(self.open_button, self.new_button))
+        self.project_label = label("No project open.")
         lay.addWidget(self.project_label)
 
         form = QFormLayout()
-        self.video_combo = QComboBox()
+        self.video_combo = combo(fit=True)
         self.video_combo.currentIndexChanged.connect(lambda i: self._guard(self.show_video, i) if i >= 0 else None)
         form.addRow("Video", self.video_combo)
-        self.click_combo = QComboBox()
-        self.click_combo.addItems(["drops whole skeleton", "places node by node", "does nothing"])
-        self.click_combo.currentIndexChanged.connect(self._options_changed)
+        self.click_combo = combo(["drops whole skeleton", "places node by node", "does nothing"],
+                                 self._options_changed)
         form.addRow("Click on image", self.click_combo)
-        self.template_combo = QComboBox()
-        self.template_combo.addItems(["mean pose", "nearest previous instance"])
-        self.template_combo.currentIndexChanged.connect(self._options_changed)
+        self.template_combo = combo(["mean pose", "nearest previous instance"], self._options_changed)
         form.addRow("Template", self.template_combo)
-        self.color_combo = QComboBox()
-        self.color_combo.addItems(list(COLOR_BY))
-        self.color_combo.currentIndexChanged.connect(self._options_changed)
+        self.color_combo = combo(COLOR_BY, self._options_changed)
         form.addRow("Colour by", self.color_combo)
         self.pred_check = QCheckBox("show predictions")
         self.pred_check.setChecked(True)
         self.pred_check.toggled.connect(self._options_changed)
-        self.jump_spin = QSpinBox()
-        self.jump_spin.setRange(2, 10000)
-        self.jump_spin.setValue(10)
-        self.jump_spin.valueChanged.connect(self._options_changed)
-        r2 = QHBoxLayout()
-        r2.addWidget(self.pred_check)
-        r2.addWidget(QLabel("jump N"))
-        r2.addWidget(self.jump_spin)
-        form.addRow(r2)
+        self.jump_spin = spin(2, 10000, 10, on_change=self._options_changed)
+        form.addRow(row(self.pred_check, "jump N", self.jump_spin))
         lay.addLayout(form)
-        self.node_label = QLabel("")
+        self.node_label = label(wrap=False)
         lay.addWidget(self.node_label)
 
         sug = QGroupBox("Frames to label")
         sl = QVBoxLayout(sug)
-        r3 = QHBoxLayout()
-        self.method_combo = QComboBox()
-        self.method_combo.addItems(["uniform", "random", "kmeans"])
-        self.n_spin = QSpinBox()
-        self.n_spin.setRange(1, 100000)
-        self.n_spin.setValue(20)
+        self.method_combo = combo(SUGGEST_METHODS)
+        self.n_spin = spin(1, 100000, 20)
         self.range_edit = QLineEdit()
         self.range_edit.setPlaceholderText("A:B (all)")
-        self.suggest_button = QPushButton("Suggest")
-        self.suggest_button.clicked.connect(lambda: self._guard(self.suggest))
-        for w in (self.method_combo, self.n_spin, self.range_edit, self.suggest_button):
-            r3.addWidget(w)
-        sl.addLayout(r3)
+        self.suggest_button = button("Suggest", lambda: self._guard(self.suggest))
+        sl.addLayout(row(self.method_combo, self.n_spin, self.range_edit, self.suggest_button))
         self.suggestion_list = QListWidget()
         self.suggestion_list.setMaximumHeight(110)
         self.suggestion_list.itemClicked.connect(self._suggestion_clicked)
         sl.addWidget(self.suggestion_list)
-        r4 = QHBoxLayout()
-        self.next_button = QPushButton("Next unlabeled (N)")
-        self.next_button.clicked.connect(lambda: self._guard(lambda: self.controller and self.controller.next_suggestion()))
-        self.outlier_button = QPushButton("Flag label outliers")
-        self.outlier_button.clicked.connect(lambda: self._guard(self.flag_outliers))
-        self.check_button = QPushButton("Check labels (PNG)")
-        self.check_button.clicked.connect(lambda: self._guard(self.check_labels))
-        for w in (self.next_button, self.outlier_button, self.check_button):
-            r4.addWidget(w)
-        sl.addLayout(r4)
+        self.next_button = button("Next unlabeled (N)",
+                                  lambda: self._guard(lambda: self.controller and self.controller.next_suggestion()))
+        self.outlier_button = button("Flag label outliers", lambda: self._guard(self.flag_outliers))
+        self.check_button = button("Check labels (PNG)", lambda: self._guard(self.check_labels),
+                                   tip="Draw every labeled frame into PNGs, in a folder you choose")
+        sl.addLayout(row(self.next_button, self.outlier_button, self.check_button))
         lay.addWidget(sug)
 
-        self.progress_label = QLabel("")
-        self.progress_label.setWordWrap(True)
+        self.progress_label = label()
         lay.addWidget(self.progress_label)
-        r5 = QHBoxLayout()
-        self.save_button = QPushButton("Save")
-        self.save_button.clicked.connect(lambda: self._guard(self.save))
+        self.save_button = button("Save", lambda: self._guard(self.save))
         self.autosave_check = QCheckBox("autosave")
         self.autosave_check.setChecked(self.shell.autosave)
         self.autosave_check.toggled.connect(lambda on: setattr(self.shell, "autosave", on))
-        self.status_label = QLabel("")
-        for w in (self.save_button, self.autosave_check, self.status_label):
-            r5.addWidget(w)
-        lay.addLayout(r5)
-        keys = QLabel(keys_html())
-        keys.setWordWrap(True)
+        self.status_label = label(wrap=False)
+        lay.addLayout(row(self.save_button, self.autosave_check, self.status_label))
+        keys = label(keys_html())
         scroll = QScrollArea()
         scroll.setWidget(keys)
         scroll.setWidgetResizable(True)
@@ -222,7 +188,9 @@ class LabelingDock(PoseDock):
         self.image_layer, self._own_image = None, False
 
     def on_shutdown(self) -> None:
-        """The dock was closed: save, then remove its layers (the session stays with the viewer)."""
+        """The dock was closed: stop its job, save, then remove its layers (the session stays with the viewer)."""
+        if self._worker is not None:
+            self._worker.quit()
         self.shell.guard(self.shell.save, False)
         self._detach()
         self._session = None
@@ -345,8 +313,10 @@ class LabelingDock(PoseDock):
         from napari.qt.threading import create_worker
 
         worker = create_worker(lambda: (yield from gen))
-        worker.yielded.connect(lambda ev: self.status_label.setText(f"{what}: {ev.stage} {ev.step}/{ev.total or '?'}"))
-        worker.returned.connect(lambda result: self._guard(on_done, result))
+        # a dock closed while its job runs: the job stops at its next step and says nothing more
+        worker.yielded.connect(lambda ev: self._closed or self.status_label.setText(
+            f"{what}: {ev.stage} {ev.step}/{ev.total or '?'}"))
+        worker.returned.connect(lambda result: self._closed or self._guard(on_done, result))
         worker.errored.connect(lambda exc: self.notify(f"{what} failed: {exc}", "error"))
         worker.finished.connect(lambda: setattr(self, "_worker", None))
         self._worker = worker
@@ -383,13 +353,36 @@ class LabelingDock(PoseDock):
         self.notify(f"{len(new)} frame(s) with outlier labels added to the suggestions.", "info")
         return len(new)
 
+    def _ask_check_dir(self):
+        start = str(Path(self._session.store.path).parent) if self._session.store is not None else ""
+        return QFileDialog.getExistingDirectory(self, "Folder for the check-labels PNGs", start) or None
+
     def check_labels(self, out_dir=None) -> None:
+        """Draw every labeled frame into PNGs in ``out_dir`` (None: ask for a folder; nothing is
+        written anywhere the user did not choose)."""
         from ..core.qc import iter_render_labeled_frames
 
         s = self._session
-        if s is None or s.store is None:
+        if s is None:
             return
-        out = Path(out_dir) if out_dir else Path(s.store.project_dir) / "check_labels"
-        gen = iter_render_labeled_frames(s.dataset, out, s.store.open_video, table=s.dataset.labels.copy())
+        if not len(s.dataset.labels):
+            self.notify("There are no labels to check yet.", "info")
+            return
+        out_dir = out_dir or self.ask_check_dir()
+        if not out_dir:
+            return
+        out = Path(out_dir)
+        if s.store is not None and out.resolve() == Path(s.store.path).resolve():
+            raise PoseTrackError(f"Check labels cannot write its PNGs into the project store {out}.",
+                                 hint="Choose another folder (an empty one, or a new one).")
+        gen = iter_render_labeled_frames(s.dataset, out, self._open_reader, table=s.dataset.labels.copy())
         self._run(gen, lambda paths: self.notify(f"Wrote {len(paths)} PNG(s) to {out}", "info"), "check labels")
 
+    def _open_reader(self, video_id: int):
+        """A frame reader of video ``video_id`` (the store's, a .pkg.slp's embedded frames or the file)."""
+        from ..core.video import open_video
+        from .reader import video_source
+
+        s = self._session
+        src = video_source(s.dataset.videos[video_id], s.store, video_id)
+        return open_video(src) if isinstance(src, (str, Path)) else src

@@ -18,7 +18,7 @@ from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout, QLineEdit
 from ..core.errors import PoseTrackError
 from .dock import PoseDock, Section
 from .notify import notify
-from .widgets import button, combo, label, progress_bar, row, spin
+from .widgets import button, combo, label, row, run_controls, spin
 
 __all__ = ["PlotsDock"]
 
@@ -85,11 +85,9 @@ class PlotsDock(PoseDock):
         self.keypoints_check = QCheckBox("keypoints only (no bones)")
         rform.addRow("", self.keypoints_check)
         lay.addWidget(render_section)
-        self.render_button = button("Render labeled video…", lambda: self._guard(self._render_clicked))
-        self.cancel_button = button("Cancel", self.cancel, enabled=False)
-        lay.addLayout(row(self.render_button, self.cancel_button))
-        self.progress = progress_bar()
-        lay.addWidget(self.progress)
+        self.render_button, self.cancel_button, self.progress, r = run_controls(
+            "Render labeled video…", lambda: self._guard(self._render_clicked), self.cancel)
+        lay.addLayout(r)
         self.export_button = button("Export…", lambda: self._guard(self._export_clicked),
                                     tip="Write the dataset as .slp, analysis .h5, .nc, DLC, NWB, COCO or CSV")
         self.save_plots_button = button("Save plots…", lambda: self._guard(self._save_plots_clicked))

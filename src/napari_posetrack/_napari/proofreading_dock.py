@@ -15,15 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                            QListWidget, QMenu, QProgressBar, QPushButton, QSpinBox)
+from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QListWidget, QMenu, QProgressBar
 
 from ..core.errors import PoseTrackError
 from ..core.session import EditSession
 from .dock import PoseDock
-from .notify import notify as _napari_notify
 from .timeline import TrackTimeline
 from .tracks_layer import show_tracks
+from .widgets import button, combo, dspin, label, row, spin
 
 __all__ = ["ProofreadingDock"]
 
@@ -41,35 +40,29 @@ class ProofreadingDock(PoseDock):
         self.queue = None
         self._pos = -1
         self._worker = None
-        self.notify = self._say
         self.ask_open_path = self._open_dialog_path
         lay = self.body_layout
 
-        top = QHBoxLayout()
-        self.open_btn = QPushButton("Open…")
+        self.open_btn = button("Open…")
         menu = QMenu(self.open_btn)
         self.open_store_action = menu.addAction("Project store (*.posetrack.zarr folder)…")
         self.open_file_action = menu.addAction("Poses file (.slp, DeepLabCut, analysis .h5, NWB, …)…")
         self.open_store_action.triggered.connect(lambda: self._open_clicked("store"))
         self.open_file_action.triggered.connect(lambda: self._open_clicked("file"))
         self.open_btn.setMenu(menu)
-        self.status = QLabel("no project open")
-        top.addWidget(self.open_btn)
+        self.status = self.error_label = label("no project open", wrap=False)
+        top = row(self.open_btn)
         top.addWidget(self.status, 1)
         lay.addLayout(top)
 
         box = QGroupBox("Track")
         form = QFormLayout(box)
-        self.tracker = QComboBox()
-        self.tracker.addItems(["simple", "kalman", "flow"])
-        self.max_tracks = QSpinBox()
-        self.max_tracks.setRange(0, 1000)
-        self.max_tracks.setSpecialValueText("no limit")
-        self.window = QSpinBox()
-        self.window.setRange(1, 100)
-        self.window.setValue(5)
-        self.track_btn = QPushButton("Track predictions")
-        self.track_btn.clicked.connect(self.run_tracking)
+        from ..core.tracking import TRACKERS
+
+        self.tracker = combo(TRACKERS)  # the registry: a new tracker shows up here
+        self.max_tracks = spin(0, 1000, special="no limit")
+        self.window = spin(1, 100, 5)
+        self.track_btn = button("Track predictions", self.run_tracking)
         self.progress = QProgressBar()
         form.addRow("tracker", self.tracker)
         form.addRow("max tracks", self.max_tracks)
@@ -77,19 +70,14 @@ class ProofreadingDock(PoseDock):
         form.addRow(self.track_btn, self.progress)
         lay.addWidget(box)
 
-        lay.addWidget(QLabel("Suspect frames (worst first)"))
+        lay.addWidget(label("Suspect frames (worst first)"))
         self.suspects = QListWidget()
         self.suspects.setMaximumHeight(140)
         self.suspects.currentRowChanged.connect(self._goto_suspect)
         lay.addWidget(self.suspects)
-        nav = QHBoxLayout()
-        self.prev_btn = QPushButton("◀ previous")
-        self.next_btn = QPushButton("next suspect ▶ (n)")
-        self.prev_btn.clicked.connect(lambda: self.next_suspect(-1))
-        self.next_btn.clicked.connect(lambda: self.next_suspect(1))
-        nav.addWidget(self.prev_btn)
-        nav.addWidget(self.next_btn)
-        lay.addLayout(nav)
+        self.prev_btn = button("◀ previous", lambda: self.next_suspect(-1))
+        self.next_btn = button("next suspect ▶ (n)", lambda: self.next_suspect(1))
+        lay.addLayout(row(self.prev_btn, self.next_btn))
 
         self.timeline = TrackTimeline()
         self.timeline.frame_clicked.connect(self.goto_frame)
@@ -98,61 +86,29 @@ class ProofreadingDock(PoseDock):
 
         edit = QGroupBox("Edit identities")
         g = QFormLayout(edit)
-        self.track_a = QComboBox()
-        self.track_b = QComboBox()
-        ab = QHBoxLayout()
-        ab.addWidget(self.track_a)
-        ab.addWidget(QLabel("and"))
-        ab.addWidget(self.track_b)
-        g.addRow("tracks", ab)
-        self.start = QSpinBox()
-        self.stop = QSpinBox()
-        for s in (self.start, self.stop):
-            s.setRange(0, 10_000_000)
-        rng = QHBoxLayout()
-        rng.addWidget(self.start)
-        rng.addWidget(QLabel("to"))
-        rng.addWidget(self.stop)
-        g.addRow("frames", rng)
-        row1, row2, row3, row4 = QHBoxLayout(), QHBoxLayout(), QHBoxLayout(), QHBoxLayout()
-        self.swap_btn = QPushButton("Swap from start")
-        self.swap_range_btn = QPushButton("Swap in range")
-        self.merge_btn = QPushButton("Merge B into A")
-        self.split_btn = QPushButton("Split A at start")
-        self.delete_track_btn = QPushButton("Delete track A")
-        self.min_score = QDoubleSpinBox()
-        self.min_score.setRange(0, 1)
-        self.min_score.setSingleStep(0.05)
-        self.min_score.setValue(0.2)
-        self.delete_low_btn = QPushButton("Delete below score in range")
-        self.assign_btn = QPushButton("Selected instance → track A")
-        self.delete_inst_btn = QPushButton("Delete selected instance")
-        for b, r in ((self.swap_btn, row1), (self.swap_range_btn, row1), (self.merge_btn, row2),
-                     (self.split_btn, row2), (self.delete_track_btn, row2), (self.min_score, row3),
-                     (self.delete_low_btn, row3), (self.assign_btn, row4), (self.delete_inst_btn, row4)):
-            r.addWidget(b)
-        for r in (row1, row2, row3, row4):
+        # wide enough for "12: track name" (they were cut off in a narrow dock)
+        self.track_a, self.track_b = combo(fit=True), combo(fit=True)
+        g.addRow("tracks", row(self.track_a, "and", self.track_b))
+        self.start, self.stop = spin(0, 10_000_000), spin(0, 10_000_000)
+        g.addRow("frames", row(self.start, "to", self.stop))
+        self.swap_btn = button("Swap from start", lambda: self._swap(ranged=False))
+        self.swap_range_btn = button("Swap in range", lambda: self._swap(ranged=True))
+        self.merge_btn = button("Merge B into A", self._merge)
+        self.split_btn = button("Split A at start", self._split)
+        self.delete_track_btn = button("Delete track A", self._delete_track)
+        self.min_score = dspin(0.0, 1.0, 0.2)
+        self.delete_low_btn = button("Delete below score in range", self._delete_low)
+        self.assign_btn = button("Selected instance → track A", self._assign_selected)
+        self.delete_inst_btn = button("Delete selected instance", self._delete_selected)
+        for r in (row(self.swap_btn, self.swap_range_btn), row(self.merge_btn, self.split_btn, self.delete_track_btn),
+                  row(self.min_score, self.delete_low_btn), row(self.assign_btn, self.delete_inst_btn)):
             g.addRow(r)
-        self.swap_btn.clicked.connect(lambda: self._swap(ranged=False))
-        self.swap_range_btn.clicked.connect(lambda: self._swap(ranged=True))
-        self.merge_btn.clicked.connect(self._merge)
-        self.split_btn.clicked.connect(self._split)
-        self.delete_track_btn.clicked.connect(self._delete_track)
-        self.delete_low_btn.clicked.connect(self._delete_low)
-        self.assign_btn.clicked.connect(self._assign_selected)
-        self.delete_inst_btn.clicked.connect(self._delete_selected)
         lay.addWidget(edit)
 
-        bottom = QHBoxLayout()
-        self.undo_btn = QPushButton("Undo")
-        self.redo_btn = QPushButton("Redo")
-        self.save_btn = QPushButton("Save")
-        self.undo_btn.clicked.connect(lambda: self._ok(self.session.undo))
-        self.redo_btn.clicked.connect(lambda: self._ok(self.session.redo))
-        self.save_btn.clicked.connect(self.save)
-        for b in (self.undo_btn, self.redo_btn, self.save_btn):
-            bottom.addWidget(b)
-        lay.addLayout(bottom)
+        self.undo_btn = button("Undo", lambda: self._ok(self.session.undo))
+        self.redo_btn = button("Redo", lambda: self._ok(self.session.redo))
+        self.save_btn = button("Save", self.save)
+        lay.addLayout(row(self.undo_btn, self.redo_btn, self.save_btn))
         lay.addStretch(1)
 
         self.listen(self.viewer.dims.events.current_step, self._on_step)
@@ -160,11 +116,6 @@ class ProofreadingDock(PoseDock):
         if self.shell.session is not None:
             self._set_session(self.shell.session)
         self._enable()
-
-    def _say(self, text: str, level: str = "info") -> None:
-        _napari_notify(text, level)
-        if level == "error":
-            self.status.setText(str(text).splitlines()[0])
 
     # ------------------------------------------------------------------ session
     def open_path(self, path) -> None:

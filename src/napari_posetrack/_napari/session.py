@@ -31,6 +31,8 @@ from typing import Callable
 from ..core.errors import PoseTrackError, StoreError
 from ..core.session import EditSession
 from .notify import notify as _notify
+# re-exported: the answers of ViewerShell.ask_unsaved, and the files side of the shell
+from .session_files import CANCEL, DISCARD, PREFERRED_PATTERNS, SAVE, prefer_our_reader, store_target_for  # noqa: F401
 
 __all__ = ["ViewerShell", "shell_for", "shell_by_token", "get_session", "set_session", "on_session",
            "store_target_for"]
@@ -39,36 +41,6 @@ log = logging.getLogger(__name__)
 
 _SHELLS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _TOKENS: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
-
-#: answers of :attr:`ViewerShell.ask_unsaved`
-SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
-
-
-def store_target_for(source) -> Path:
-    """The new project store beside ``source`` where a session opened from it is saved.
-
-    ``flies/two_flies.slp`` -> ``flies/two_flies.posetrack.zarr``; a DeepLabCut
-    ``config.yaml`` -> ``<project>/<project>.posetrack.zarr``; a folder -> inside its parent.
-    An existing name gets ``-2``, ``-3``... so nothing is ever overwritten.
-    """
-    p = Path(source)
-    name = p.name
-    for suffix in (".pkg.slp", ".slp", ".yaml", ".yml", ".csv", ".h5", ".nwb", ".json", ".nc"):
-        if name.lower().endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    if p.name.lower() in ("config.yaml", "config.yml"):
-        folder, name = p.parent, p.parent.name
-    elif p.is_dir():
-        folder = p.parent
-    else:
-        folder = p.parent
-    target = folder / f"{name}.posetrack.zarr"
-    i = 2
-    while target.exists():
-        target = folder / f"{name}-{i}.posetrack.zarr"
-        i += 1
-    return target
 
 
 class _Listener:
@@ -439,26 +411,14 @@ class ViewerShell:
 
     def unsaved_dialog(self, text: str) -> str:
         """Ask Save / Discard / Cancel in a modal message box; returns "save", "discard" or "cancel"."""
-        from qtpy.QtWidgets import QMessageBox
+        from .session_files import ask_unsaved_box
 
-        box = QMessageBox(self._main_window())
-        box.setWindowTitle("napari-posetrack: unsaved edits")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setText(text)
-        save = box.addButton("Save", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        cancel = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(save)
-        box.exec()
-        clicked = box.clickedButton()
-        return SAVE if clicked is save else DISCARD if clicked is discard else CANCEL if clicked is cancel else CANCEL
+        return ask_unsaved_box(self._main_window(), text)
 
     def _ask_save_path_dialog(self, suggested: str):
-        from qtpy.QtWidgets import QFileDialog
+        from .session_files import ask_store_path
 
-        path, _ = QFileDialog.getSaveFileName(self._main_window(), "Create a project store", suggested,
-                                              "posetrack project (*.posetrack.zarr)")
-        return path or None
+        return ask_store_path(self._main_window(), suggested)
 
     def shutdown(self) -> None:
         """The window is gone: stop autosave (no timer may touch deleted widgets) and listeners."""
@@ -468,27 +428,6 @@ class ViewerShell:
         if self.autosaver is not None:
             self.autosaver.stop()
         self._listeners.clear()
-
-
-#: files that napari's own readers also claim (``*.csv``, ``*.h5``, folders, ``*.zarr``): napari
-#: would ask "Choose reader" for them, so the plugin records itself as their preferred reader.
-PREFERRED_PATTERNS = ("*CollectedData_*.csv", "*CollectedData_*.h5", "*.posetrack.zarr", "*.posetrack.zarr/",
-                      "*/labeled-data/*/")
-
-
-def prefer_our_reader() -> None:
-    """Make napari-posetrack napari's preferred reader for :data:`PREFERRED_PATTERNS` (a user's own
-    choice for a pattern is kept)."""
-    try:
-        from napari.settings import get_settings
-
-        plugins = get_settings().plugins
-        prefs = dict(plugins.extension2reader)
-        missing = {p: "napari-posetrack" for p in PREFERRED_PATTERNS if p not in prefs}
-        if missing:
-            plugins.extension2reader = {**prefs, **missing}
-    except Exception:  # noqa: BLE001 - settings are a convenience, never a failure
-        log.debug("could not record the preferred reader", exc_info=True)
 
 
 def _unwrap(viewer):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Callable, Iterable
 
 from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
-                            QSpinBox, QWidget)
+                            QSpinBox, QVBoxLayout, QWidget)
 
-__all__ = ["button", "row", "spin", "dspin", "combo", "label", "path_row", "progress_bar"]
+__all__ = ["button", "row", "spin", "dspin", "combo", "label", "path_row", "progress_bar", "run_controls"]
 
 
 def button(text: str, slot: Callable | None = None, *, enabled: bool = True, tip: str | None = None) -> QPushButton:
@@ -101,3 +101,14 @@ def progress_bar() -> QProgressBar:
     p.setRange(0, 1)
     p.setValue(0)
     return p
+
+
+def run_controls(text: str, start: Callable, cancel: Callable):
+    """``(start_button, cancel_button, progress_bar, layout)`` of a job run in a worker: the two
+    buttons side by side (Cancel disabled until it runs) above an idle progress bar."""
+    go, stop, bar = button(text, start), button("Cancel", cancel, enabled=False), progress_bar()
+    lay = QVBoxLayout()
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.addLayout(row(go, stop))
+    lay.addWidget(bar)
+    return go, stop, bar, lay
