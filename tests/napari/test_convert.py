@@ -44,3 +44,49 @@ def test_tracks_are_sorted_by_track_then_frame():
     tr = table_to_tracks(make())
     assert tr[:, 0].tolist() == [0, 1, 1]
     assert tr[:, 1].tolist() == [0, 0, 3]
+
+
+def test_frame_points_gathers_labels_then_predictions_of_one_frame():
+    from napari_posetrack._napari.convert import frame_edges, frame_points
+
+    t = make()
+    labels, preds = t.take([0]), t.take([1, 2])
+    preds = preds.with_columns(instance_score=np.array([0.875, 0.5], np.float32))
+    fp = frame_points([(0, labels), (1, preds)], video_id=0, frame=0)
+    # labels first (2 labeled nodes), then the frame-0 prediction (3 nodes); (x, y) -> (y, x)
+    assert fp.source.tolist() == [0, 0, 1, 1, 1] and fp.row.tolist() == [0, 0, 0, 0, 0]
+    assert fp.node.tolist() == [0, 1, 0, 1, 2] and fp.state.tolist() == [1, 2, 1, 1, 1]
+    np.testing.assert_allclose(fp.yx[0], [2, 1])
+    assert fp.label.tolist() == ["", "", "0.88", "", ""]  # the instance score beside its first node
+    feats = fp.features()
+    assert len(feats) == len(fp) == 5 and set(feats) >= {"node", "instance", "source", "track", "label"}
+    vec, pred, track = frame_edges(fp, [(0, 1), (1, 2)], n_nodes=3)
+    # user instance: only edge 0-1 has both nodes; the prediction: both edges
+    assert len(vec) == 3 and pred.tolist() == [False, True, True] and track.tolist() == [1, 0, 0]
+    np.testing.assert_allclose(vec[0], [[2, 1], [2, 2]])  # start (y, x) and direction
+    assert len(frame_points([(0, labels)], video_id=0, frame=7)) == 0
+
+
+def test_one_style_for_points_predictions_and_tracks():
+    from napari_posetrack._napari.styles import (PREDICTED_SYMBOL, USER_SYMBOL, node_rgba, point_style,
+                                                 static_points_kwargs, track_colors, track_rgba)
+    from napari_posetrack._napari.convert import table_to_points
+    from napari_posetrack.core.qc import node_colors
+
+    node, state, source, track = [0, 1, 2, 0], [1, 2, 1, 1], [0, 0, 1, 1], [0, 0, 1, -1]
+    s = point_style(node, state, source, track, n_nodes=3)
+    assert list(s["symbol"]) == [USER_SYMBOL, USER_SYMBOL, PREDICTED_SYMBOL, PREDICTED_SYMBOL]
+    assert s["face_color"][0, 3] == 1 and s["face_color"][1, 3] == 0  # occluded: a hollow ring
+    assert np.allclose(s["face_color"][2:, 3], 0.45)  # predictions: half see-through
+    np.testing.assert_allclose(s["face_color"][:, :3], node_rgba(node, 3)[:, :3])
+    np.testing.assert_allclose(node_rgba([0, 1], 3)[:, :3], node_colors(3)[:2] / 255)  # the check-labels palette
+    by_track = point_style(node, state, source, track, n_nodes=3, color_by="track")
+    np.testing.assert_allclose(by_track["border_color"][2:], track_rgba([1, -1]))
+    np.testing.assert_allclose(track_rgba([1, -1]), [track_colors(2)[1], [0.6, 0.6, 0.6, 1.0]])
+    by_score = point_style(node, state, source, track, n_nodes=3, color_by="score", score=[np.nan, np.nan, 0.0, 1.0])
+    assert not np.allclose(by_score["face_color"][2, :3], by_score["face_color"][3, :3])
+    data, feats = table_to_points(make())
+    kw = static_points_kwargs(feats, 3, predicted=True)
+    assert kw["symbol"] == PREDICTED_SYMBOL and kw["face_color"].shape == (len(data), 4)
+    empty = static_points_kwargs(feats.iloc[:0], 3)
+    assert empty["face_color"] == "white" and empty["symbol"] == USER_SYMBOL
