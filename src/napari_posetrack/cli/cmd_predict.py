@@ -187,6 +187,12 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
         return res
     table = store.predictions if store is not None else res.table
     track_names = []
+    if getattr(pred, "class_names", None) and not tracker:  # identity model: tracks named after the classes
+        from ..core.identity import align_classes
+
+        ids, track_names = align_classes(table.track_id, pred.class_names,
+                                         store.track_names if store is not None else ())
+        table = table.with_columns(track_id=ids)
     if tracker and len(table):
         from ..core.tracking import iter_track
 
@@ -199,7 +205,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
         table, track_names = tr.table, tr.track_names
         res.warnings += tr.warnings
     if store is not None:
-        if tracker:
+        if tracker or track_names:
             store.save(predictions=table, track_names=track_names)
     else:
         from ..core.io import save_dataset
@@ -220,6 +226,11 @@ def _run(pred, model_dir, videos, jobs, out, store_out, *, client, frames, batch
         if out.exists():
             store = ProjectStore.open(out)
             pred.check_skeleton(store.skeleton, source=f"the project {out}")
+            if getattr(pred, "class_names", None):  # identity model: refused before anything is written
+                from ..core.identity import check_model_classes
+
+                check_model_classes(pred.class_names, store.track_names, model=f"the model in {model_dir}",
+                                    project=f"the project {out}")
         else:
             store = ProjectStore.create(out, pred.skeleton, videos=videos)
         known = {str(Path(v.path).resolve()): i for i, v in enumerate(store.videos)}

@@ -14,7 +14,10 @@ DESCRIPTION = (
 
 def add_arguments(parser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="store, .slp file or DeepLabCut project")
-    parser.add_argument("--model", default="single", choices=["single", "topdown", "bottomup"], help="model kind")
+    parser.add_argument("--model", default="single", choices=["single", "topdown", "bottomup", "topdown-id"],
+                        help="model kind; topdown-id also learns who each animal is (classes = track names)")
+    parser.add_argument("--identity-map", action="append", metavar="OLD=NEW",
+                        help="identity models: rename track OLD to class NEW (repeat, or comma-separate)")
     parser.add_argument("--out", "-o", required=True, help="model directory to write")
     parser.add_argument("--config", help="YAML config (see docs/training.md)")
     parser.add_argument("--epochs", type=int, help="maximum epochs")
@@ -28,7 +31,7 @@ def add_arguments(parser) -> None:
 
 def train(inputs, *, model: str = "single", out="model", config=None, epochs=None, max_minutes=None,
           batch_size=None, device=None, seed=None, resume: bool = False, show_progress: bool = True,
-          cancel=None) -> dict:
+          cancel=None, identity_map=None) -> dict:
     """Train a model; returns ``{"kind", "out_dir", "stages": {stage: result}}``."""
     from ..core.progress import drain
     from ..nn.distributed import init_from_env
@@ -38,7 +41,12 @@ def train(inputs, *, model: str = "single", out="model", config=None, epochs=Non
 
     tr = {k: v for k, v in {"epochs": epochs, "max_minutes": max_minutes, "batch_size": batch_size,
                             "device": device, "seed": seed}.items() if v is not None}
-    gen = iter_train(list(inputs), model, out, config=config, overrides={"train": tr} if tr else None,
+    overrides = {"train": tr} if tr else {}
+    if identity_map:
+        from ..core.identity import parse_identity_map
+
+        overrides["data"] = {"identity_map": parse_identity_map(identity_map)}
+    gen = iter_train(list(inputs), model, out, config=config, overrides=overrides or None,
                      resume=resume, cancel=cancel, dist=dist)
     return drain(_log_messages(gen), desc="train", show=show_progress and (dist is None or dist.is_main))
 
@@ -61,7 +69,7 @@ def run(args) -> int:
 
     result = train(args.inputs, model=args.model, out=args.out, config=args.config, epochs=args.epochs,
                    max_minutes=args.max_minutes, batch_size=args.batch_size, device=args.device, seed=args.seed,
-                   resume=args.resume, show_progress=not args.quiet)
+                   resume=args.resume, show_progress=not args.quiet, identity_map=args.identity_map)
     for stage, res in result["stages"].items():
         print(f"{stage}: {res['epochs_run']} epochs ({res['stopped']}), best epoch {res['best_epoch']}, "
               f"best val loss {res['best_val_loss']:.4g}")

@@ -25,7 +25,8 @@ import numpy as np
 from .errors import PoseTrackError
 
 __all__ = ["IdentityError", "IdentitySpec", "MIN_INSTANCES_PER_CLASS", "parse_identity_map", "identity_classes",
-           "check_model_classes", "assign_identities", "identity_accuracy", "class_probabilities"]
+           "check_model_classes", "assign_identities", "identity_accuracy", "class_probabilities",
+           "align_classes"]
 
 #: fewest labeled instances a class needs to be learned at all
 MIN_INSTANCES_PER_CLASS = 5
@@ -263,3 +264,20 @@ def class_probabilities(track_id: np.ndarray, tracking_score: np.ndarray, n_clas
         out[ok] = ((1.0 - s[ok]) / (c - 1))[:, None]
         out[np.flatnonzero(ok), t[ok]] = s[ok]
     return out
+
+
+def align_classes(track_id: np.ndarray, class_names, project_tracks=()) -> tuple[np.ndarray, list]:
+    """Track ids and names for identity predictions written into a project.
+
+    ``track_id`` holds class indices into ``class_names``. With a project that already has
+    track names (which must include every class: :func:`check_model_classes`), the ids are
+    remapped onto the project's tracks; otherwise the tracks are the classes.
+    """
+    class_names = [str(c) for c in class_names]
+    project_tracks = [str(t) for t in project_tracks or []]
+    t = np.asarray(track_id, np.int32)
+    if not project_tracks:
+        return t, class_names
+    check_model_classes(class_names, project_tracks)
+    remap = np.asarray([project_tracks.index(c) for c in class_names] + [-1], np.int32)
+    return remap[np.where((t >= 0) & (t < len(class_names)), t, -1)], project_tracks

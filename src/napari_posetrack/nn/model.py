@@ -12,7 +12,7 @@ from torch import nn
 from ..core.errors import ConfigError
 from .backbones import build_backbone
 
-__all__ = ["HEADS", "MODEL_HEADS", "PoseModel", "build_model", "head_names", "has_heading"]
+__all__ = ["HEADS", "HEAD_MODULES", "MODEL_HEADS", "PoseModel", "build_model", "head_names", "has_heading"]
 
 
 def _n_nodes(cfg) -> int:
@@ -32,6 +32,16 @@ HEADS = {
     "heading": lambda cfg: 2,
     "identity": lambda cfg: len(cfg.data.get("identity_classes") or []),
 }
+
+def _identity_head(feature_channels: int, n: int, image_channels: int):
+    from .identity import IdentityHead
+
+    return IdentityHead(feature_channels, n, image_channels)
+
+
+#: output name -> module builder ``fn(feature_channels, n, image_channels) -> nn.Module`` for heads that
+#: are not a 1x1 conv; a module with ``takes_image = True`` is called as ``head(feats, x)``
+HEAD_MODULES = {"identity": _identity_head}
 
 #: model type -> its heads (without offsets)
 MODEL_HEADS = {
@@ -76,11 +86,14 @@ class PoseModel(nn.Module):
             if n <= 0:
                 raise ConfigError(f"Head {name!r} would have {n} channels for this skeleton.",
                                   hint="Bottom-up models need skeleton edges; single/top-down need nodes.")
-            self.heads[name] = nn.Conv2d(self.backbone.out_channels, n, 1)
+            build = HEAD_MODULES.get(name)
+            self.heads[name] = build(self.backbone.out_channels, n, channels) if build else \
+                nn.Conv2d(self.backbone.out_channels, n, 1)
 
     def forward(self, x):
         feats = self.backbone(x)
-        return {name: head(feats) for name, head in self.heads.items()}
+        return {name: head(feats, x) if getattr(head, "takes_image", False) else head(feats)
+                for name, head in self.heads.items()}
 
 
 def build_model(cfg) -> PoseModel:
