@@ -13,6 +13,8 @@ signal            what raises it
 ``start_end``     a track starts or ends inside the video
 ``count``         the number of instances differs from the previous frame
 ``low_score``     an instance score below ``min_score``
+``identity``      an identity model confidently names another animal than the instance's track
+                  (``identity_disagree``, from :func:`.identity.combine_identity_tracks`)
 ================  ==========================================================================
 
 Neighbouring frames flagged for the same event are merged (the best frame of each run of
@@ -30,7 +32,8 @@ from ..posetable import PoseTable
 
 __all__ = ["SuspectQueue", "suspect_frames", "DEFAULT_WEIGHTS"]
 
-DEFAULT_WEIGHTS = {"swap": 3.0, "crossing": 1.0, "jump": 2.0, "start_end": 1.0, "count": 0.5, "low_score": 1.0}
+DEFAULT_WEIGHTS = {"swap": 3.0, "crossing": 1.0, "jump": 2.0, "start_end": 1.0, "count": 0.5, "low_score": 1.0,
+                   "identity": 3.0}
 
 
 @dataclass
@@ -176,7 +179,7 @@ def _video_signals(t: PoseTable, min_score: float, chunk: int = 2000) -> tuple[n
 
 
 def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: float = 0.3,
-                   nms_window: int = 3, n: int | None = None) -> SuspectQueue:
+                   nms_window: int = 3, n: int | None = None, identity_disagree=None) -> SuspectQueue:
     """Rank frames of ``table`` (tracked instances) by how likely they hold a tracking error.
 
     Parameters
@@ -191,6 +194,8 @@ def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: 
         Keep only the best frame among flagged frames closer than this.
     n : int, optional
         Keep the ``n`` worst entries.
+    identity_disagree : ndarray (N,) bool, optional
+        Rows of ``table`` where an identity model disagrees with the track (signal ``identity``).
     """
     w = dict(DEFAULT_WEIGHTS)
     w.update(weights or {})
@@ -198,6 +203,13 @@ def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: 
     for vid in np.unique(table.video_id):
         t = table.for_video(int(vid))
         frames, sig, why, who = _video_signals(t, min_score)
+        if identity_disagree is not None:
+            dis = np.asarray(identity_disagree, bool)[table.video_id == vid]
+            fpos = np.searchsorted(frames, t.frame_idx)
+            for r in np.flatnonzero(dis):
+                sig["identity"][fpos[r]] = 1.0
+                why["identity"][fpos[r]] = f"identity model disagrees with track {int(t.track_id[r])}"
+                who.setdefault(int(fpos[r]), (int(t.track_id[r]),))
         total = sum(w[k] * sig[k] for k in sig)
         flagged = np.flatnonzero(total > 0)
         # non-maximum suppression over time
