@@ -193,3 +193,60 @@ def test_tracks_layer_colours_match_points():
     np.testing.assert_allclose(point_colors(np.array([1, 3])), pal[[1, 3]], atol=1e-5)
     np.testing.assert_allclose(point_colors(np.array([-1, 0]))[0], [0.6, 0.6, 0.6, 1.0])
     assert len(np.unique(np.round(track_colors(30), 3), axis=0)) == 30  # distinct colours beyond tab10
+
+
+def _hue_share(img, rgb_targets, tol_deg=14.0):
+    """Share of the clearly coloured pixels of ``img`` whose hue is within ``tol_deg`` of a target."""
+    import colorsys
+
+    px = img[..., :3].reshape(-1, 3).astype(np.float64) / 255.0
+    mx, mn = px.max(1), px.min(1)
+    coloured = px[(mx > 0.25) & ((mx - mn) / np.maximum(mx, 1e-6) > 0.5)]
+    if not len(coloured):
+        return 0.0
+    hue = np.array([colorsys.rgb_to_hsv(*p)[0] for p in coloured[:: max(1, len(coloured) // 4000)]]) * 360
+    near = np.zeros(len(hue), bool)
+    for c in rgb_targets:
+        h = colorsys.rgb_to_hsv(*c[:3])[0] * 360
+        d = np.abs(hue - h)
+        near |= np.minimum(d, 360 - d) < tol_deg
+    return float(near.mean())
+
+
+def test_identity_colours_are_on_the_canvas_not_hidden(make_napari_viewer, qtbot, store_path, tmp_path):
+    """Proofreading shows the instances in their identity colours (once, in the keypoints layer)."""
+    import os
+    from pathlib import Path
+
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack._napari.styles import track_colors
+    from napari_posetrack.core.proofread import SetTracks
+    from napari_posetrack.core.tracking import TrackerConfig, track_table
+
+    viewer = make_napari_viewer(show=True)
+    dock = ProofreadingDock(viewer)
+    viewer.window.add_dock_widget(dock, name="Proofreading")
+    dock.open_path(store_path)
+    res = track_table(dock.table(), TrackerConfig(tracker="simple", max_tracks=2))
+    assert dock.push(SetTracks("predictions", res.table.track_id, res.track_names))
+    viewer.dims.set_current_step(0, 40)
+    kp = viewer.layers["keypoints"]
+    viewer.layers["identities"].visible = False  # judge the keypoints alone
+    viewer.layers.selection.active = kp
+    t = dock.table()
+    box = t.points[t.frame_idx == 40].reshape(-1, 2)
+    viewer.camera.center = (float(np.nanmean(box[:, 1])), float(np.nanmean(box[:, 0])))
+    viewer.camera.zoom = 3.0
+    qtbot.wait(100)
+    out_dir = Path(os.environ.get("POSETRACK_SCREENSHOT_DIR", tmp_path))
+    shot = viewer.screenshot(str(out_dir / "proofreading_identities.png"), canvas_only=True)
+    assert shot[..., :3].std() > 5
+    ids = np.unique(kp.features["track"])
+    assert set(ids.tolist()) == {0, 1}
+    by_track = _hue_share(shot, track_colors(2))
+    # the same frame coloured by node: the identity hues are no longer what one sees
+    dock.shell.labeling_dock().set_color_by("node")
+    qtbot.wait(100)
+    by_node = _hue_share(viewer.screenshot(canvas_only=True), track_colors(2))
+    print("identity hue share: by track %.2f, by node %.2f" % (by_track, by_node))
+    assert by_track > 0.8 and by_track > by_node + 0.2, (by_track, by_node)

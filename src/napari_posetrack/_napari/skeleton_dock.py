@@ -213,23 +213,26 @@ class SkeletonDock(PoseDock):
             return
         self._push(delete_node(sk, i))
 
+    def _pair_clicked(self, make, a, b) -> None:
+        self._push(make(self._need_session(), a.currentIndex(), b.currentIndex()))
+
+    def _delete_row(self, make, listing, items: str) -> None:
+        sk = self._need_session()
+        i = listing.currentRow()
+        if 0 <= i < len(getattr(sk, items)):
+            self._push(make(sk, i))
+
     def add_edge_clicked(self) -> None:
-        self._push(add_edge(self._need_session(), self.edge_a.currentIndex(), self.edge_b.currentIndex()))
+        self._pair_clicked(add_edge, self.edge_a, self.edge_b)
 
     def delete_edge_clicked(self) -> None:
-        sk = self._need_session()
-        i = self.edge_list.currentRow()
-        if 0 <= i < len(sk.edges):
-            self._push(delete_edge(sk, i))
+        self._delete_row(delete_edge, self.edge_list, "edges")
 
     def add_sym_clicked(self) -> None:
-        self._push(add_symmetry(self._need_session(), self.sym_a.currentIndex(), self.sym_b.currentIndex()))
+        self._pair_clicked(add_symmetry, self.sym_a, self.sym_b)
 
     def delete_sym_clicked(self) -> None:
-        sk = self._need_session()
-        i = self.sym_list.currentRow()
-        if 0 <= i < len(sk.symmetries):
-            self._push(delete_symmetry(sk, i))
+        self._delete_row(delete_symmetry, self.sym_list, "symmetries")
 
     def import_clicked(self) -> None:
         path = self.ask_import_path()
