@@ -234,7 +234,8 @@ def _frameset(side, animal, n=4, k=3):
 
 
 @pytest.mark.parametrize("kind,side,animal,expected", [
-    ("centroid", 1024, 100, 0.25),      # fly-sized: a coarse view finds the animals
+    ("centroid", 1024, 100, 0.125),     # fly-sized: a coarse view (12 px flies) finds the animals
+    ("centroid", 1024, 80, 0.25),       # ... but not smaller than 12 px
     ("bottomup", 1024, 100, 0.5),
     ("single", 1024, 100, 0.5),
     ("centroid", 1024, 20, 1.0),        # tiny animals keep full resolution

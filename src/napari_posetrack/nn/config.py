@@ -185,7 +185,8 @@ class AugmentConfig(_Section):
                          "animals face every way; use about 15 for side views.", min=0.0, max=180.0)
     scale_min: float = _f(0.8, "Min zoom factor.", min=0.1, max=1.0)
     scale_max: float = _f(1.2, "Max zoom factor.", min=1.0, max=10.0)
-    translate: float = _f(0.05, "Max translation as a fraction of the image size.", min=0.0, max=0.5)
+    translate: float = _f(0.1, "Max translation as a fraction of the image size (of the crop, for top-down crops: "
+                          "it stands for the centroid model's error).", min=0.0, max=0.5)
     aligned_rotation: float = _f(15.0, "Max rotation in degrees of heading-aligned top-down crops (they are "
                                  "already rotated to a common heading; this covers heading errors).",
                                  min=0.0, max=180.0)
@@ -209,7 +210,8 @@ class TrainConfig(_Section):
     steps_per_epoch: int = _f(0, "Batches per epoch; 0 = one pass over the training frames (at least 10).",
                               min=0)
     batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)
-    learning_rate: float = _f(1e-3, "Adam learning rate.", min=1e-7, max=1.0)
+    learning_rate: float = _f(5e-3, "Adam learning rate (peak, after warm-up). 5e-3 suits the normalised backbones "
+                              "(model.backbone.norm group/batch); use about 1e-3 with norm none.", min=1e-7, max=1.0)
     scheduler: str = _f("cosine", "Learning-rate schedule: cosine (after the warm-up) anneals over max_minutes "
                         "when that is set, else over the epochs; plateau halves it when validation stalls.",
                         choices=("cosine", "plateau", "none"))
