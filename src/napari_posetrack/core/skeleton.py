@@ -250,8 +250,8 @@ def propose_anchor_heading(node_names: Sequence[str]) -> tuple[str, str, str]:
     if anchor is None and heading is not None:
         anchor = _find(names, ("tailbase", "tail_base", "tail-base", "tailstart", "tail", "hip", "pelvis"))
     if heading is not None and anchor is not None and heading != anchor:
-        return names[anchor], names[heading], (f"anchor {names[anchor]!r}, heading {names[anchor]!r} -> "
-                                               f"{names[heading]!r}, from the node names")
+        return names[anchor], names[heading], (f"anchor {names[anchor]!r}, heading from {names[anchor]!r} "
+                                               f"to {names[heading]!r}, from the node names")
     if anchor is not None:
         return names[anchor], "", f"anchor {names[anchor]!r} from the node names; no front node (head, nose...) named"
     return "", "", "no body-centre or front node recognised in the node names"

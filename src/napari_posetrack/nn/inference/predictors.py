@@ -91,7 +91,7 @@ class PredictorSettings:
     crop_batch: int = 64
     heading_check: float = 0.5
     recenter: bool = True
-    recenter_px: float = 0.02
+    recenter_px: float = 0.05
     anchor_nms: float = 0.1
 
 

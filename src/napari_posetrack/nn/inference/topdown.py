@@ -128,8 +128,8 @@ class TopDownPredictor(Predictor):
         angle = torch.atan2(A[:, 1, 1], A[:, 0, 1])  # frame direction of the crop's "down" (+y) axis
         if self.aligned and hi is not None:
             head = pts[:, hi]
-            hok = ok & torch.isfinite(head).all(1)
             d = head - anc
+            hok = ok & torch.isfinite(head).all(1) & (d.norm(dim=1) > 1.0)  # a degenerate heading says nothing
             phi = torch.atan2(d[:, 1], d[:, 0])
             turn = torch.remainder(phi + math.pi - angle + math.pi, 2 * math.pi) - math.pi  # heading vs crop "up"
             moved = moved | (hok & (turn.abs() > math.radians(20)))
