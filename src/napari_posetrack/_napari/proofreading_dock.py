@@ -142,11 +142,19 @@ class ProofreadingDock(PoseDock):
     def _set_session(self, session) -> None:
         fresh = session is not None and session is not self.session
         self.session = session
-        if fresh:  # the keypoints layer shows the instances, in their identity colours
-            lab = self.shell.show_labeling()
-            if lab is not None:
-                lab.set_color_by("track")
+        if fresh:  # the keypoints layer shows the instances (in identity colours once there are tracks)
+            self._identity_colours = False
+            self.shell.show_labeling()
         self.refresh()
+
+    def _show_identity_colours(self, table) -> None:
+        """Colour the keypoints by track the first time this session has tracks (the user may switch back)."""
+        if getattr(self, "_identity_colours", True) or not (table.track_id >= 0).any():
+            return
+        lab = self.shell.labeling_dock()
+        if lab is not None:
+            self._identity_colours = True
+            lab.set_color_by("track")
 
     def _table_name(self) -> str:
         ds = self.session.dataset
@@ -176,6 +184,7 @@ class ProofreadingDock(PoseDock):
         store = self.session.store
         where = getattr(store, "path", None) or "in memory"
         ids = np.unique(t.track_id[t.track_id >= 0])
+        self._show_identity_colours(t)
         self.status.setText(f"{len(t)} instances, {len(ids)} tracks · {Path(str(where)).name}"
                             + (" · unsaved" if self.session.dirty else ""))
         for combo in (self.track_a, self.track_b):
