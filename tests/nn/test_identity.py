@@ -92,23 +92,30 @@ def test_identity_loss_is_weighted_cross_entropy_on_pooled_maps():
     assert float(identity_loss(maps, torch.tensor([-1, -1, -1]))) == 0.0
 
 
-def test_topdown_id_learns_who_is_who_and_predict_names_tracks(tmp_path):
-    import sleap_io as sio
-
-    from napari_posetrack.cli.cmd_predict import predict
-    from napari_posetrack.nn.identity_predict import TopDownIdentityPredictor
-    from napari_posetrack.nn.inference.predictors import load_predictor
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A topdown-id model trained once on 24 frames of the two kinds of animals, and 20 held-out frames."""
+    from napari_posetrack.nn.inference.toy import write_video
     from napari_posetrack.nn.train import train
 
-    ds, images = two_kinds_dataset(24)
-    res = train(ds, "topdown-id", tmp_path / "m", overrides=FAST, show_progress=False)
+    d = tmp_path_factory.mktemp("identity")
+    ds, _ = two_kinds_dataset(24)
+    res = train(ds, "topdown-id", d / "m", overrides=FAST, show_progress=False)
+    test_ds, test_images = two_kinds_dataset(20, seed=7)
+    video = write_video(d / "clip.mp4", test_images)
+    return {"dir": d, "model": d / "m", "result": res, "test_ds": test_ds, "images": test_images, "video": video}
+
+
+def test_topdown_id_learns_who_is_who(trained):
+    from napari_posetrack.nn.identity_predict import TopDownIdentityPredictor
+    from napari_posetrack.nn.inference.predictors import load_predictor
+
+    res = trained["result"]
     assert res["kind"] == "topdown-id" and res["identity_classes"] == ["big", "small"]
-    pred = load_predictor(tmp_path / "m", device="cpu")
+    pred = load_predictor(trained["model"], device="cpu")
     assert isinstance(pred, TopDownIdentityPredictor) and pred.class_names == ["big", "small"]
-    # held-out frames drawn the same way (another seed)
-    _, test_images = two_kinds_dataset(20, seed=7)
-    test_ds, _ = two_kinds_dataset(20, seed=7)
-    table = pred.predict_frames(test_images, frame_idx=np.arange(20))
+    test_ds = trained["test_ds"]
+    table = pred.predict_frames(trained["images"], frame_idx=np.arange(20))
     assert table.track_id.max() <= 1
     correct, total = 0, 0
     for f in range(20):
@@ -124,14 +131,54 @@ def test_topdown_id_learns_who_is_who_and_predict_names_tracks(tmp_path):
     # the tiny centroid model misses some animals; the identity of those it finds must be right
     assert total >= 14 and correct / total >= 0.9, (correct, total)
     assert np.nanmin(table.tracking_score) > 0.0 and pred.last_probs.shape == (len(table), 2)
-    # `posetrack predict` unchanged: the tracks of the output are the classes
-    from napari_posetrack.nn.inference.toy import write_video
 
-    video = write_video(tmp_path / "clip.mp4", test_images)
-    predict(tmp_path / "m", [video], tmp_path / "out.slp", show=False, device="cpu")
-    labels = sio.load_slp(str(tmp_path / "out.slp"))
+
+def test_predict_names_tracks_and_eval_scores_identity(trained, tmp_path):
+    import sleap_io as sio
+
+    from napari_posetrack.cli.cmd_eval import eval as eval_cmd
+    from napari_posetrack.cli.cmd_predict import predict
+    from napari_posetrack.core.dataset import PoseDataset
+    from napari_posetrack.core.io import save_dataset
+
+    out = tmp_path / "out.slp"
+    predict(trained["model"], [trained["video"]], out, show=False, device="cpu")
+    labels = sio.load_slp(str(out))
     assert sorted(t.name for t in labels.tracks) == ["big", "small"]
     assert sum(inst.track is not None for lf in labels.labeled_frames for inst in lf.instances) >= 16
+    # with the tracker: tracklets stitched to the named animals
+    tracked = tmp_path / "tracked.slp"
+    predict(trained["model"], [trained["video"]], tracked, show=False, device="cpu", tracker="simple",
+            identity_weight=0.5)
+    assert sorted(t.name for t in sio.load_slp(str(tracked)).tracks) == ["big", "small"]
+    # eval: identity accuracy per class next to the tracking metrics
+    test_ds = trained["test_ds"]
+    from napari_posetrack.core.dataset import VideoInfo
+
+    gt = tmp_path / "gt.slp"
+    save_dataset(PoseDataset(test_ds.skeleton, [VideoInfo(str(trained["video"]), n_frames=20, height=64, width=64)],
+                             ["big", "small"], test_ds.labels), gt)
+    res = eval_cmd(gt, out)
+    assert set(res["identity"]["per_class"]) == {"big", "small"}
+    assert res["identity"]["n"] == {"big": 20, "small": 20}
+    # unmatched (missed) animals count as wrong; of the matched ones (tracking true positives, matched
+    # the same way) the identity must be right
+    ident = res["identity"]
+    correct = sum(ident["per_class"][c] * ident["n"][c] for c in ("big", "small"))
+    assert res["tracking"]["true_positives"] >= 14
+    assert correct >= 0.85 * res["tracking"]["true_positives"], (correct, res["tracking"]["true_positives"])
+
+
+def test_predict_refuses_a_project_without_the_model_classes(trained, tmp_path):
+    from napari_posetrack.cli.cmd_predict import predict
+    from napari_posetrack.core.store import ProjectStore
+
+    store_path = tmp_path / "p.posetrack.zarr"
+    st = ProjectStore.create(store_path, trained["test_ds"].skeleton, track_names=["F", "M"])
+    st.close()
+    with pytest.raises(IdentityError, match=r"\['big', 'small'\] would be new"):
+        predict(trained["model"], [trained["video"]], store_path, show=False, device="cpu")
+    assert len(ProjectStore.open(store_path, "r").predictions) == 0
 
 
 def test_labels_without_track_names_train_nothing(tmp_path):

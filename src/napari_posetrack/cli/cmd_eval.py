@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 NAME = "eval"
-HELP = "compare predictions with ground truth: OKS mAP/mAR, PCK, pixel errors (+ tracking metrics)"
+HELP = "compare predictions with ground truth: OKS mAP/mAR, PCK, pixel errors (+ tracking and identity metrics)"
 DESCRIPTION = (
     "Score PRED against GT (labels files or project stores with the same skeleton). Ground truth is the "
     "user labels of GT; predictions are the predicted instances of PRED (or its labels if it has none). "
     "Instances are matched per frame by Hungarian assignment on OKS (sigma 0.025 for every node unless "
-    "--sigma). When both have track ids, tracking metrics (IDF1, ID switches, MOTA) are added."
+    "--sigma). When both have track ids, tracking metrics (IDF1, ID switches, MOTA) are added, and when the "
+    "predicted tracks carry the ground truth's track names (an identity model), identity accuracy per class."
 )
 
 
@@ -59,6 +60,11 @@ def eval(gt, pred, *, json_out=None, sigma=None, plots=None) -> dict:  # noqa: A
             result["tracking_note"] = "tracking metrics unavailable (core.metrics.tracking is not installed)"
         else:
             result["tracking"] = tracking_metrics(gt_table, pred_table)
+            from ..core.identity import score_identities
+
+            ident = score_identities(gt_table, gt_ds.track_names, pred_table, pred_ds.track_names)
+            if ident is not None:  # the predictions name the animals (identity model): accuracy per class
+                result["identity"] = ident
     distances = result["pose"].pop("distances", None)
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=1, default=float))
@@ -93,6 +99,10 @@ def run(args) -> int:
                                        for k, v in t.items() if not isinstance(v, (dict, list))))
     elif "tracking_note" in res:
         print(res["tracking_note"])
+    if "identity" in res:
+        i = res["identity"]
+        print("identity accuracy: " + ", ".join(f"{c} {a:.3f} (n={i['n'][c]})" for c, a in i["per_class"].items())
+              + f", overall {i['accuracy']:.3f}")
     if args.json_out:
         print(f"metrics written to {args.json_out}")
     return 0

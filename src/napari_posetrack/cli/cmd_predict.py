@@ -34,6 +34,9 @@ def add_arguments(parser) -> None:
                              "a folder written by `posetrack export-model`")
     parser.add_argument("--tracker", default=None, help="track after predicting: simple, flow or kalman")
     parser.add_argument("--max-tracks", type=int, default=None, help="number of animals for the tracker")
+    parser.add_argument("--identity-weight", type=float, default=None, metavar="W",
+                        help="identity models with --tracker: stitch tracklets to the named animals and weigh the "
+                             "appearance W against the tracklets per frame (0..1; default 0.5)")
     parser.add_argument("--scheduler", default=None,
                         help="run on Dask distributed: 'local' (a local cluster) or a scheduler address")
     parser.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
@@ -127,7 +130,8 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
                        max_instances=None, peak_threshold: float = 0.2, tracker=None, max_tracks=None,
                        scheduler=None, workers: int = 2, chunk_frames: int = 2000, resume: bool = True,
                        overwrite: bool = False, scheduler_timeout: float = 10.0, flush_every: int = 256,
-                       compile: bool = False, cpu_bf16: bool = False, backend: str = "torch", cancel=None):
+                       compile: bool = False, cpu_bf16: bool = False, backend: str = "torch", cancel=None,
+                       identity_weight=None):
     """Generator form of :func:`predict` (yields ProgressEvent, returns a PredictResult)."""
     from ..core.dataset import PoseDataset
     from ..core.errors import PoseTrackError
@@ -201,9 +205,22 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
 
             return store.open_video(video_id) if store is not None else open_video(videos[video_id].path)
 
+        named = getattr(pred, "class_names", None)
+        if named:  # the class probabilities, before the tracker replaces track ids and scores
+            from ..core.identity import class_probabilities
+
+            probs = class_probabilities(table.track_id, table.tracking_score, len(named))
         tr = yield from iter_track(table, tracker=tracker, max_tracks=max_tracks, frame_source=frame_source)
         table, track_names = tr.table, tr.track_names
         res.warnings += tr.warnings
+        if named and len(table) == len(probs):  # identity + tracking: tracklets named after the classes
+            from ..core.identity import align_classes
+            from ..core.tracking.identity import combine_identity_tracks
+
+            comb = combine_identity_tracks(table, probs, weight=0.5 if identity_weight is None else identity_weight)
+            ids, track_names = align_classes(comb.track_id, named, store.track_names if store is not None else ())
+            table = table.with_columns(track_id=ids)
+            res.warnings += comb.messages
     if store is not None:
         if tracker or track_names:
             store.save(predictions=table, track_names=track_names)
@@ -278,7 +295,7 @@ def run(args) -> int:
                   scheduler=args.scheduler, workers=args.workers, chunk_frames=args.chunk_frames,
                   resume=not args.no_resume, overwrite=args.overwrite, scheduler_timeout=args.scheduler_timeout,
                   flush_every=args.flush_every, compile=args.compile, cpu_bf16=args.cpu_bf16,
-                  backend=args.backend)
+                  backend=args.backend, identity_weight=args.identity_weight)
     for w in res.warnings:
         print(f"posetrack predict: warning: {w}", file=sys.stderr)
     print(f"predicted {res.n_frames} frames, {res.n_instances} instances in {res.seconds:.1f} s "

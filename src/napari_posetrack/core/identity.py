@@ -26,7 +26,7 @@ from .errors import PoseTrackError
 
 __all__ = ["IdentityError", "IdentitySpec", "MIN_INSTANCES_PER_CLASS", "parse_identity_map", "identity_classes",
            "check_model_classes", "assign_identities", "identity_accuracy", "class_probabilities",
-           "align_classes"]
+           "align_classes", "score_identities"]
 
 #: fewest labeled instances a class needs to be learned at all
 MIN_INSTANCES_PER_CLASS = 5
@@ -281,3 +281,42 @@ def align_classes(track_id: np.ndarray, class_names, project_tracks=()) -> tuple
     check_model_classes(class_names, project_tracks)
     remap = np.asarray([project_tracks.index(c) for c in class_names] + [-1], np.int32)
     return remap[np.where((t >= 0) & (t < len(class_names)), t, -1)], project_tracks
+
+
+def score_identities(gt, gt_names, pred, pred_names, *, threshold: float = 0.5) -> dict | None:
+    """Identity accuracy per class of named predictions against named ground truth.
+
+    Ground-truth and predicted instances are matched per frame (Hungarian on OKS >= ``threshold``,
+    as the tracking metrics do); a ground-truth instance of track ``"F"`` is right when its match
+    is in a predicted track also named ``"F"`` (unmatched: wrong). Returns None when no predicted
+    track name is a ground-truth track name (the predictions do not name the animals).
+
+    Returns
+    -------
+    dict : ``per_class``, ``n``, ``accuracy`` (see :func:`identity_accuracy`).
+    """
+    from .metrics.tracking import match_frame
+
+    gt_names = [str(n) for n in gt_names]
+    pred_names = [str(n) for n in pred_names]
+    if not set(gt_names) & set(pred_names):
+        return None
+    to_class = np.asarray([gt_names.index(n) if n in gt_names else -1 for n in pred_names] + [-1], np.int64)
+    true, got = [], []
+    pred_keys = {}
+    for r in range(len(pred)):
+        pred_keys.setdefault((int(pred.video_id[r]), int(pred.frame_idx[r])), []).append(r)
+    for vid, fidx, rows in gt.frame_groups():
+        rows = rows[gt.track_id[rows] >= 0]
+        if not len(rows):
+            continue
+        prow = np.asarray(pred_keys.get((vid, fidx), []), np.int64)
+        matched = {}
+        if len(prow):
+            gi, pi, _ = match_frame(gt.points[rows], pred.points[prow], threshold=threshold)
+            matched = {int(a): int(prow[b]) for a, b in zip(gi, pi)}
+        for j, r in enumerate(rows):
+            true.append(int(gt.track_id[r]))
+            p = matched.get(j)
+            got.append(int(to_class[pred.track_id[p]]) if p is not None and pred.track_id[p] >= 0 else -1)
+    return identity_accuracy(np.asarray(true), np.asarray(got), gt_names)
