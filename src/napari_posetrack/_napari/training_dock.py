@@ -34,8 +34,8 @@ FORM_LABELS = {"augment.enabled": "augmentation", "augment.rotation": "rotation 
 def _editor(meta: dict, value):
     if "choices" in meta:
         w = QComboBox()
-        for c in meta["choices"]:
-            w.addItem(str(c), c)
+        for c in meta["choices"]:  # a 0 choice with a "special" word stands for it, e.g. output stride 0 = auto
+            w.addItem(str(meta["special"]) if c == 0 and "special" in meta else str(c), c)
         w.setCurrentIndex(list(meta["choices"]).index(value))
         return w, lambda: w.currentData(), lambda v: w.setCurrentIndex(list(meta["choices"]).index(v))
     if isinstance(value, bool):

@@ -132,7 +132,9 @@ class ModelConfig(_Section):
 
     _section = "model"
     type: str = _f("single", "Model type.", choices=MODEL_TYPES)
-    output_stride: int = _f(2, "Output stride of the heads (1, 2, 4, ...; <= max stride).", choices=(1, 2, 4, 8, 16))
+    output_stride: int = _f(0, "Output stride of the heads (1, 2, 4, ...; <= max stride). 0 = auto: 1 for centroid "
+                            "models (they see a coarse view of the frame, and touching animals need fine cells to "
+                            "stay apart), 2 for the others.", choices=(0, 1, 2, 4, 8, 16), special="auto")
     sigma: float = _f(2.5, "Gaussian sigma of confidence maps, in pixels of the scaled input.", min=0.5, max=50.0)
     paf_width: float = _f(3.0, "Half-width of part affinity fields, in pixels of the scaled input.", min=0.5,
                           max=50.0)
@@ -156,6 +158,13 @@ class ModelConfig(_Section):
     @property
     def max_stride(self) -> int:
         return 2 ** self.backbone.down_blocks
+
+    @property
+    def stride(self) -> int:
+        """The output stride, ``auto`` (0) resolved: 1 for centroid models, else 2 (never above the max stride)."""
+        if self.output_stride:
+            return int(self.output_stride)
+        return min(1 if self.type == "centroid" else 2, self.max_stride)
 
 
 @dataclass

@@ -77,7 +77,7 @@ class PoseModel(nn.Module):
         super().__init__()
         channels = int(cfg.preprocess.channels or cfg.data.get("channels", 1) or 1)
         self.in_channels = channels
-        self.output_stride = int(cfg.model.output_stride)
+        self.output_stride = cfg.model.stride
         self.model_type = cfg.model.type
         self.backbone = build_backbone(cfg.model.backbone, channels, self.output_stride)
         self.heads = nn.ModuleDict()

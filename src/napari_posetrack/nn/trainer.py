@@ -242,6 +242,10 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         cfg.preprocess.input_scale, why = auto_input_scale(frames, cfg, explain=True)
         auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: {why}; "
                          "set preprocess.input_scale to choose)")
+    if not cfg.model.output_stride:
+        cfg.model.output_stride = cfg.model.stride
+        auto_msgs.append(f"output stride {cfg.model.output_stride} (auto for {cfg.model.type} models; set "
+                         "model.output_stride to choose)")
     if cfg.augment.enabled and cfg.augment.flip > 0 and not cfg.skeleton.get("symmetries"):
         # a mirrored frame would keep its left/right labels and teach the model mirrored nodes
         cfg.augment.flip = 0.0
