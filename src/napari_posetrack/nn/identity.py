@@ -26,7 +26,7 @@ __all__ = ["IDENTITY_LOSS_WEIGHT", "IdentityHead", "class_names", "crop_classes"
            "identity_logits", "relabel_by_class", "iter_topdown_id", "crop_identity_accuracy"]
 
 #: weight of the identity cross-entropy next to the confidence-map loss
-IDENTITY_LOSS_WEIGHT = 1.0
+IDENTITY_LOSS_WEIGHT = 0.1
 
 
 class IdentityHead(nn.Module):
