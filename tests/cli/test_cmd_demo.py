@@ -69,7 +69,12 @@ def test_demo_viewer_has_layers_and_docks(make_napari_viewer, tmp_path):
     # add the predictions and the identities (tracks)
     layers = {(type(layer).__name__, layer.name) for layer in viewer.layers}
     assert ("Image", "synthetic_clip.mp4") in layers
-    assert ("Points", "keypoints") in layers and ("Points", "predictions") in layers
+    import napari
+
+    # labels and predictions are drawn once, in the keypoints layer (a Points layer; predictions are source 1)
+    kp = viewer.layers["keypoints"]
+    assert isinstance(kp, napari.layers.Points) and not any(name == "predictions" for _, name in layers)
+    assert (np.asarray(kp.features["source"]) == 1).any()
     assert any(kind == "Tracks" for kind, _ in layers)
     from napari_posetrack._napari.session import get_session, set_session
 
