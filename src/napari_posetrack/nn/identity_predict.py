@@ -54,10 +54,9 @@ class TopDownIdentityPredictor(TopDownPredictor):
         """Class probabilities (I, C) of each frame's instances (points (I, K, 2) frame px)."""
         import torch
 
-        from .align import crop_affine, crop_input_side, heading_angles, node_index, sample_crops
+        from .align import crop_affine, heading_angles, node_index, sample_crops
         from .data import anchor_points
         from .identity import identity_logits
-        from .preprocess import convert_channels, scale_images
 
         st = self.stages["centered_instance"]
         c = len(self.class_names)
@@ -79,11 +78,7 @@ class TopDownIdentityPredictor(TopDownPredictor):
                     where.append((i, j))
         if not b:
             return out
-        frames = convert_channels(frames_u8.permute(0, 3, 1, 2).float() / 255.0, st.channels)
-        fscale = st.scale if st.scale < 0.75 else 1.0
-        if fscale != 1.0:
-            frames = scale_images(frames, fscale)
-        n_in = crop_input_side(self.crop_size, st.scale, st.pad_to)
+        frames, fscale, n_in = self.crop_source(frames_u8)
         dev = frames.device
         A = crop_affine(torch.as_tensor(np.asarray(axy), dtype=torch.float32, device=dev),
                         torch.as_tensor(alpha, dtype=torch.float32, device=dev), n_in, st.scale)

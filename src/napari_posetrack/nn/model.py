@@ -33,6 +33,7 @@ HEADS = {
     "identity": lambda cfg: len(cfg.data.get("identity_classes") or []),
 }
 
+
 def _identity_head(feature_channels: int, n: int, image_channels: int):
     from .identity import IdentityHead
 

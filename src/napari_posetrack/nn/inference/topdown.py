@@ -141,32 +141,34 @@ class TopDownPredictor(Predictor):
             return pts, val
         A2 = crop_affine(anc[redo].float(), alpha[redo].float(), n_in, st.scale)
         p2, v2 = self._crop_predict(frames, b[redo], A2, n_in, fscale)
-        better = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1) >= \
-            torch.nan_to_num(val[redo], nan=0.0).clamp_min(0).mean(1)
-        pts[redo[better]] = p2[better]
-        val[redo[better]] = v2[better]
+        _keep_better(pts, val, redo, p2, v2, ties_to_new=True)
         return pts, val
+
+    def crop_source(self, frames_u8):
+        """Frames as the crop model samples them: channels converted, [0, 1], shrunk with antialiasing when the
+        crops are much smaller than the frame (as in training). Returns ``(frames, frame_scale, crop input side)``."""
+        from ..align import crop_input_side
+        from ..preprocess import convert_channels, scale_images
+
+        st = self.stages["centered_instance"]
+        frames = convert_channels(frames_u8.permute(0, 3, 1, 2).float() / 255.0, st.channels)
+        fscale = st.scale if st.scale < 0.75 else 1.0
+        if fscale != 1.0:
+            frames = scale_images(frames, fscale)
+        return frames, fscale, crop_input_side(self.crop_size, st.scale, st.pad_to)
 
     def run_batch(self, frames_u8):
         import math
 
         import torch
 
-        from ..align import crop_affine, crop_input_side
-        from ..preprocess import convert_channels
+        from ..align import crop_affine
 
         n = frames_u8.shape[0]
         b, axy, aval, phi, conf = self._best_anchors(n, *self.anchors(frames_u8))
         st = self.stages["centered_instance"]
-        frames = convert_channels(frames_u8.permute(0, 3, 1, 2).float() / 255.0, st.channels)
-        h, w = frames.shape[-2:]
-        # crops much smaller than the frame: sample a frame shrunk with antialiasing, as in training
-        fscale = st.scale if st.scale < 0.75 else 1.0
-        if fscale != 1.0:
-            from ..preprocess import scale_images
-
-            frames = scale_images(frames, fscale)
-        n_in = crop_input_side(self.crop_size, st.scale, st.pad_to)
+        h, w = frames_u8.shape[1:3]
+        frames, fscale, n_in = self.crop_source(frames_u8)
         aligned = self.aligned and bool(torch.isfinite(phi).any())
         alpha = torch.where(torch.isfinite(phi), phi + math.pi / 2, torch.zeros_like(phi)) if aligned else \
             torch.zeros(len(b), device=frames.device)
@@ -177,12 +179,21 @@ class TopDownPredictor(Predictor):
             if len(unsure):
                 A2 = crop_affine(axy[unsure].float(), alpha[unsure] + math.pi, n_in, st.scale)
                 p2, v2 = self._crop_predict(frames, b[unsure], A2, n_in, fscale)
-                better = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1) > \
-                    torch.nan_to_num(val[unsure], nan=0.0).clamp_min(0).mean(1)
-                pts[unsure[better]] = p2[better]
-                val[unsure[better]] = v2[better]
+                _keep_better(pts, val, unsure, p2, v2)
         if self.settings.recenter:
             pts, val = self._recenter(frames, b, A, pts, val, n_in, fscale)
         pts, val, b = pts.cpu().numpy(), val.cpu().numpy(), b.cpu().numpy()
         pts = _inside_frame(pts, h, w)
         return [self._filtered(pts[b == i], val[b == i]) for i in range(n)]
+
+
+def _keep_better(pts, val, idx, p2, v2, *, ties_to_new: bool = False) -> None:
+    """Replace poses ``idx`` of ``pts``/``val`` (in place) by the second try ``p2``/``v2`` where it scores higher
+    (mean node score, missing nodes as 0; also on a tie with ``ties_to_new``)."""
+    import torch
+
+    new = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1)
+    old = torch.nan_to_num(val[idx], nan=0.0).clamp_min(0).mean(1)
+    better = new >= old if ties_to_new else new > old
+    pts[idx[better]] = p2[better]
+    val[idx[better]] = v2[better]
