@@ -87,6 +87,8 @@ def main(n_trials: int = 20) -> int:
                 if not line:
                     break
                 parts = line.split()
+                if not parts:  # a blank line from a library's print
+                    continue
                 if parts[0] == "ready":
                     ready = float(parts[1])
                 elif parts[0] == "edit":
