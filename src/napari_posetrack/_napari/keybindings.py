@@ -5,38 +5,62 @@ from __future__ import annotations
 __all__ = ["KEYS", "OTHER_KEYS", "install_keybindings", "bind_suspect_keys", "unbind_suspect_keys", "keys_markdown",
            "keys_html"]
 
-#: (napari key string, controller method, argument or None, description)
-KEYS: list[tuple[str, str, object, str]] = [
-    ("Right", "next_frame", None, "next frame"),
-    ("Left", "previous_frame", None, "previous frame"),
-    ("Shift-Right", "jump_forward", None, "jump forward N frames (N set in the dock)"),
-    ("Shift-Left", "jump_back", None, "jump back N frames"),
-    ("N", "next_suggestion", None, "next unlabeled suggested frame (keypoints layer or image selected)"),
-    ("Down", "next_node", None, "next node"),
-    ("Up", "previous_node", None, "previous node"),
-    *[(str(i), "select_node", i - 1, f"select node {i}") for i in range(1, 10)],
-    ("0", "select_node", 9, "select node 10"),
-    ("O", "toggle_occluded", None, "toggle occluded on the selected node(s)"),
-    ("Delete", "delete_selected", None, "delete the selected node(s)"),
-    ("Backspace", "delete_selected", None, "delete the selected node(s)"),
-    ("Shift-Delete", "delete_instance", None, "delete the selected instance(s)"),
-    ("Shift-Backspace", "delete_instance", None, "delete the selected instance(s)"),
-    ("C", "copy_previous", None, "copy the instances of the previous labeled frame"),
-    ("Enter", "accept_predictions", None, "accept the selected (or all) predicted instances as labels"),
-    *[(f"Control-{i}", "set_track", i - 1, f"set track {i} on the selected instance") for i in range(1, 10)],
-    ("Control-Z", "undo", None, "undo"),
-    ("Control-Shift-Z", "redo", None, "redo"),
-    ("Control-Y", "redo", None, "redo"),
-]
+#: the labeling keys as a table: napari key string | controller method | description
+_KEY_TABLE = """
+Right           | next_frame         | next frame
+Left            | previous_frame     | previous frame
+Shift-Right     | jump_forward       | jump forward N frames (N set in the dock)
+Shift-Left      | jump_back          | jump back N frames
+N               | next_suggestion    | next unlabeled suggested frame (keypoints layer or image selected)
+Down            | next_node          | next node
+Up              | previous_node      | previous node
+O               | toggle_occluded    | toggle occluded on the selected node(s)
+Delete          | delete_selected    | delete the selected node(s)
+Backspace       | delete_selected    | delete the selected node(s)
+Shift-Delete    | delete_instance    | delete the selected instance(s)
+Shift-Backspace | delete_instance    | delete the selected instance(s)
+C               | copy_previous      | copy the instances of the previous labeled frame
+Enter           | accept_predictions | accept the selected (or all) predicted instances as labels
+Control-Z       | undo               | undo
+Control-Shift-Z | redo               | redo
+Control-Y       | redo               | redo
+"""
 
+#: keys of the other docks, shown in the same table: key | dock | description
+_OTHER_KEY_TABLE = """
+G       | Inference    | accept the predicted instance under the cursor (or the first of the frame)
+Shift-G | Inference    | accept every predicted instance of the frame
+n       | Proofreading | next suspect frame (while a Proofreading layer is selected)
+Shift-n | Proofreading | previous suspect frame (while a Proofreading layer is selected)
+"""
+
+
+def _table_rows(text: str) -> list[tuple[str, ...]]:
+    return [tuple(cell.strip() for cell in line.split("|")) for line in text.strip().splitlines()]
+
+
+def _numbered_keys() -> list[tuple[str, str, object, str]]:
+    """1-9 and 0 select nodes 1-10; Ctrl-1 … Ctrl-9 set tracks 1-9."""
+    nodes = [(str(i % 10), "select_node", i - 1, f"select node {i}") for i in range(1, 11)]
+    tracks = [(f"Control-{i}", "set_track", i - 1, f"set track {i} on the selected instance") for i in range(1, 10)]
+    return nodes + tracks
+
+
+def _build_keys() -> list[tuple[str, str, object, str]]:
+    rows = [(key, method, None, desc) for key, method, desc in _table_rows(_KEY_TABLE)]
+    numbered = _numbered_keys()
+    at = next(i for i, r in enumerate(rows) if r[1] == "toggle_occluded")  # node keys before O, as before
+    accept = next(i for i, r in enumerate(rows) if r[1] == "accept_predictions") + 1
+    nodes = [r for r in numbered if r[1] == "select_node"]
+    tracks = [r for r in numbered if r[1] == "set_track"]
+    return rows[:at] + nodes + rows[at:accept] + tracks + rows[accept:]
+
+
+#: (napari key string, controller method, argument or None, description)
+KEYS: list[tuple[str, str, object, str]] = _build_keys()
 
 #: keys of the other docks, shown in the same table: (key, dock, description)
-OTHER_KEYS: list[tuple[str, str, str]] = [
-    ("G", "Inference", "accept the predicted instance under the cursor (or the first of the frame)"),
-    ("Shift-G", "Inference", "accept every predicted instance of the frame"),
-    ("n", "Proofreading", "next suspect frame (while a Proofreading layer is selected)"),
-    ("Shift-n", "Proofreading", "previous suspect frame (while a Proofreading layer is selected)"),
-]
+OTHER_KEYS: list[tuple[str, str, str]] = [tuple(r) for r in _table_rows(_OTHER_KEY_TABLE)]
 
 _FRAME_STEPS = {"next_frame": 1, "previous_frame": -1}
 _SUSPECT_STEPS = {"n": 1, "Shift-n": -1}

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                            QPushButton, QSpinBox)
+from qtpy.QtWidgets import QCheckBox, QFileDialog, QFormLayout
 
 from ..core.errors import ConfigError
 from .dock import PoseDock
+from .widgets import button, combo, label, path_row, row, spin
 
 __all__ = ["LiveDock", "IMAGE_LAYER", "POSE_LAYER"]
 
@@ -31,10 +31,8 @@ class LiveDock(PoseDock):
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
         self.session = None
-        self._latest = None
-        self._shown = None
-        self.image_layer = None
-        self.points_layer = None
+        self._latest = self._shown = None  # newest pose from the loop, and the one on screen
+        self.image_layer = self.points_layer = None
         self.ask_model_dir = lambda: QFileDialog.getExistingDirectory(self, "Choose a model or ONNX export folder")
         self.ask_video = lambda: QFileDialog.getOpenFileName(self, "Choose a video to replay")[0]
         self._build()
@@ -46,44 +44,24 @@ class LiveDock(PoseDock):
     def _build(self) -> None:
         lay = self.body_layout
         form = QFormLayout()
-        row = QHBoxLayout()
-        self.model_edit = QLineEdit()
-        self.model_edit.setPlaceholderText("model folder (posetrack train) or ONNX export")
-        self.model_button = QPushButton("Browse…")
-        self.model_button.clicked.connect(lambda: self._guard(self._browse_model))
-        row.addWidget(self.model_edit)
-        row.addWidget(self.model_button)
-        form.addRow("Model", row)
-        self.backend_combo = QComboBox()
-        self.backend_combo.addItems(["torch", "onnx"])
+        self.model_edit, self.model_button, model_row = path_row(
+            "model folder (posetrack train) or ONNX export", "Browse…", lambda: self._guard(self._browse_model))
+        form.addRow("Model", model_row)
+        self.backend_combo = combo(["torch", "onnx"])
         form.addRow("Backend", self.backend_combo)
-        row = QHBoxLayout()
-        self.source_edit = QLineEdit()
-        self.source_edit.setPlaceholderText("video file, camera:0, or rtsp://…")
-        self.source_button = QPushButton("Video…")
-        self.source_button.clicked.connect(lambda: self._guard(self._browse_video))
-        row.addWidget(self.source_edit)
-        row.addWidget(self.source_button)
-        form.addRow("Source", row)
+        self.source_edit, self.source_button, source_row = path_row(
+            "video file, camera:0, or rtsp://…", "Video…", lambda: self._guard(self._browse_video))
+        form.addRow("Source", source_row)
         self.realtime_check = QCheckBox("replay a video at its frame rate (as a camera)")
         self.realtime_check.setChecked(True)
         form.addRow("", self.realtime_check)
-        self.max_inst_spin = QSpinBox()
-        self.max_inst_spin.setRange(0, 100)
-        self.max_inst_spin.setSpecialValueText("no limit")
+        self.max_inst_spin = spin(0, 100, special="no limit")
         form.addRow("Max animals", self.max_inst_spin)
         lay.addLayout(form)
-        row = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.start_button.clicked.connect(lambda: self._guard(self.start))
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        row.addWidget(self.start_button)
-        row.addWidget(self.stop_button)
-        lay.addLayout(row)
-        self.stats_label = QLabel("Not running.")
-        self.stats_label.setWordWrap(True)
+        self.start_button = button("Start", lambda: self._guard(self.start))
+        self.stop_button = button("Stop", self.stop, enabled=False)
+        lay.addLayout(row(self.start_button, self.stop_button))
+        self.stats_label = label("Not running.")
         lay.addWidget(self.stats_label)
         lay.addStretch(1)
 
