@@ -9,7 +9,7 @@ rebuilt from ``session.dataset`` after each change, so the layer is never the so
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from napari.layers.base import ActionType

@@ -26,7 +26,7 @@ import types
 import uuid
 import weakref
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..core.errors import PoseTrackError, StoreError
 from ..core.session import EditSession
@@ -39,8 +39,8 @@ __all__ = ["ViewerShell", "shell_for", "shell_by_token", "get_session", "set_ses
 
 log = logging.getLogger(__name__)
 
-_SHELLS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_TOKENS: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+_SHELLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_TOKENS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 class _Listener:
@@ -70,7 +70,7 @@ class ViewerShell:
         self.ask_unsaved = self._ask_unsaved_dialog
         self.ask_save_path = self._ask_save_path_dialog
         self._listeners: dict[int, _Listener] = {}
-        self._wired: "weakref.WeakSet" = weakref.WeakSet()
+        self._wired: weakref.WeakSet = weakref.WeakSet()
         self._autosave = True
         self.autosave_delay_ms = 1500
         self.autosaver = None

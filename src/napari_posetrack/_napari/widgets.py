@@ -6,7 +6,7 @@ them in their ``_guard`` where an error must become a message).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QLineEdit, QProgressBar, QPushButton,
                             QSpinBox, QVBoxLayout, QWidget)
