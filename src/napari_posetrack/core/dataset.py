@@ -65,7 +65,7 @@ class VideoInfo:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "VideoInfo":
+    def from_dict(cls, d: dict) -> VideoInfo:
         return cls(
             path=d["path"],
             n_frames=int(d.get("n_frames", 0)),

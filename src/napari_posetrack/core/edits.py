@@ -8,7 +8,7 @@ Concrete commands live next to the feature that uses them (labeling, proofreadin
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["Command", "UndoStack"]
 
@@ -25,7 +25,7 @@ class Command:
     def undo(self, target) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def merge_with(self, other: "Command") -> bool:
+    def merge_with(self, other: Command) -> bool:
         """Absorb ``other`` (a later command of the same kind) and return True, or return False.
 
         Used to collapse a drag's many small moves into one undo step.

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Generator, Iterator
+from typing import Any
+from collections.abc import Generator, Iterator
 
 __all__ = ["ProgressEvent", "CancelToken", "Cancelled", "drain"]
 

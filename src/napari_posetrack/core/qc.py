@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from .dataset import PoseDataset
 from .edits import Command, UndoStack
@@ -40,7 +40,7 @@ class EditSession:
         self.last_save_time: float | None = None
 
     @classmethod
-    def from_store(cls, store) -> "EditSession":
+    def from_store(cls, store) -> EditSession:
         return cls(store.load(), store)
 
     # ------------------------------------------------------------------ changes

@@ -7,7 +7,7 @@ symmetries). Edges and symmetries are stored as pairs of node indices.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from .errors import SkeletonMismatchError
 
@@ -53,7 +53,7 @@ class Skeleton:
         edges: Iterable[tuple[str, str]] = (),
         symmetries: Iterable[tuple[str, str]] = (),
         name: str = "skeleton",
-    ) -> "Skeleton":
+    ) -> Skeleton:
         """Build a skeleton from node names and name pairs."""
         names = [str(n) for n in node_names]
         index = {n: i for i, n in enumerate(names)}
@@ -137,16 +137,16 @@ class Skeleton:
             and sorted(self.symmetries) == sorted(other.symmetries)
         )
 
-    def same_nodes(self, other: "Skeleton") -> bool:
+    def same_nodes(self, other: Skeleton) -> bool:
         """True if both skeletons have the same node names in the same order."""
         return self.node_names == other.node_names
 
-    def node_mapping(self, other: "Skeleton") -> list[int]:
+    def node_mapping(self, other: Skeleton) -> list[int]:
         """Index in ``self`` of each node of ``other`` (-1 where ``self`` lacks it)."""
         pos = {n: i for i, n in enumerate(self.node_names)}
         return [pos.get(n, -1) for n in other.node_names]
 
-    def require_match(self, other: "Skeleton", *, source: str = "the input") -> None:
+    def require_match(self, other: Skeleton, *, source: str = "the input") -> None:
         """Raise a teaching error unless ``other`` has exactly our nodes in our order."""
         if self.same_nodes(other):
             return
@@ -168,7 +168,7 @@ class Skeleton:
         )
 
     # ------------------------------------------------------------------ editing (return new skeletons)
-    def merge(self, other: "Skeleton") -> tuple["Skeleton", list[int]]:
+    def merge(self, other: Skeleton) -> tuple[Skeleton, list[int]]:
         """Union of two skeletons.
 
         Returns the merged skeleton (our nodes first, then ``other``'s new nodes) and, for each
@@ -192,7 +192,7 @@ class Skeleton:
                 syms.append(s)
         return Skeleton(names, edges, syms, name=self.name), mapping
 
-    def copy(self) -> "Skeleton":
+    def copy(self) -> Skeleton:
         return Skeleton(list(self.node_names), list(self.edges), list(self.symmetries), name=self.name)
 
     def to_dict(self) -> dict:
@@ -204,7 +204,7 @@ class Skeleton:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Skeleton":
+    def from_dict(cls, d: dict) -> Skeleton:
         return cls(
             list(d["node_names"]),
             [tuple(e) for e in d.get("edges", [])],

@@ -9,7 +9,7 @@ long video needs little memory. PCA (SVD of the centred thumbnails) then k-means
 from __future__ import annotations
 
 import math
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 

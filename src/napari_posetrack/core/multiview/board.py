@@ -84,7 +84,7 @@ class BoardSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, *, where: str = "the board description") -> "BoardSpec":
+    def from_dict(cls, d: dict, *, where: str = "the board description") -> BoardSpec:
         missing = [k for k in ("board_x", "board_y", "square_length") if k not in d]
         if missing:
             raise CalibrationError(f"{where} lacks {missing}; it has {sorted(d)}.",

@@ -162,7 +162,7 @@ class Camera:
         }
 
     @classmethod
-    def from_dict(cls, d: dict, *, where: str = "the calibration") -> "Camera":
+    def from_dict(cls, d: dict, *, where: str = "the calibration") -> Camera:
         missing = [k for k in _REQUIRED if k not in d]
         if missing:
             raise CalibrationError(
@@ -208,7 +208,7 @@ class CameraGroup:
                                    hint="Calibrate that camera too, or check the camera names of the session.")
         return self.cameras[key]
 
-    def subset(self, names) -> "CameraGroup":
+    def subset(self, names) -> CameraGroup:
         return CameraGroup([self[n] for n in names], dict(self.metadata))
 
     def project(self, points3d) -> np.ndarray:
@@ -219,7 +219,7 @@ class CameraGroup:
         return {"cameras": [c.to_dict() for c in self.cameras], "metadata": _plain(self.metadata)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "CameraGroup":
+    def from_dict(cls, d: dict) -> CameraGroup:
         if "cameras" not in d:
             raise CalibrationError(f"A calibration record needs a 'cameras' list; found keys {sorted(d)}.",
                                    hint="Save it with CameraGroup.to_dict() or `posetrack calibrate`.")

@@ -85,7 +85,7 @@ class MultiviewSession:
         raise SessionError(f"The session has no camera {name!r}; it has {self.names}.",
                            hint="Use one of those names (e.g. in --views).")
 
-    def select(self, views) -> "MultiviewSession":
+    def select(self, views) -> MultiviewSession:
         if not views:
             return self
         cams = [self.camera(v) for v in views]

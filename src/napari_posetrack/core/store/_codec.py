@@ -47,7 +47,7 @@ def table_columns(name: str, value) -> dict[str, np.ndarray]:
 def columns_table(name: str, cols: dict[str, np.ndarray]):
     """A PoseTable (pose tables) or an (M, 2) int64 array (pair tables) from stored columns."""
     if name in POSE_TABLES:
-        return PoseTable(**{c: cols[c] for c in COLUMNS})
+        return PoseTable(**{c: cols[c] for c in COLUMNS if c in cols})  # older stores: no identity_probs
     return np.stack([cols["video_id"], cols["frame_idx"]], axis=1).astype(np.int64).reshape(-1, 2)
 
 

@@ -65,7 +65,7 @@ class ProjectStore(VideosMixin, PredictionsMixin):
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path, mode: str = "r+", *, lock_timeout: float = 10.0, durable: bool = True) -> "ProjectStore":
+    def open(cls, path, mode: str = "r+", *, lock_timeout: float = 10.0, durable: bool = True) -> ProjectStore:
         """Open a store (the ``*.posetrack.zarr`` folder or a project folder holding one).
 
         Parameters
@@ -98,7 +98,7 @@ class ProjectStore(VideosMixin, PredictionsMixin):
 
     @classmethod
     def create(cls, path, skeleton: Skeleton | None = None, videos=(), *, track_names=(), overwrite: bool = False,
-               dataset: PoseDataset | None = None, durable: bool = True) -> "ProjectStore":
+               dataset: PoseDataset | None = None, durable: bool = True) -> ProjectStore:
         """Create a store and return it opened for writing.
 
         Parameters

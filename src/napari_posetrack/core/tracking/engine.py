@@ -102,7 +102,7 @@ class TrackerConfig:
         return float(self.max_cost if self.max_cost is not None else DEFAULT_MAX_COST.get(self.cost, np.inf))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrackerConfig":
+    def from_dict(cls, d: dict) -> TrackerConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:

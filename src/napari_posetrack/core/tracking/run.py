@@ -8,7 +8,7 @@ visited in order, one at a time; only the output columns grow with the input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Callable, Generator
+from collections.abc import Callable, Generator
 
 import numpy as np
 

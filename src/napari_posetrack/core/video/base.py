@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -161,7 +161,7 @@ class VideoReader:
     def _after_read(self, frame_idx: int) -> None:
         """Hook called after each :meth:`read_frame` (read-ahead)."""
 
-    def clone(self) -> "VideoReader":
+    def clone(self) -> VideoReader:
         """A new reader on the same source sharing the cache (for another thread)."""
         raise NotImplementedError
 
@@ -176,7 +176,7 @@ class VideoReader:
         """Release the file handles (idempotent)."""
         self._closed = True
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:

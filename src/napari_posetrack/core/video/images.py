@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -123,7 +122,7 @@ class ImageFolderReader(VideoReader):
             arr = np.repeat(arr, 3, axis=2) if arr.shape[2] == 1 else arr.mean(axis=2, keepdims=True).astype(np.uint8)
         return arr
 
-    def clone(self) -> "ImageFolderReader":
+    def clone(self) -> ImageFolderReader:
         reader = ImageFolderReader.__new__(ImageFolderReader)
         VideoReader.__init__(reader, self.path, cache=self.cache)
         reader.image_paths = self.image_paths

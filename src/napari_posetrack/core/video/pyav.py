@@ -22,7 +22,7 @@ import itertools
 import os
 import threading
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -279,7 +279,7 @@ class PyAVReader(VideoReader):
     def grey(self) -> bool:
         return self._shared.grey
 
-    def clone(self, *, _prime: bool = True) -> "PyAVReader":
+    def clone(self, *, _prime: bool = True) -> PyAVReader:
         """A reader with its own decoder that shares this one's index and cache."""
         self._check_open()
         return PyAVReader(self.path, _shared=self._shared, threads=self._threads, _prime=_prime)

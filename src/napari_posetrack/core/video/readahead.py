@@ -9,7 +9,7 @@ waits for it instead of decoding it twice. The worker exits after 30 s without r
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["ReadAhead"]
 
