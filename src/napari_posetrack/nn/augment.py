@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["random_affine", "apply_affine", "augment_batch"]
+__all__ = ["random_affine", "apply_affine", "augment_batch", "cut_patches"]
 
 
 def random_affine(n: int, cfg, hw, generator=None, device="cpu"):
@@ -114,3 +114,49 @@ def augment_batch(images, points, cfg, *, anchors=None, flip_perm=None, generato
         noise = torch.randn(images.shape, generator=generator).to(dev) * cfg.noise
         images = images + noise
     return images.clamp_(0, 1), points, anchors
+
+
+def cut_patches(images, points, size: int, generator=None, *, on_animal: float = 0.8, extra=()):
+    """Random ``size`` x ``size`` windows of a batch of whole frames (training on patches).
+
+    With probability ``on_animal`` a window is centred near a random labeled instance (its
+    labeled nodes' mean, moved by up to a quarter of the window); otherwise, or when a frame
+    has no labeled instance, anywhere, so the model also sees background. Windows lie inside
+    the frame when it is at least ``size`` wide (else the rest is zero).
+
+    Parameters
+    ----------
+    images : tensor (B, C, H, W); points : tensor (B, N, K, 2) in input px, NaN = unlabeled
+    extra : tensors (B, N, 2) or (B, N, K, 2) moved like the points (anchors, heading nodes)
+
+    Returns
+    -------
+    images (B, C, size, size), points, and the moved ``extra`` tensors, all in window px.
+    """
+    b, c, h, w = images.shape
+    out = images.new_zeros((b, c, size, size))
+    shift = torch.zeros((b, 2), dtype=points.dtype, device=points.device)
+    u = torch.rand((b, 4), generator=generator)
+    for i in range(b):
+        labeled = torch.isfinite(points[i]).all(-1)  # (N, K)
+        have = labeled.any(-1).nonzero().flatten().tolist()
+        if have and float(u[i, 0]) < on_animal:
+            j = have[int(float(u[i, 1]) * len(have)) % len(have)]
+            centre = points[i, j][labeled[j]].mean(0).cpu() + (u[i, 2:] - 0.5) * (size / 2.0)
+        else:
+            centre = u[i, 2:] * torch.tensor([float(w), float(h)])
+        x0 = int(round(float(centre[0]) - size / 2.0))
+        y0 = int(round(float(centre[1]) - size / 2.0))
+        x0 = min(max(x0, min(0, w - size)), max(0, w - size))
+        y0 = min(max(y0, min(0, h - size)), max(0, h - size))
+        sx, sy = max(x0, 0), max(y0, 0)
+        ex, ey = min(x0 + size, w), min(y0 + size, h)
+        out[i, :, sy - y0:ey - y0, sx - x0:ex - x0] = images[i, :, sy:ey, sx:ex]
+        shift[i, 0], shift[i, 1] = x0, y0
+
+    def move(t):
+        if t is None:
+            return None
+        return t - shift.to(t.device, t.dtype).view(b, *([1] * (t.dim() - 2)), 2)
+
+    return (out, move(points), *[move(t) for t in extra])

@@ -184,6 +184,29 @@ def auto_input_scale(fs: FrameSet, cfg, *, explain: bool = False):
     return scale
 
 
+#: full-frame models train on windows of this many median animals (side), when that saves work
+PATCH_ANIMALS = 2.0
+
+
+def auto_patch_size(fs: FrameSet, cfg, input_hw) -> tuple[int, str]:
+    """Training window side (network-input px) for full-frame models, and why; -1 = whole frames.
+
+    About :data:`PATCH_ANIMALS` median animals across, rounded up to the pad size (at least 4
+    pad units); whole frames when the window would cover half of the frame or more (no saving),
+    for centroid models (they already see the whole frame at a coarse scale) and crops.
+    """
+    h, w = (int(v) for v in input_hw)
+    if cfg.model.type not in ("single", "bottomup") or not h or not w:
+        return -1, "whole frames"
+    unit = cfg.pad_to
+    size = animal_size(fs) * float(cfg.preprocess.input_scale) * PATCH_ANIMALS
+    side = int(max(4 * unit, math.ceil(size / unit) * unit))
+    if not size or side * side * 2 > h * w:
+        return -1, f"whole frames ({w}x{h} px input; a window of two animals would not be much smaller)"
+    return side, (f"{side} px windows of the {w}x{h} px input (auto: about {PATCH_ANIMALS:g} median animals "
+                  f"across; {h * w / side ** 2:.1f}x less work per step)")
+
+
 def auto_crop_size(fs: FrameSet, cfg) -> int:
     """Crop side (original px) holding every labeled instance around its anchor, plus a margin.
 

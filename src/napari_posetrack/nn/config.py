@@ -20,7 +20,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from ..core.errors import ConfigError
 
@@ -145,7 +146,7 @@ class ModelConfig(_Section):
                            "(egocentric alignment), and the centroid model also predicts each animal's heading. "
                            "auto = a front node recognised by name (head, nose, snout...); empty = no alignment.")
     crop_size: int = _f(0, "Top-down crop size in original pixels; 0 = from the data.", min=0, max=4096)
-    backbone: "BackboneConfig" = field(default_factory=BackboneConfig,
+    backbone: BackboneConfig = field(default_factory=BackboneConfig,
                                        metadata={"help": "Backbone settings."})
 
     def validate(self) -> None:
@@ -205,6 +206,11 @@ class AugmentConfig(_Section):
     brightness: float = _f(0.2, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
     contrast: float = _f(0.3, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
     noise: float = _f(0.01, "Std of additive Gaussian noise.", min=0.0, max=0.5)
+    patch_size: int = _f(0, "Full-frame models (single, bottom-up) train on random square windows of this side "
+                         "(network-input px), most of them around a labeled animal, and still predict on whole "
+                         "frames: a step then costs the window, not the frame. 0 = auto: about twice the median "
+                         "animal, when that is under half of the frame; -1 = whole frames.", min=-1, max=8192,
+                         special="auto")
 
 
 @dataclass
@@ -250,10 +256,10 @@ class TrainingConfig(_Section):
     """Top-level config saved as ``config.yaml`` in a checkpoint."""
 
     _section = ""
-    model: "ModelConfig" = field(default_factory=ModelConfig, metadata={"help": "Model."})
-    preprocess: "PreprocessConfig" = field(default_factory=PreprocessConfig, metadata={"help": "Preprocessing."})
-    augment: "AugmentConfig" = field(default_factory=AugmentConfig, metadata={"help": "Augmentation."})
-    train: "TrainConfig" = field(default_factory=TrainConfig, metadata={"help": "Optimisation."})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "Model."})
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig, metadata={"help": "Preprocessing."})
+    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata={"help": "Augmentation."})
+    train: TrainConfig = field(default_factory=TrainConfig, metadata={"help": "Optimisation."})
     skeleton: dict = _f({}, "Skeleton (node_names, edges, symmetries, name); filled from the data.")
     version: int = _f(CONFIG_VERSION, "Config schema version.")
     data: dict = _f({}, "Facts measured on the training data (crop size, channels, sources).")
@@ -293,13 +299,13 @@ class TrainingConfig(_Section):
     def pad_to(self) -> int:
         return int(self.preprocess.pad_to or self.model.max_stride)
 
-    def copy(self, **changes) -> "TrainingConfig":
+    def copy(self, **changes) -> TrainingConfig:
         cfg = TrainingConfig.from_dict(self.to_dict())
         for k, v in changes.items():
             setattr(cfg, k, v)
         return cfg
 
-    def update(self, overrides: dict) -> "TrainingConfig":
+    def update(self, overrides: dict) -> TrainingConfig:
         """A copy with nested overrides, e.g. ``{"model": {"sigma": 3}, "train": {"epochs": 5}}``."""
         d = self.to_dict()
         _deep_update(d, overrides or {})

@@ -59,7 +59,7 @@ class FrameSet:
     def channels(self) -> int:
         return max((im.shape[-1] for im in self.images), default=1)
 
-    def subset(self, idx) -> "FrameSet":
+    def subset(self, idx) -> FrameSet:
         idx = [int(i) for i in idx]
         return FrameSet([self.images[i] for i in idx], [self.points[i] for i in idx], self.keys[idx],
                         self.negative[idx], self.node_names, self.edges, self.flip_permutation, self.labels)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ..core.errors import ConfigError, PoseTrackError
 from ..core.progress import CancelToken, ProgressEvent
-from .augment import augment_batch
+from .augment import augment_batch, cut_patches
 from .batches import Samples, build_samples
 from .checkpoint import CheckpointError, save_checkpoint
 from .data import FrameSet, split_indices
@@ -115,12 +115,17 @@ def _batch(samples: Samples, idx, device, cfg, flip_perm, gen, augment: bool):
         if samples.classes is not None:
             batch["classes"] = samples.classes[idx].to(device)
         return x, batch
-    x = samples.images[idx].to(device, non_blocking=True).float() / 255.0
-    pts = samples.points[idx].to(device)
-    anchors = samples.anchors[idx].to(device)
+    images, pts, anchors = samples.images[idx], samples.points[idx], samples.anchors[idx]
+    headings = samples.headings[idx] if samples.headings is not None else None
+    if augment and cfg.augment.patch_size > 0:  # train on windows; inference still sees whole frames
+        images, pts, anchors, headings = cut_patches(images, pts, cfg.augment.patch_size, gen,
+                                                     extra=(anchors, headings))
+    x = images.to(device, non_blocking=True).float() / 255.0
+    pts = pts.to(device)
+    anchors = anchors.to(device)
     k = pts.shape[2]
-    if samples.headings is not None:  # heading nodes move with the points (an extra, unpermuted node)
-        pts = torch.cat([pts, samples.headings[idx].to(device)[:, :, None, :]], 2)
+    if headings is not None:  # heading nodes move with the points (an extra, unpermuted node)
+        pts = torch.cat([pts, headings.to(device)[:, :, None, :]], 2)
         if flip_perm is not None:
             flip_perm = list(flip_perm) + [k]
     if augment:
@@ -256,6 +261,13 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
 
         cfg.model.crop_size = auto_crop_size(frames, cfg)
     train_s = build_samples(train_fs, cfg)
+    if cfg.model.type not in ("single", "bottomup"):
+        cfg.augment.patch_size = -1  # crops are windows already; centroid models see a coarse whole frame
+    elif cfg.augment.patch_size == 0:
+        from .batches import auto_patch_size
+
+        cfg.augment.patch_size, why = auto_patch_size(frames, cfg, tuple(train_s.images.shape[-2:]))
+        auto_msgs.append(f"training on {why}; set augment.patch_size to choose (-1 = whole frames)")
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})

@@ -194,7 +194,6 @@ def save_validation_plots(model, samples, fs, cfg, metrics: dict, out_dir, devic
     from pathlib import Path
 
     from ..core.metrics.plots import plot_error_distributions, plot_validation_grid
-    from .preprocess import unscale_points as _unscale
 
     out = Path(out_dir)
     paths = []

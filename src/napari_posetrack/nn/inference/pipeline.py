@@ -80,7 +80,7 @@ class PredictResult:
     def complete(self) -> bool:
         return not (self.cancelled or self.skipped_frames or self.truncated)
 
-    def merge(self, other: "PredictResult") -> None:
+    def merge(self, other: PredictResult) -> None:
         self.n_frames += other.n_frames
         self.n_instances += other.n_instances
         self.skipped_frames.update(other.skipped_frames)

@@ -58,7 +58,7 @@ class NodesWithin:
                               hint="Use one of the model's node names.")
         return names.index(node)
 
-    def bind(self, node_names) -> "NodesWithin":
+    def bind(self, node_names) -> NodesWithin:
         """Check the node names against the model's skeleton (called once by live mode)."""
         names = list(node_names)
         self._ia, self._ib = self._index(self.node_a, names), self._index(self.node_b, names)

@@ -320,7 +320,7 @@ class LiveSession:
         """Ask the loop to end (from any thread); it finishes the current frame first."""
         self._stop.set()
 
-    def start(self) -> "LiveSession":
+    def start(self) -> LiveSession:
         """Run in a background thread (the inference thread); see :meth:`join`."""
         def target():
             try:

@@ -143,14 +143,14 @@ class FrameSource:
         """Release the device/file."""
 
     # -- running
-    def open(self) -> "FrameSource":
+    def open(self) -> FrameSource:
         """Open the device/file once (a second call is a no-op)."""
         if not self._opened:
             self._open()
             self._opened = True
         return self
 
-    def start(self) -> "FrameSource":
+    def start(self) -> FrameSource:
         """Open (if needed) and start the grabber thread."""
         if self._thread is not None:
             return self
