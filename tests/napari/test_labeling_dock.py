@@ -180,7 +180,6 @@ def test_flies_node_by_node_tracks_copy_and_suggestions(make_napari_viewer, tmp_
     assert n == len(expected) and expected <= {tuple(r) for r in s.dataset.suggestions}
 
     # predictions: styled apart; dragging one makes it a user label (one undo step); Enter accepts
-    from napari_posetrack.core.posetable import PoseTable
 
     lab100 = s.dataset.labels.for_frame(100)
     s.dataset.predictions = lab100.with_columns(source=np.ones(len(lab100), np.uint8),

@@ -12,7 +12,6 @@ from conftest import shared_file
 from napari_posetrack._napari.convert import table_to_points
 from napari_posetrack._napari.reader import get_reader
 from napari_posetrack._napari.writer import write_points
-from napari_posetrack.core.dataset import PoseDataset
 from napari_posetrack.core.errors import PoseTrackError, SkeletonMismatchError
 from napari_posetrack.core.posetable import PoseTable
 from napari_posetrack.core.skeleton import Skeleton

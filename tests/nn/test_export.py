@@ -1,6 +1,5 @@
 """ONNX export + onnxruntime backend: same poses as torch (1e-3 px), sidecar contents, refusals."""
 
-import json
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """PAF grouping recovers known instances from rendered fields."""
 
 import numpy as np
-import pytest
 
 from napari_posetrack.nn.inference.paf import edge_order, group_instances, match_connections, score_connections
 

@@ -1,7 +1,6 @@
 """Training loop on tiny synthetic data: learning, reproducibility, cancel, resume, bad input."""
 
 import json
-import warnings
 
 import numpy as np
 import pytest
