@@ -59,7 +59,6 @@ def main(argv=None) -> None:
     import sleap_io as sio
 
     from napari_posetrack.core.io.sleap_convert import dataset_to_labels, labels_to_dataset
-    from napari_posetrack.core.posetable import PoseTable
     from napari_posetrack.core.store import ProjectStore
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
