@@ -91,7 +91,7 @@ def test_every_dock_fits_a_1366x768_screen(make_napari_viewer, qtbot, tmp_path):
     out_dir = Path(os.environ.get("POSETRACK_SCREENSHOT_DIR", tmp_path))
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, w in widgets.items():
-        for other, ow in widgets.items():
+        for other in widgets:
             _dock_widget(viewer, other).setVisible(other == name)
         qtbot.wait(150)
         file = out_dir / f"{name.split()[0].lower()}_dock.png"

@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 torch.set_num_threads(1)
 
 from labeling_helpers import press  # noqa: E402
-from labeling_helpers import unsaved_dialog_discards  # noqa: F401 (autouse fixture)
+from labeling_helpers import unsaved_dialog_discards  # noqa: F401, E402 (autouse fixture)
 from napari_posetrack.core.posetable import PREDICTED, USER  # noqa: E402
 from napari_posetrack.core.skeleton import Skeleton  # noqa: E402
 
@@ -89,7 +89,8 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     assert new.source[0] == USER and new.frame_idx[0] == 3 and np.isnan(new.score).all()
     assert 3 not in session.dataset.predictions.frame_idx
     # the layer follows the session: the prediction became a round user label
-    assert (dock.points_layer.features["source"] == 0).sum() == 3 and (dock.points_layer.features["source"] == 1).sum() == 0
+    source = dock.points_layer.features["source"]
+    assert (source == 0).sum() == 3 and (source == 1).sum() == 0
     assert {s.value for s in dock.points_layer.symbol} == {"disc"}
     # the accepted label is an ordinary label: correct one node, undo the correction
     session.push(MoveNodes([n_labels], [0], np.array([[30.0, 20.0]])))

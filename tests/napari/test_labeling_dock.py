@@ -101,7 +101,8 @@ def test_flies_node_by_node_tracks_copy_and_suggestions(make_napari_viewer, tmp_
     assert len(c.edges.data) > 0
 
     # the edges follow a node while it is dragged (before the mouse is released)
-    from labeling_helpers import mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks, read_only_mouse_event
+    from labeling_helpers import (mouse_move_callbacks, mouse_press_callbacks, mouse_release_callbacks,
+                                  read_only_mouse_event)
 
     i = int(np.flatnonzero((c._row == c._row[0]) & (c._node == 1))[0])  # thorax: it has edges
     y0, x0 = c.points.data[i]
@@ -288,7 +289,8 @@ from napari_posetrack._napari.autosave import Autosaver
 
 app = QCoreApplication([])
 session = EditSession.from_store(ProjectStore.open(sys.argv[1]))
-saver = Autosaver(session, delay_ms=20, on_status=lambda s: print(s, session.dataset.labels.points[0, 0, 0], flush=True))
+saver = Autosaver(session, delay_ms=20,
+                  on_status=lambda s: print(s, session.dataset.labels.points[0, 0, 0], flush=True))
 i = [0]
 def edit():
     i[0] += 1
@@ -312,7 +314,7 @@ def test_killed_autosave_leaves_readable_store(tmp_path):
     script.write_text(AUTOSAVER_SCRIPT)
     rng = np.random.default_rng(0)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    for attempt in range(2):
+    for _attempt in range(2):
         proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=env)
         saved = []

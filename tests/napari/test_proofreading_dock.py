@@ -49,7 +49,7 @@ def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     # track with 2 identities
     dock.max_tracks.setValue(2)
     dock.tracker.setCurrentText("kalman")
-    worker = dock.run_tracking()
+    dock.run_tracking()
     qtbot.waitUntil(lambda: dock.session.stack.can_undo, timeout=30000)
     t = dock.table()
     assert set(np.unique(t.track_id[t.track_id >= 0]).tolist()) == {0, 1}
@@ -100,7 +100,8 @@ def test_proofreading_dock_workflow(make_napari_viewer, qtbot, store_path):
     t = dock.table()
     row = int(np.flatnonzero((t.frame_idx == 5) & (t.track_id == 0))[0])
     f = layer.features
-    layer.selected_data = set(np.flatnonzero((f["instance"].to_numpy() == row) & (f["source"].to_numpy() == 1)).tolist())
+    mine = (f["instance"].to_numpy() == row) & (f["source"].to_numpy() == 1)
+    layer.selected_data = set(np.flatnonzero(mine).tolist())
     assert dock.selected_instances() == [row]
     dock.track_a.setCurrentIndex(dock.track_a.findData(1))
     dock.assign_btn.click()
@@ -248,5 +249,5 @@ def test_identity_colours_are_on_the_canvas_not_hidden(make_napari_viewer, qtbot
     dock.shell.labeling_dock().set_color_by("node")
     qtbot.wait(100)
     by_node = _hue_share(viewer.screenshot(canvas_only=True), track_colors(2))
-    print("identity hue share: by track %.2f, by node %.2f" % (by_track, by_node))
+    print(f"identity hue share: by track {by_track:.2f}, by node {by_node:.2f}")
     assert by_track > 0.8 and by_track > by_node + 0.2, (by_track, by_node)

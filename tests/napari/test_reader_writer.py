@@ -156,13 +156,15 @@ def test_writer_creates_a_store_with_the_source_videos(flies_store, tmp_path):
 
 def test_writer_refuses_plain_points_and_wrong_skeleton(tmp_path, flies_store):
     with pytest.raises(PoseTrackError, match="'node' and 'instance'"):
-        write_points(str(tmp_path / "x.posetrack.zarr"), [(np.zeros((2, 3)), {"name": "p", "features": pd.DataFrame()}, "points")])
+        plain = (np.zeros((2, 3)), {"name": "p", "features": pd.DataFrame()}, "points")
+        write_points(str(tmp_path / "x.posetrack.zarr"), [plain])
     assert not (tmp_path / "x.posetrack.zarr").exists()
     store, _ = flies_store
     feats = pd.DataFrame({"node": [0], "instance": [0]})
     meta = {"node_names": ["a", "b"]}
     with pytest.raises(SkeletonMismatchError):
-        write_points(str(store.path), [(np.zeros((1, 3)), {"name": "p", "features": feats, "metadata": meta}, "points")])
+        layer = (np.zeros((1, 3)), {"name": "p", "features": feats, "metadata": meta}, "points")
+        write_points(str(store.path), [layer])
 
 
 def test_store_with_embedded_frames(tmp_path):

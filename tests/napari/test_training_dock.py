@@ -79,4 +79,5 @@ def test_metrics_without_predictions_say_so_instead_of_nan():
     assert "no instance was predicted" in text and "pixel error: none to measure" in text
     m.update(error={"mean": 1.5, "median": 1.0, "p90": 2.0, "p95": 3.0}, n_pred_instances=4, n_matched=4,
              visibility={"precision": 1.0, "recall": 1.0})
-    assert "pixel error mean 1.50" in TrainingDock.metrics_text(m) and "train longer" not in TrainingDock.metrics_text(m)
+    text = TrainingDock.metrics_text(m)
+    assert "pixel error mean 1.50" in text and "train longer" not in text

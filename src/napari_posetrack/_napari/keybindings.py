@@ -122,7 +122,7 @@ def _pretty(key: str) -> str:
 def _grouped() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
-    for key, method, arg, desc in KEYS:
+    for key, method, _arg, desc in KEYS:
         if method in ("select_node", "set_track"):
             desc = "select node 1-10" if method == "select_node" else "set track 1-9 on the selected instance"
             key = "1 … 9, 0" if method == "select_node" else "Ctrl+1 … Ctrl+9"

@@ -211,7 +211,8 @@ class LabelingLayers:
         if self.video_id >= len(vids):
             return
         v = vids[self.video_id]
-        if v.kind in ("video", "images") and v.path and not os.path.exists(v.path) and str(v.path) not in self._missing_warned:
+        missing = v.kind in ("video", "images") and v.path and not os.path.exists(v.path)
+        if missing and str(v.path) not in self._missing_warned:
             self._missing_warned.add(str(v.path))
             self.notify(f"Video {v.path} is missing (moved or deleted while open). Your labels are kept and "
                         f"still saved; relink the video to see its frames again.", "warning")

@@ -166,7 +166,8 @@ class ProofreadingDock(PoseDock):
     def _enable(self) -> None:
         on = self.session is not None
         for w in (self.track_btn, self.swap_btn, self.swap_range_btn, self.merge_btn, self.split_btn,
-                  self.delete_track_btn, self.delete_low_btn, self.assign_btn, self.delete_inst_btn, self.undo_btn, self.redo_btn, self.save_btn,
+                  self.delete_track_btn, self.delete_low_btn, self.assign_btn, self.delete_inst_btn, self.undo_btn,
+                  self.redo_btn, self.save_btn,
                   self.next_btn, self.prev_btn):
             w.setEnabled(on)
 
@@ -187,16 +188,16 @@ class ProofreadingDock(PoseDock):
         self._show_identity_colours(t)
         self.status.setText(f"{len(t)} instances, {len(ids)} tracks · {Path(str(where)).name}"
                             + (" · unsaved" if self.session.dirty else ""))
-        for combo in (self.track_a, self.track_b):
-            keep = combo.currentData()
-            combo.blockSignals(True)
-            combo.clear()
+        for box in (self.track_a, self.track_b):
+            keep = box.currentData()
+            box.blockSignals(True)
+            box.clear()
             for i in ids:
                 name = ds.track_names[i] if i < len(ds.track_names) else f"track_{i}"
-                combo.addItem(f"{i}: {name}", int(i))
-            j = combo.findData(keep)
-            combo.setCurrentIndex(j if j >= 0 else 0)
-            combo.blockSignals(False)
+                box.addItem(f"{i}: {name}", int(i))
+            j = box.findData(keep)
+            box.setCurrentIndex(j if j >= 0 else 0)
+            box.blockSignals(False)
         if self.track_b.count() > 1 and self.track_b.currentData() == self.track_a.currentData():
             self.track_b.setCurrentIndex(1)
         n_frames = max((v.n_frames for v in ds.videos), default=0)
@@ -205,7 +206,7 @@ class ProofreadingDock(PoseDock):
         self.suspects.blockSignals(True)
         self.suspects.clear()
         if self.queue is not None:
-            for (vid, f), s, r in zip(self.queue.frames, self.queue.scores, self.queue.reasons):
+            for (_vid, f), s, r in zip(self.queue.frames, self.queue.scores, self.queue.reasons):
                 self.suspects.addItem(f"frame {f}  [{s:.2f}]  {r}")
             self.timeline.set_suspects(self.queue.frames[:, 1])
         self.suspects.blockSignals(False)
@@ -247,10 +248,10 @@ class ProofreadingDock(PoseDock):
         self._pos = row
         self.goto_frame(int(self.queue.frames[row, 1]))
         tracks = list(self.queue.tracks[row])
-        for combo, t in zip((self.track_a, self.track_b), tracks):
-            j = combo.findData(int(t))
+        for box, t in zip((self.track_a, self.track_b), tracks):
+            j = box.findData(int(t))
             if j >= 0:
-                combo.setCurrentIndex(j)
+                box.setCurrentIndex(j)
         if len(tracks) == 1 and self.track_b.currentData() == self.track_a.currentData() and self.track_b.count() > 1:
             self.track_b.setCurrentIndex(1 if self.track_b.currentIndex() == 0 else 0)
 

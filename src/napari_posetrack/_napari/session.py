@@ -200,7 +200,8 @@ class ViewerShell:
 
             if session not in self._wired:  # one listener per session, however often it is set
                 self._wired.add(session)
-                session.on_change(lambda action, cmd, s=weakref.ref(session): self._changed(s(), action, cmd))
+                ref = weakref.ref(session)  # the listener must not keep a replaced session alive
+                session.on_change(lambda action, cmd: self._changed(ref(), action, cmd))
             self.autosaver = Autosaver(session, delay_ms=self.autosave_delay_ms, save=self._autosave_save,
                                        can_save=self._can_autosave, on_status=self._status,
                                        on_error=lambda t: self.notify(t, "error"))

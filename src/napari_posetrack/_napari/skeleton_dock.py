@@ -46,7 +46,8 @@ def load_skeleton(path) -> Skeleton:
             pair = tuple(n.name for n in s.nodes)
             if len(pair) == 2 and tuple(sorted(pair)) not in [tuple(sorted(x)) for x in syms]:
                 syms.append(pair)
-        return Skeleton.from_names(names, [(e.source.name, e.destination.name) for e in sk.edges], syms, name=sk.name or "skeleton")
+        edges = [(e.source.name, e.destination.name) for e in sk.edges]
+        return Skeleton.from_names(names, edges, syms, name=sk.name or "skeleton")
     try:
         from ..core.store import ProjectStore
 
@@ -67,7 +68,8 @@ class SkeletonDock(PoseDock):
 
     def __init__(self, napari_viewer):
         super().__init__(napari_viewer)
-        self.confirm = lambda text: QMessageBox.question(self, "Drop labeled points?", text) == QMessageBox.StandardButton.Yes
+        self.confirm = lambda text: (QMessageBox.question(self, "Drop labeled points?", text)
+                                     == QMessageBox.StandardButton.Yes)
         self.ask_import_path = lambda: QFileDialog.getOpenFileName(
             self, "Import skeleton", "", "Skeletons (*.slp *.yaml *.yml *.zarr);;All files (*)")[0]
         self._session = None
@@ -102,7 +104,8 @@ class SkeletonDock(PoseDock):
             row.addWidget(b)
         nl.addLayout(row)
         lay.addWidget(nodes)
-        self.edge_list, self.edge_a, self.edge_b = self._pair_box(lay, "Edges", self.add_edge_clicked, self.delete_edge_clicked)
+        self.edge_list, self.edge_a, self.edge_b = self._pair_box(lay, "Edges", self.add_edge_clicked,
+                                                                  self.delete_edge_clicked)
         self.sym_list, self.sym_a, self.sym_b = self._pair_box(lay, "Symmetry pairs (left / right)",
                                                                self.add_sym_clicked, self.delete_sym_clicked)
         row = QHBoxLayout()

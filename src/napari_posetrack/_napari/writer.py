@@ -131,7 +131,7 @@ def write_points(path: str, layer_data: list) -> list[str]:
     layers = [(d, a) for d, a, t in layer_data if t == "points"]
     if not layers:
         raise PoseTrackError("There is no Points layer to save.", hint="Select keypoint Points layers to save.")
-    for data, attrs in layers:
+    for _data, attrs in layers:
         _check_features(attrs.get("name", "points"), attrs)
     p = Path(path)
     existing = p.exists() and (is_store_dir(p) or any(c.name.endswith(".posetrack.zarr") for c in p.iterdir()))

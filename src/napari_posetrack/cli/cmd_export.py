@@ -28,7 +28,7 @@ def _writable_formats() -> list[str]:
 def add_arguments(parser) -> None:
     parser.add_argument("store", help="project store or labels file")
     parser.add_argument("--format", "-f", required=True, metavar="FORMAT",
-                        help="one of: slp, pkg.slp, dlc, dlc-h5, dlc-pred-csv, nwb, coco, analysis, csv, netcdf, store, dlc-project")
+                        help="one of: " + ", ".join(_writable_formats()))
     parser.add_argument("--out", "-o", required=True, metavar="PATH", help="output file")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     parser.add_argument("--video", type=int, default=None, metavar="I",
