@@ -97,6 +97,18 @@ def summarise(gt, pred, names) -> dict:
     return m
 
 
+def _merge(extra: dict, settings) -> dict:
+    """``extra`` plus ``--set section.key=value`` overrides (values parsed as YAML: numbers, booleans, text)."""
+    import yaml
+
+    out = {k: dict(v) for k, v in extra.items()}
+    for item in settings or []:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        out.setdefault(section, {})[name] = yaml.safe_load(value)
+    return out
+
+
 def row(case, who, minutes, m, cpu_s, steps) -> dict:
     return {"case": case, "who": who, "minutes": minutes, "oks_map": m["oks_map"], "pck_5": m["pck_5"],
             "median": m["error"]["median"], "mean": m["error"]["mean"], "detected": m["detected"],
@@ -130,7 +142,7 @@ def flies(args, out: Path):
             kind, extra = PIPELINES[name]
             d = out / f"{name}_{minutes:g}"
             print(f"== ours {name}, {minutes:g} CPU-min", flush=True)
-            r = train_ours(kind, extra, [train_file], minutes, d, args.threads)
+            r = train_ours(kind, _merge(extra, args.set), [train_file], minutes, d, args.threads)
             table, _ = predict_ours(d, test_fs, len(names), 3)
             m = summarise(test_ds.labels, table, names)
             rows.append(row("flies", name, minutes, m, r["cpu_s"], r["steps"]))
@@ -169,7 +181,7 @@ def mouse(args, out: Path):
     te = PoseDataset(ds.skeleton, ds.videos, [], lab.take(np.flatnonzero(~is_train)))
     test_fs = collect_frames(te, use_negatives=False)
     d = out / "mouse_single"
-    r = train_ours("single", {}, tr, args.mouse_minutes, d, args.threads)
+    r = train_ours("single", _merge({}, args.set), tr, args.mouse_minutes, d, args.threads)
     table, _ = predict_ours(d, test_fs, ds.skeleton.n_nodes, 1)
     m = summarise(te.labels, table, ds.skeleton.node_names)
     rows = [row("mouse", "single (ours)", args.mouse_minutes, m, r["cpu_s"], r["steps"])]
@@ -189,6 +201,8 @@ def main(argv=None) -> int:
     ap.add_argument("--mouse-minutes", type=float, default=10.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="/tmp/learning_curve")
+    ap.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                    help="override a default for an ablation, e.g. --set augment.patch_size=-1 (repeatable)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

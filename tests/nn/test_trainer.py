@@ -343,3 +343,52 @@ def test_best_checkpoint_is_chosen_by_pose_metric():
     assert _better(good, worse_but_lower_loss) and not _better(worse_but_lower_loss, good)
     assert _better(good, (-0.001,))  # pose-scored beats loss-only
     assert not _better((-0.0001,), good) and not _better(None, good)
+
+
+def test_early_stopping_waits_for_steps_as_well_as_epochs(tmp_path, monkeypatch):
+    """Short epochs (few frames) must not end a run a few dozen steps after its best epoch."""
+    import napari_posetrack.nn.trainer as trainer
+
+    monkeypatch.setattr(trainer, "_better", lambda score, best: best is None)  # only epoch 1 is ever the best
+    ds = make_toy_dataset(8, (32, 32))
+    ov = {"model": {"backbone": {"filters": 4, "down_blocks": 2}},
+          "train": {"epochs": 8, "batch_size": 2, "steps_per_epoch": 5, "eval_every": 0, "patience": 1,
+                    "device": "cpu"}, "augment": {"enabled": False}}
+    monkeypatch.setattr(trainer, "MIN_PATIENCE_STEPS", 15)
+    _, res = _events(iter_train(ds, "single", tmp_path / "a", overrides=ov))
+    st = res["stages"]["single"]
+    # patience 1 alone would stop after epoch 2; the 15-step wait holds it until epoch 4 (step 20 - 5)
+    assert st["stopped"] == "early stopping" and st["epochs_run"] == 4
+    monkeypatch.setattr(trainer, "MIN_PATIENCE_STEPS", 1000)
+    _, res = _events(iter_train(ds, "single", tmp_path / "b", overrides=ov))
+    assert res["stages"]["single"]["stopped"] == "epochs" and res["stages"]["single"]["epochs_run"] == 8
+
+
+def test_slow_pose_validation_is_spaced_out(tmp_path, monkeypatch):
+    """Pose metrics that take seconds run on about a tenth of the time, and always on the last epoch."""
+    import napari_posetrack.nn.trainer as trainer
+
+    fake = {"t": 0.0}
+    monkeypatch.setattr(trainer.time, "process_time", lambda: fake["t"])
+    real_validate = trainer.validate
+
+    def slow_validate(*a, **k):
+        fake["t"] += 10.0  # each pose validation costs 10 s
+        return real_validate(*a, **k)
+
+    def tick(*a, **k):
+        fake["t"] += 3.0  # each epoch's validation loss: 3 s, so an epoch is about 3 s of "training"
+        return 0.5
+
+    monkeypatch.setattr(trainer, "validate", slow_validate)
+    monkeypatch.setattr(trainer, "_val_loss", tick)
+    ds = make_toy_dataset(8, (32, 32))
+    ov = {"model": {"backbone": {"filters": 4, "down_blocks": 2}},
+          "train": {"epochs": 40, "batch_size": 2, "steps_per_epoch": 2, "eval_every": 1, "patience": 0,
+                    "time_clock": "cpu", "device": "cpu"}, "augment": {"enabled": False}}
+    _, res = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
+    hist = res["stages"]["single"]["history"]
+    scored = [h["epoch"] for h in hist if "val_oks_map" in h]
+    assert len(hist) == 40 and scored[0] == 1 and scored[-1] == 40
+    # 10 s of validation wants 90 s of other work in between: every 30th epoch or so (3 s each)
+    assert 2 <= len(scored) <= 4, scored

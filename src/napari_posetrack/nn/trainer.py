@@ -316,6 +316,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     bad_epochs, stopped, metrics = 0, "epochs", {}
     epoch = start_epoch
     global_step = start_epoch * steps
+    best_step = global_step
+    eval_clock = (0.0, clock())  # (cost of the last pose validation, when it ended)
     for epoch in range(start_epoch, tc.epochs):
         net.train()
         losses = []
@@ -361,8 +363,14 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                "lr": opt.param_groups[0]["lr"], "time": time.monotonic() - t0}
         last_epoch = epoch + 1 >= tc.epochs or interrupted
         score = (-val_loss,)
-        if val_s is not None and tc.eval_every and ((epoch + 1) % tc.eval_every == 0 or last_epoch):
+        # pose metrics (peak finding, grouping) can cost more than the epoch: when they take seconds,
+        # keep them to about EVAL_SHARE of the time (the last epoch is always scored)
+        eval_due = last_epoch or eval_clock[0] < 2.0 or \
+            clock() - eval_clock[1] >= eval_clock[0] * (1 - EVAL_SHARE) / EVAL_SHARE
+        if val_s is not None and tc.eval_every and ((epoch + 1) % tc.eval_every == 0 or last_epoch) and eval_due:
+            t_eval = clock()
             metrics = validate(model, val_s, val_fs, cfg, device)
+            eval_clock = (clock() - t_eval, clock())
             metrics.pop("distances", None)
             rec.update(_summary(metrics))
             if tc.select_by == "pose" and metrics:
@@ -371,7 +379,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             score = None  # not scored this epoch: cannot be the best
         improved = _better(score, best)
         if improved:
-            best, best_epoch, bad_epochs = score, epoch + 1, 0
+            best, best_epoch, bad_epochs, best_step = score, epoch + 1, 0, global_step
         else:
             bad_epochs += 1
         rec["best_epoch"] = best_epoch
@@ -392,7 +400,9 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         if interrupted:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
-        if tc.patience and bad_epochs >= tc.patience:
+        # a few frames make short epochs: also wait MIN_PATIENCE_STEPS steps, or a noisy validation
+        # score stops a run that has only begun (40 frames: 10 steps an epoch)
+        if tc.patience and bad_epochs >= tc.patience and global_step - best_step >= MIN_PATIENCE_STEPS:
             stopped = "early stopping"
             break
     result = {"out_dir": str(out_dir), "best_epoch": best_epoch, "best_val_loss": _best_loss(history, best_epoch),
@@ -426,6 +436,12 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     result["metrics"] = metrics
     result["model"] = model
     return result
+
+
+#: at most about this share of the training time goes to pose validation between epochs
+EVAL_SHARE = 0.1
+#: early stopping never ends a run fewer than this many steps after its best epoch
+MIN_PATIENCE_STEPS = 1000
 
 
 def _better(score, best) -> bool:
