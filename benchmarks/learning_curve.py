@@ -104,8 +104,11 @@ def _merge(extra: dict, settings) -> dict:
     out = {k: dict(v) for k, v in extra.items()}
     for item in settings or []:
         key, _, value = item.partition("=")
-        section, _, name = key.partition(".")
-        out.setdefault(section, {})[name] = yaml.safe_load(value)
+        *sections, name = key.split(".")
+        d = out
+        for section in sections:  # model.backbone.norm=batch -> {"model": {"backbone": {"norm": "batch"}}}
+            d = d.setdefault(section, {})
+        d[name] = yaml.safe_load(value)
     return out
 
 

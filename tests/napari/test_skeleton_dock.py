@@ -110,3 +110,55 @@ def test_load_skeleton_sources(tmp_path):
         load_skeleton(tmp_path / "nothing.slp")
     path, ds = mouse_store(tmp_path, n_labels=2)  # another project
     assert load_skeleton(path) == ds.skeleton
+
+
+def test_alignment_choice_in_the_dock(make_napari_viewer, qtbot, tmp_path):
+    """The anchor/heading pair is shown (proposed from the names), chosen with the combos, undone, kept
+    through a rename, refused when both are the same node, and saved with the project."""
+    from napari_posetrack._napari.labeling_dock import LabelingDock
+    from napari_posetrack._napari.skeleton_dock import SkeletonDock
+    from napari_posetrack.core.skeleton import NO_NODE
+    from napari_posetrack.core.store import ProjectStore
+
+    path, _ = mouse_store(tmp_path, n_labels=4)
+    viewer = make_napari_viewer(show=True)
+    sk_dock = SkeletonDock(viewer)
+    lab_dock = LabelingDock(viewer)
+    viewer.window.add_dock_widget(sk_dock)
+    viewer.window.add_dock_widget(lab_dock)
+    sk_dock.notify = msgs = Messages()
+    lab_dock.open_project(path)
+    s = lab_dock._session
+    # nothing chosen yet: the names propose tailbase -> snout
+    assert sk_dock.anchor_combo.currentText() == "auto (tailbase)"
+    assert sk_dock.heading_combo.currentText() == "auto (snout)"
+    assert "centred on <b>tailbase</b>" in sk_dock.alignment_label.text()
+    assert "tailbase → <b>snout</b> points up" in sk_dock.alignment_label.text()
+
+    def choose(combo, text):
+        i = combo.findText(text)
+        assert i >= 0, text
+        combo.setCurrentIndex(i)
+        combo.activated.emit(i)
+
+    choose(sk_dock.heading_combo, "none (no alignment)")
+    assert s.dataset.skeleton.heading == NO_NODE
+    assert "not turned" in sk_dock.alignment_label.text()
+    s.undo()
+    assert s.dataset.skeleton.heading == "" and sk_dock.heading_combo.currentText() == "auto (snout)"
+    choose(sk_dock.anchor_combo, "leftear")
+    assert s.dataset.skeleton.anchor == "leftear" and "anchor set in the skeleton" in sk_dock.alignment_label.text()
+    # the same node twice: a clear error, nothing changes, the combo shows the skeleton again
+    choose(sk_dock.heading_combo, "leftear")
+    assert any("both anchor and heading" in m for m in msgs.errors())
+    assert s.dataset.skeleton.heading == "" and sk_dock.heading_combo.currentText() == "auto (snout)"
+    # a rename keeps the choice
+    sk_dock.node_list.setCurrentRow(1)
+    sk_dock.name_edit.setText("ear_l")
+    sk_dock.rename_clicked()
+    assert s.dataset.skeleton.anchor == "ear_l" and sk_dock.anchor_combo.currentText() == "ear_l"
+    assert sk_dock.save()
+    s.store.close()
+    with ProjectStore.open(path, mode="r") as st:
+        assert (st.skeleton.anchor, st.skeleton.heading) == ("ear_l", "")
+        assert st.skeleton.alignment()[:2] == ("ear_l", "snout")

@@ -1,6 +1,5 @@
 """Training full-frame models on windows (augment.patch_size): the cut, the auto size, and a run that learns."""
 
-import numpy as np
 import torch
 
 from napari_posetrack.nn.augment import cut_patches

@@ -392,3 +392,20 @@ def test_slow_pose_validation_is_spaced_out(tmp_path, monkeypatch):
     assert len(hist) == 40 and scored[0] == 1 and scored[-1] == 40
     # 10 s of validation wants 90 s of other work in between: every 30th epoch or so (3 s each)
     assert 2 <= len(scored) <= 4, scored
+
+
+def test_top_down_uses_the_skeletons_alignment_choice():
+    from napari_posetrack.core.skeleton import NO_NODE
+    from napari_posetrack.nn.config import TrainingConfig
+    from napari_posetrack.nn.train import prepare_config
+
+    ds = make_toy_dataset(4, (32, 32))  # nodes head, thorax, tail: proposed thorax -> head
+    cfg = prepare_config(TrainingConfig(), "centered_instance", ds)
+    assert (cfg.model.anchor_node, cfg.model.heading_node) == ("thorax", "head")
+    ds.skeleton = ds.skeleton.with_alignment("tail", NO_NODE)
+    cfg = prepare_config(TrainingConfig(), "centered_instance", ds)
+    assert (cfg.model.anchor_node, cfg.model.heading_node) == ("tail", "")
+    assert "set in the skeleton" in cfg.data["anchor_note"] and "Skeleton dock" in cfg.data["anchor_note"]
+    # an explicit config value still wins over the skeleton
+    cfg = prepare_config(TrainingConfig(), "centroid", ds, {"model": {"anchor_node": "head", "heading_node": "tail"}})
+    assert (cfg.model.anchor_node, cfg.model.heading_node) == ("head", "tail")

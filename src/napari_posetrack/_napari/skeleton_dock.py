@@ -12,9 +12,9 @@ from qtpy.QtWidgets import (
 from ..core.errors import FormatError, PoseTrackError, SkeletonMismatchError
 from ..core.labeling import (
     add_edge, add_node, add_symmetry, delete_edge, delete_node, delete_symmetry, move_node, node_has_data,
-    rename_node, replace_skeleton,
+    rename_node, replace_skeleton, set_alignment,
 )
-from ..core.skeleton import Skeleton
+from ..core.skeleton import NO_NODE, Skeleton
 from .dock import PoseDock
 
 __all__ = ["SkeletonDock", "load_skeleton"]
@@ -108,6 +108,7 @@ class SkeletonDock(PoseDock):
                                                                   self.delete_edge_clicked)
         self.sym_list, self.sym_a, self.sym_b = self._pair_box(lay, "Symmetry pairs (left / right)",
                                                                self.add_sym_clicked, self.delete_sym_clicked)
+        self._alignment_box(lay)
         row = QHBoxLayout()
         self.import_button = QPushButton("Import skeleton…")
         self.import_button.clicked.connect(lambda: self._guard(self.import_clicked))
@@ -135,6 +136,52 @@ class SkeletonDock(PoseDock):
         lay.addWidget(box)
         return lst, a, b
 
+    def _alignment_box(self, lay) -> None:
+        """Top-down alignment: the anchor node crops are centred on and the heading node that points up."""
+        box = QGroupBox("Top-down alignment (anchor → heading)")
+        bl = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.anchor_combo, self.heading_combo = QComboBox(), QComboBox()
+        for w in (QLabel("Anchor"), self.anchor_combo, QLabel("Heading"), self.heading_combo):
+            row.addWidget(w)
+        bl.addLayout(row)
+        self.alignment_label = QLabel("")
+        self.alignment_label.setWordWrap(True)
+        bl.addWidget(self.alignment_label)
+        self.anchor_combo.activated.connect(lambda _=0: self._guard(self.alignment_changed))
+        self.heading_combo.activated.connect(lambda _=0: self._guard(self.alignment_changed))
+        lay.addWidget(box)
+
+    def _fill_alignment(self, sk: Skeleton) -> None:
+        from ..core.skeleton import propose_anchor_heading
+
+        anchor, heading, why = propose_anchor_heading(sk.node_names)
+        for combo, proposed, current, none_text in (
+                (self.anchor_combo, anchor, sk.anchor, "none (box centre)"),
+                (self.heading_combo, heading, sk.heading, "none (no alignment)")):
+            combo.clear()
+            combo.addItem(f"auto ({proposed or 'none'})", "")
+            combo.addItem(none_text, NO_NODE)
+            for n in sk.node_names:
+                combo.addItem(n, n)
+            combo.setCurrentIndex(max(0, combo.findData(current)))
+        a, h, reason = sk.alignment()
+        self.alignment_label.setText(
+            f"Top-down crops are centred on <b>{a or 'the bounding-box centre'}</b>" +
+            (f" and turned so that {a} → <b>{h}</b> points up" if h else ", not turned (no heading node)") +
+            f" ({reason}).")
+
+    def alignment_changed(self) -> None:
+        sk = self._need_session()
+        anchor, heading = self.anchor_combo.currentData(), self.heading_combo.currentData()
+        if (anchor, heading) != (sk.anchor, sk.heading):
+            try:
+                cmd = set_alignment(sk, anchor, heading)
+            except SkeletonMismatchError:
+                self.refresh()  # put the combos back before the error is shown
+                raise
+            self._push(cmd)
+
     # ------------------------------------------------------------------ session
     def _on_session(self, session) -> None:
         self._session = session
@@ -147,11 +194,14 @@ class SkeletonDock(PoseDock):
     def refresh(self) -> None:
         sk = self.skeleton
         rows = self.node_list.currentRow()
-        for w in (self.node_list, self.edge_list, self.sym_list, self.edge_a, self.edge_b, self.sym_a, self.sym_b):
+        for w in (self.node_list, self.edge_list, self.sym_list, self.edge_a, self.edge_b, self.sym_a, self.sym_b,
+                  self.anchor_combo, self.heading_combo):
             w.clear()
         if sk is None:
             self.title.setText("No project open: open or create one in the Labeling dock.")
+            self.alignment_label.setText("")
             return
+        self._fill_alignment(sk)
         self.title.setText(f"Skeleton <b>{sk.name}</b>: {sk.n_nodes} nodes, {len(sk.edges)} edges, "
                            f"{len(sk.symmetries)} symmetry pairs")
         self.node_list.addItems([f"{i + 1}. {n}" for i, n in enumerate(sk.node_names)])

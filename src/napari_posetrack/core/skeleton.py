@@ -11,7 +11,10 @@ from collections.abc import Iterable, Sequence
 
 from .errors import SkeletonMismatchError
 
-__all__ = ["Skeleton", "propose_anchor_heading"]
+__all__ = ["Skeleton", "NO_NODE", "propose_anchor_heading"]
+
+#: a skeleton's anchor/heading set to "none" on purpose (bounding-box centre, no alignment); "" = proposed
+NO_NODE = "-"
 
 
 def _pair(a: int, b: int) -> tuple[int, int]:
@@ -32,12 +35,19 @@ class Skeleton:
         Unordered left/right pairs as node indices (each stored with the smaller index first).
     name : str
         A display name.
+    anchor, heading : str
+        Top-down alignment: the node crops are centred on, and the node that points up in them
+        (anchor -> heading, e.g. thorax -> head). ``""`` = proposed from the node names when a model
+        is trained (:meth:`alignment`); :data:`NO_NODE` = none (bounding-box centre / no alignment).
+        They do not take part in comparisons: two skeletons with the same nodes and edges match.
     """
 
     node_names: list[str] = field(default_factory=list)
     edges: list[tuple[int, int]] = field(default_factory=list)
     symmetries: list[tuple[int, int]] = field(default_factory=list)
     name: str = "skeleton"
+    anchor: str = field(default="", compare=False)
+    heading: str = field(default="", compare=False)
 
     def __post_init__(self):
         self.node_names = [str(n) for n in self.node_names]
@@ -98,6 +108,18 @@ class Skeleton:
                         f"Skeleton {self.name!r} has a {kind} from node {self.node_names[a]!r} to itself.",
                         hint="Remove it.",
                     )
+        for role in ("anchor", "heading"):
+            v = getattr(self, role)
+            if v not in ("", NO_NODE) and v not in seen:
+                raise SkeletonMismatchError(
+                    f"Skeleton {self.name!r} names {v!r} as its {role} node, but it has no such node "
+                    f"({self.node_names}).", hint=f"Pick one of the nodes as the {role}, or leave it to be proposed.")
+        if self.heading not in ("", NO_NODE) and self.heading == self.anchor:
+            raise SkeletonMismatchError(
+                f"Skeleton {self.name!r} has {self.anchor!r} as both anchor and heading node: a heading needs two "
+                "different nodes (the direction anchor -> heading is turned to point up in top-down crops).",
+                hint="Pick a front node (head, nose...) as the heading and a body-centre node as the anchor, or "
+                     "choose no heading.")
 
     # ------------------------------------------------------------------ queries
     @property
@@ -193,15 +215,48 @@ class Skeleton:
         return Skeleton(names, edges, syms, name=self.name), mapping
 
     def copy(self) -> Skeleton:
-        return Skeleton(list(self.node_names), list(self.edges), list(self.symmetries), name=self.name)
+        return Skeleton(list(self.node_names), list(self.edges), list(self.symmetries), name=self.name,
+                        anchor=self.anchor, heading=self.heading)
+
+    def with_alignment(self, anchor: str | None = None, heading: str | None = None) -> Skeleton:
+        """A copy with the anchor and/or heading node changed (``""`` = proposed, :data:`NO_NODE` = none)."""
+        return Skeleton(list(self.node_names), list(self.edges), list(self.symmetries), name=self.name,
+                        anchor=self.anchor if anchor is None else anchor,
+                        heading=self.heading if heading is None else heading)
+
+    def alignment(self) -> tuple[str, str, str]:
+        """The anchor and heading node top-down models use, and why: ``(anchor, heading, reason)``.
+
+        What the skeleton names wins; what it leaves empty is proposed from the node names
+        (:func:`propose_anchor_heading`). ``""`` in the result means none (bounding-box centre / no
+        alignment).
+        """
+        anchor, heading, why = propose_anchor_heading(self.node_names)
+        chosen = []
+        if self.anchor:
+            anchor = "" if self.anchor == NO_NODE else self.anchor
+            chosen.append("anchor")
+        if self.heading:
+            heading = "" if self.heading == NO_NODE else self.heading
+            chosen.append("heading")
+        if heading == anchor:
+            heading = ""
+        if not chosen:
+            return anchor, heading, why
+        return anchor, heading, f"{' and '.join(chosen)} set in the skeleton" + (
+            f"; the {'heading' if chosen == ['anchor'] else 'anchor'} proposed: {why}" if len(chosen) == 1 else "")
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "name": self.name,
             "node_names": list(self.node_names),
             "edges": [list(e) for e in self.edges],
             "symmetries": [list(s) for s in self.symmetries],
         }
+        for role in ("anchor", "heading"):
+            if getattr(self, role):
+                d[role] = getattr(self, role)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> Skeleton:
@@ -210,6 +265,8 @@ class Skeleton:
             [tuple(e) for e in d.get("edges", [])],
             [tuple(s) for s in d.get("symmetries", [])],
             name=d.get("name", "skeleton"),
+            anchor=str(d.get("anchor") or ""),
+            heading=str(d.get("heading") or ""),
         )
 
 

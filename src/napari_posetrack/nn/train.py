@@ -26,8 +26,7 @@ def prepare_config(base: TrainingConfig, model_type: str, dataset, overrides: di
     cfg = base.update(overrides or {})
     cfg.model.type = model_type
     sk = dataset.skeleton
-    cfg.skeleton = {"node_names": list(sk.node_names), "edges": [list(e) for e in sk.edges],
-                    "symmetries": [list(s) for s in sk.symmetries], "name": sk.name}
+    cfg.skeleton = sk.to_dict()  # node names, edges, symmetries, name, and its anchor/heading choice if any
     note = resolve_anchor_heading(cfg)
     if note:
         cfg.data["anchor_note"] = note
@@ -43,15 +42,16 @@ def resolve_anchor_heading(cfg) -> str:
 
     Only top-down stages use them; other model types get empty values.
     """
-    from ..core.skeleton import propose_anchor_heading
+    from ..core.skeleton import Skeleton
 
     m = cfg.model
     if m.type not in ("centroid", "centered_instance"):
         m.anchor_node = "" if m.anchor_node == "auto" else m.anchor_node
         m.heading_node = "" if m.heading_node == "auto" else m.heading_node
         return ""
-    names = cfg.skeleton.get("node_names", [])
-    anchor, heading, why = propose_anchor_heading(names)
+    sk = cfg.skeleton
+    anchor, heading, why = Skeleton.from_dict({"node_names": sk.get("node_names", []), "anchor": sk.get("anchor"),
+                                               "heading": sk.get("heading")}).alignment()
     picked = []
     if m.anchor_node == "auto":
         m.anchor_node = anchor
@@ -62,7 +62,8 @@ def resolve_anchor_heading(cfg) -> str:
                       else "no heading node (crops not aligned)")
     if not picked:
         return ""
-    return f"{' and '.join(picked)} (auto: {why}; set model.anchor_node / model.heading_node to choose)"
+    return (f"{' and '.join(picked)} (auto: {why}; choose them in the Skeleton dock, or set model.anchor_node / "
+            "model.heading_node)")
 
 
 def _fit_one(dataset, cfg, out_dir, frames_cache, *, resume, cancel, dist=None):

@@ -30,6 +30,7 @@ from .skeleton_edits import (
     rename_node,
     reorder_nodes,
     replace_skeleton,
+    set_alignment,
 )
 from .templates import (
     copy_frame_command,
@@ -48,6 +49,7 @@ __all__ = [
     "MoveNodes", "SetNodeState", "SetSuggestions", "SetTrack", "check_inside", "check_skeleton",
     "EditSkeleton", "add_edge", "add_node", "add_symmetry", "delete_edge", "delete_node",
     "delete_symmetry", "move_node", "node_has_data", "rename_node", "reorder_nodes", "replace_skeleton",
+    "set_alignment",
     "copy_frame_command", "labeling_progress", "mean_pose", "nearest_instance_pose", "new_instance",
     "next_unlabeled_suggestion", "place_template", "previous_labeled_frame", "template_offsets",
 ]

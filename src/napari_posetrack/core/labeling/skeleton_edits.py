@@ -11,7 +11,7 @@ import numpy as np
 
 from ..edits import Command
 from ..errors import SkeletonMismatchError
-from ..skeleton import Skeleton
+from ..skeleton import NO_NODE, Skeleton
 
 __all__ = [
     "EditSkeleton",
@@ -26,6 +26,7 @@ __all__ = [
     "add_symmetry",
     "delete_symmetry",
     "replace_skeleton",
+    "set_alignment",
 ]
 
 
@@ -78,15 +79,32 @@ def _identity(sk: Skeleton) -> list[int]:
     return list(range(sk.n_nodes))
 
 
+def _new(old: Skeleton, names, edges, syms, rename: dict | None = None) -> Skeleton:
+    """A skeleton built from an edit of ``old`` that keeps its anchor/heading choice: a renamed node is
+    followed, a deleted one falls back to the proposal."""
+    def carry(v: str) -> str:
+        v = (rename or {}).get(v, v)
+        return v if v in ("", NO_NODE) or v in names else ""
+
+    return Skeleton(names, edges, syms, name=old.name, anchor=carry(old.anchor), heading=carry(old.heading))
+
+
+def set_alignment(skeleton: Skeleton, anchor: str | None = None, heading: str | None = None) -> EditSkeleton:
+    """Choose the top-down anchor and/or heading node (``""`` = proposed from the names, ``NO_NODE`` = none)."""
+    new = skeleton.with_alignment(anchor, heading)
+    a, h, _ = new.alignment()
+    return EditSkeleton(new, _identity(skeleton), text=f"alignment {a or 'box centre'} -> {h or 'none'}")
+
+
 def add_node(skeleton: Skeleton, name: str) -> EditSkeleton:
-    new = Skeleton(skeleton.node_names + [name], skeleton.edges, skeleton.symmetries, name=skeleton.name)
+    new = _new(skeleton, skeleton.node_names + [name], skeleton.edges, skeleton.symmetries)
     return EditSkeleton(new, _identity(skeleton), text=f"add node {name}")
 
 
 def rename_node(skeleton: Skeleton, node: int, name: str) -> EditSkeleton:
     names = list(skeleton.node_names)
-    names[node] = name
-    new = Skeleton(names, skeleton.edges, skeleton.symmetries, name=skeleton.name)
+    old_name, names[node] = names[node], name
+    new = _new(skeleton, names, skeleton.edges, skeleton.symmetries, rename={old_name: name})
     return EditSkeleton(new, _identity(skeleton), text=f"rename node to {name}")
 
 
@@ -100,7 +118,7 @@ def reorder_nodes(skeleton: Skeleton, order) -> EditSkeleton:
     names = [skeleton.node_names[o] for o in order]
     edges = [(int(pos[a]), int(pos[b])) for a, b in skeleton.edges]
     syms = [(int(pos[a]), int(pos[b])) for a, b in skeleton.symmetries]
-    return EditSkeleton(Skeleton(names, edges, syms, name=skeleton.name), [int(p) for p in pos],
+    return EditSkeleton(_new(skeleton, names, edges, syms), [int(p) for p in pos],
                         text="reorder nodes")
 
 
@@ -118,7 +136,7 @@ def delete_node(skeleton: Skeleton, node: int) -> EditSkeleton:
     edges = [(pos[a], pos[b]) for a, b in skeleton.edges if a != node and b != node]
     syms = [(pos[a], pos[b]) for a, b in skeleton.symmetries if a != node and b != node]
     mapping = [pos.get(i, -1) for i in range(skeleton.n_nodes)]
-    return EditSkeleton(Skeleton(names, edges, syms, name=skeleton.name), mapping,
+    return EditSkeleton(_new(skeleton, names, edges, syms), mapping,
                         text=f"delete node {skeleton.node_names[node]}")
 
 
@@ -128,13 +146,13 @@ def add_edge(skeleton: Skeleton, a: int, b: int) -> EditSkeleton:
         raise SkeletonMismatchError(
             f"The edge {skeleton.node_names[a]} - {skeleton.node_names[b]} already exists.")
     edges.append((a, b))
-    return EditSkeleton(Skeleton(skeleton.node_names, edges, skeleton.symmetries, name=skeleton.name),
+    return EditSkeleton(_new(skeleton, skeleton.node_names, edges, skeleton.symmetries),
                         _identity(skeleton), text="add edge")
 
 
 def delete_edge(skeleton: Skeleton, index: int) -> EditSkeleton:
     edges = [e for i, e in enumerate(skeleton.edges) if i != index]
-    return EditSkeleton(Skeleton(skeleton.node_names, edges, skeleton.symmetries, name=skeleton.name),
+    return EditSkeleton(_new(skeleton, skeleton.node_names, edges, skeleton.symmetries),
                         _identity(skeleton), text="delete edge")
 
 
@@ -145,13 +163,13 @@ def add_symmetry(skeleton: Skeleton, a: int, b: int) -> EditSkeleton:
             f"A node can be in only one symmetry pair; {skeleton.node_names[a]!r} or "
             f"{skeleton.node_names[b]!r} already is.", hint="Delete the old pair first.")
     syms = list(skeleton.symmetries) + [(a, b)]
-    return EditSkeleton(Skeleton(skeleton.node_names, skeleton.edges, syms, name=skeleton.name),
+    return EditSkeleton(_new(skeleton, skeleton.node_names, skeleton.edges, syms),
                         _identity(skeleton), text="add symmetry")
 
 
 def delete_symmetry(skeleton: Skeleton, index: int) -> EditSkeleton:
     syms = [s for i, s in enumerate(skeleton.symmetries) if i != index]
-    return EditSkeleton(Skeleton(skeleton.node_names, skeleton.edges, syms, name=skeleton.name),
+    return EditSkeleton(_new(skeleton, skeleton.node_names, skeleton.edges, syms),
                         _identity(skeleton), text="delete symmetry")
 
 
