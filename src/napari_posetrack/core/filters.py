@@ -231,14 +231,16 @@ def kalman_smooth(obs: np.ndarray, *, process_noise: float = 1.0, measurement_no
 def _check_args(method, window, polyorder, max_gap):
     if method is not None and method not in METHODS:
         raise ConfigError(
-            f"Unknown filter method {method!r}.", hint=f"Use one of {', '.join(METHODS)} (or none to only threshold/interpolate)."
+            f"Unknown filter method {method!r}.",
+            hint=f"Use one of {', '.join(METHODS)} (or none to only threshold/interpolate)."
         )
     if method in ("median", "savgol"):
         if int(window) < 2 or (method == "savgol" and int(window) <= polyorder):
             raise ConfigError(
                 f"A {method} window of {window} frames is too short"
                 + (f" for a polynomial of order {polyorder}" if method == "savgol" else "") + ".",
-                hint=f"Use a window of at least {max(3, polyorder + 2) if method == 'savgol' else 3} frames (odd numbers are centred).",
+                hint=f"Use a window of at least {max(3, polyorder + 2) if method == 'savgol' else 3} frames "
+                     "(odd numbers are centred).",
             )
     if max_gap is not None and int(max_gap) < 0:
         raise ConfigError(f"--max-gap must be >= 0, got {max_gap}.", hint="Use 0 to interpolate nothing.")

@@ -97,7 +97,7 @@ def _smooth_devs(table: PoseTable, pts: np.ndarray) -> np.ndarray:
     groups: dict[tuple[int, int], list[int]] = {}
     for i, (v, t) in enumerate(zip(table.video_id.tolist(), table.track_id.tolist())):
         groups.setdefault((v, t), []).append(i)
-    for (v, t), rows in groups.items():
+    for (_v, t), rows in groups.items():
         rows = np.asarray(rows)
         frames = table.frame_idx[rows]
         if t < 0 and len(np.unique(frames)) != len(frames):

@@ -50,9 +50,12 @@ def draw_instances(image: np.ndarray, table: PoseTable, edges, *, radius: int = 
         p, st = table.points[i], table.state[i]
         for a, b in edges:
             if st[a] != UNLABELED and st[b] != UNLABELED:
-                rr, cc, val = line_aa(int(round(p[a, 1])), int(round(p[a, 0])), int(round(p[b, 1])), int(round(p[b, 0])))
+                ra, ca, rb, cb = (int(round(v)) for v in (p[a, 1], p[a, 0], p[b, 1], p[b, 0]))
+                rr, cc, val = line_aa(ra, ca, rb, cb)
                 ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w)
-                img[rr[ok], cc[ok]] = (val[ok, None] * np.asarray(line_color) + (1 - val[ok, None]) * img[rr[ok], cc[ok]]).astype(np.uint8)
+                alpha = val[ok, None]
+                mixed = alpha * np.asarray(line_color) + (1 - alpha) * img[rr[ok], cc[ok]]
+                img[rr[ok], cc[ok]] = mixed.astype(np.uint8)
         for k in range(table.n_nodes):
             if st[k] == UNLABELED or not np.isfinite(p[k]).all():
                 continue

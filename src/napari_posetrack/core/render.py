@@ -349,7 +349,7 @@ def iter_render(video, table: PoseTable, skeleton, out_path, *, video_id: int | 
 
         trail_index = _trail_index(table) if trail and trail > 0 else None
         rows_of = {}
-        for vid_, f, rows in table.frame_groups():
+        for _vid, f, rows in table.frame_groups():
             rows_of[f] = rows
 
         out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,8 @@ def parse_range(text: str | None) -> tuple[int | None, int | None]:
         a, b = text.split(":")
         return (int(a) if a else None), (int(b) if b else None)
     except ValueError:
-        raise ConfigError(f"Cannot read the frame range {text!r}.", hint="Write it as START:STOP, e.g. 100:2000.") from None
+        raise ConfigError(f"Cannot read the frame range {text!r}.",
+                          hint="Write it as START:STOP, e.g. 100:2000.") from None
 
 
 def suggest_uniform(n_frames: int, n: int, start: int | None = None, stop: int | None = None) -> np.ndarray:

@@ -28,7 +28,8 @@ from ._slots import assign_slots
 from .sleap_convert import labels_to_dataset
 
 __all__ = [
-    "is_dlc_project", "is_dlc_csv", "is_dlc_predictions_csv", "is_dlc_h5", "load_dlc_project", "load_dlc_csv", "load_dlc_predictions",
+    "is_dlc_project", "is_dlc_csv", "is_dlc_predictions_csv", "is_dlc_h5", "load_dlc_project", "load_dlc_csv",
+    "load_dlc_predictions",
     "save_dlc_labels", "labels_frame", "save_dlc_predictions_h5", "save_dlc_predictions_csv", "config_bodyparts",
 ]
 

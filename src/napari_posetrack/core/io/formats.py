@@ -45,7 +45,8 @@ register_format(FormatSpec(
     extension=".h5"))
 register_format(FormatSpec(
     "dlc-pred-csv", "DeepLabCut predictions CSV (x, y, likelihood)", ("*.csv",), dlc.load_dlc_predictions,
-    dlc.save_dlc_predictions_csv, detect=dlc.is_dlc_predictions_csv, carries=_c(False, True, True, False, False, False), extension=".csv"))
+    dlc.save_dlc_predictions_csv, detect=dlc.is_dlc_predictions_csv, carries=_c(False, True, True, False, False, False),
+    extension=".csv"))
 register_format(FormatSpec(
     "analysis", "SLEAP analysis HDF5 (tracks matrix, occupancy, node and track names)", ("*.h5", "*.hdf5"),
     sleap_formats.load_analysis, sleap_formats.save_analysis, detect=sleap_formats.is_analysis_h5,

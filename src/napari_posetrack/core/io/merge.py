@@ -62,8 +62,8 @@ def load_skeleton_file(path) -> Skeleton:
         try:
             sk = sio.load_skeleton(str(path))
         except Exception as exc:  # noqa: BLE001
-            raise FormatError(f"Could not read a skeleton from {path}: {exc}", path=path,
-                              hint="Use a SLEAP skeleton JSON/YAML, a DeepLabCut config.yaml, or a labels file.") from exc
+            hint = "Use a SLEAP skeleton JSON/YAML, a DeepLabCut config.yaml, or a labels file."
+            raise FormatError(f"Could not read a skeleton from {path}: {exc}", path=path, hint=hint) from exc
         return skeleton_from_sleap(sk[0] if isinstance(sk, list) else sk)
     from . import load_dataset
 
@@ -137,7 +137,7 @@ def merge_datasets(datasets, *, skeleton: Skeleton | None = None) -> tuple[PoseD
                 f"A source has nodes {missing} that the skeleton {target.name!r} {target.node_names} lacks.",
                 hint="Add them to the skeleton file (--skeleton), or import without --skeleton.")
 
-        def remap(t: PoseTable) -> PoseTable:
+        def remap(t: PoseTable, mapping=mapping, tmap_a=tmap_a, vmap_a=vmap_a) -> PoseTable:
             if not len(t):
                 return PoseTable.empty(k)
             t = t if (t.n_nodes == k and mapping == list(range(k))) else t.remap_nodes(mapping, k)

@@ -220,5 +220,6 @@ def load_netcdf(path) -> PoseDataset:
         ds = ds.load()
     if "position" not in ds:
         raise FormatError(f"{path} is a netCDF file without a 'position' variable: not a movement poses file.",
-                          path=path, hint="Export poses with movement's save_poses or `posetrack export --format netcdf`.")
+                          path=path,
+                          hint="Export poses with movement's save_poses or `posetrack export --format netcdf`.")
     return movement_to_dataset(ds)

@@ -156,7 +156,8 @@ def labels_to_dataset(labels, *, skeleton: Skeleton | None = None) -> PoseDatase
         )
         return t.remap_nodes(mapping, k) if skeleton is not None else t
 
-    suggestions = [(video_index[id(s.video)], int(s.frame_idx)) for s in labels.suggestions if id(s.video) in video_index]
+    suggestions = [(video_index[id(s.video)], int(s.frame_idx)) for s in labels.suggestions
+                   if id(s.video) in video_index]
     return PoseDataset(
         skeleton=target,
         videos=videos,

@@ -366,7 +366,8 @@ class SetSuggestions(Command):
         ds = session.dataset
         nv = len(ds.videos)
         if len(self.new) and (self.new[:, 0].min() < 0 or self.new[:, 0].max() >= nv):
-            raise LabelingError(f"Suggestions name video {int(self.new[:, 0].max())}, but the project has {nv} video(s).")
+            raise LabelingError(
+                f"Suggestions name video {int(self.new[:, 0].max())}, but the project has {nv} video(s).")
         self.old = ds.suggestions
         ds.suggestions = self.new.copy()
 

@@ -309,7 +309,7 @@ def bundle_adjust(cameras: list[Camera], board_poses: dict, detections: dict[str
             owner += [(cam, d.key)] * n
     ci, vi = np.concatenate(ci), np.concatenate(vi)
     pts, uv = np.concatenate(pts), np.concatenate(uv)
-    n_obs, n_cam, n_view = len(ci), len(names), len(keys)
+    n_obs, n_view = len(ci), len(keys)
 
     full_cam = np.array([np.r_[c.rvec, c.tvec, (c.matrix[0, 0] + c.matrix[1, 1]) / 2, c.matrix[0, 2],
                                c.matrix[1, 2], c.dist[0], c.dist[1]] for c in cameras])

@@ -103,8 +103,9 @@ class Poses3D:
                     st = STATUS_TEXT[int(self.status[t, i, k])] if self.available[t, i, k].any() else "not labelled"
                     vals = ",".join("" if not np.isfinite(v) else f"{v:.4f}" for v in p)
                     e = self.error_px[t, i, k]
+                    err = "" if not np.isfinite(e) else f"{e:.3f}"
                     lines.append(f"{int(self.frames[t])},{self.individuals[i]},{self.node_names[k]},{vals},"
-                                 f"{'' if not np.isfinite(e) else f'{e:.3f}'},{int(self.n_views[t, i, k])},{views},{st}")
+                                 f"{err},{int(self.n_views[t, i, k])},{views},{st}")
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("\n".join(lines) + "\n")
         tmp.replace(path)

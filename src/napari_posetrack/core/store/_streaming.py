@@ -71,8 +71,9 @@ class PredictionsMixin:
                 return 0
             new = {**head, "commit": int(head["commit"]) + 1, "time": time.time(), "pid": os.getpid(),
                    "tables": {t: dict(r) for t, r in head["tables"].items()}}
+            frame_cols = table_columns("predicted_frames", frames) if len(frames) else None
             for name, cols in (("predictions", table.to_dict() if len(table) else None),
-                               ("predicted_frames", table_columns("predicted_frames", frames) if len(frames) else None)):
+                               ("predicted_frames", frame_cols)):
                 if cols is None:
                     continue
                 ref = new["tables"][name]

@@ -404,7 +404,8 @@ class ProjectStore(VideosMixin, PredictionsMixin):
             try:
                 attrs = json_plain(attrs, "the project metadata")
             except ValueError as exc:
-                raise StoreError(str(exc), path=self.path, hint="Store only numbers, strings, lists and dicts.") from None
+                raise StoreError(str(exc), path=self.path,
+                                 hint="Store only numbers, strings, lists and dicts.") from None
             group = f"meta/{new_name('meta', n)}"
             g = self._root.create_group(group, overwrite=True)
             g.attrs.update(attrs)

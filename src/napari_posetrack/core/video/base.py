@@ -169,7 +169,8 @@ class VideoReader:
     def _check_open(self) -> None:
         if self._closed:
             raise VideoError(
-                f"The reader for {self.path!r} is closed.", path=self.path, hint="Open the video again with open_video()."
+                f"The reader for {self.path!r} is closed.", path=self.path,
+                hint="Open the video again with open_video()."
             )
 
     def close(self) -> None:

@@ -51,7 +51,8 @@ def _load(path: str) -> np.ndarray:
             else:
                 arr = np.asarray(im.convert("RGB"))
     except FileNotFoundError:
-        raise VideoError(f"Image file not found: {path!r}.", path=path, hint="Check the folder; was it moved?") from None
+        raise VideoError(f"Image file not found: {path!r}.", path=path,
+                         hint="Check the folder; was it moved?") from None
     except OSError as err:
         raise VideoError(
             f"Cannot read the image {path!r}: expected a PNG/JPEG/TIFF/BMP file, found unreadable data ({err}).",

@@ -12,7 +12,8 @@ from ..errors import PoseTrackError, VideoError
 __all__ = ["probe_video", "seek_self_test", "reencode_video"]
 
 REENCODE_COMMAND = "ffmpeg -i {src} -c:v libx264 -g 30 -pix_fmt yuv420p {dst}"
-REENCODE_PYTHON = "python -c \"from napari_posetrack.core.video import reencode_video; reencode_video('{src}', '{dst}')\""
+REENCODE_PYTHON = ("python -c \"from napari_posetrack.core.video import reencode_video; "
+                   "reencode_video('{src}', '{dst}')\"")
 
 
 def _digest(frame: np.ndarray) -> str:

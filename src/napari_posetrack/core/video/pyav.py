@@ -217,7 +217,8 @@ class PyAVReader(VideoReader):
             idx = self._trim_to_decodable(idx)
         if idx.n_frames == 0:
             raise VideoError(
-                f"{self.path!r} contains no decodable video frame.", path=self.path, hint=REENCODE_HINT.format(src=self.path)
+                f"{self.path!r} contains no decodable video frame.", path=self.path,
+                hint=REENCODE_HINT.format(src=self.path)
             )
         return _Shared(idx, grey, self.cache, read_ahead, threads)
 
@@ -268,7 +269,8 @@ class PyAVReader(VideoReader):
             return index_from_demux(self.path, self._stream.index)
         except av.error.FFmpegError as err:
             raise VideoError(
-                f"Cannot read the packets of {self.path!r}: {err}.", path=self.path, hint=REENCODE_HINT.format(src=self.path)
+                f"Cannot read the packets of {self.path!r}: {err}.", path=self.path,
+                hint=REENCODE_HINT.format(src=self.path)
             ) from None
 
     @property
@@ -363,7 +365,7 @@ class PyAVReader(VideoReader):
         index = self._shared.index
         target = int(index.pts[frame_idx])
         candidates = [None] if self._can_continue(target) else self._seek_candidates(target)
-        for n_try, seek_ts in enumerate(candidates):
+        for seek_ts in candidates:
             if seek_ts is not None:
                 self._seek(seek_ts)
             first = True
