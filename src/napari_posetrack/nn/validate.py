@@ -205,7 +205,6 @@ def save_validation_plots(model, samples, fs, cfg, metrics: dict, out_dir, devic
         return paths
     gt, pred = predict_samples(model, samples, fs, cfg, device)
     images, g_list, p_list = [], [], []
-    scale = cfg.preprocess.input_scale
     for i in range(sub):
         key = samples.frame[i] if cfg.model.type != "centered_instance" else i
         if cfg.model.type == "centered_instance":  # draw on the crop (in crop-input pixels)

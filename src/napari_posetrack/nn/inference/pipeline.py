@@ -391,7 +391,8 @@ def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size
         if store is not None:
             status = "cancelled" if result.cancelled else ("complete" if result.complete else "incomplete")
             _status(store, video_id, status=status, model=predictor.model_dir,
-                    skipped_frames=[int(i) for i in skipped][:1000], truncated=list(truncated[0]) if truncated else None)
+                    skipped_frames=[int(i) for i in skipped][:1000],
+                    truncated=list(truncated[0]) if truncated else None)
         elif tables:
             result.table = PoseTable.concat(tables, n_nodes=predictor.n_nodes)
         else:
@@ -417,7 +418,7 @@ def iter_predict_videos(predictor, jobs, *, store=None, cancel: CancelToken | No
     total = PredictResult()
     tables = []
     t0 = time.perf_counter()
-    for j, (vid, video, frames) in enumerate(jobs):
+    for vid, video, frames in jobs:
         res = yield from iter_predict(predictor, video, video_id=int(vid), frames=frames, store=store,
                                       cancel=cancel, **kwargs)
         total.merge(res)

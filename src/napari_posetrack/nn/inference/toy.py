@@ -99,7 +99,8 @@ def echo_stages(kind: str, skeleton, *, stride: int = 1, input_scale: float = 1.
     names = ("centroid", "centered_instance") if kind == "topdown" else (kind,)
     out = {}
     for n in names:
-        cfg = toy_config(n, skeleton, output_stride=stride, input_scale=input_scale, down_blocks=max(1, stride.bit_length() - 1),
+        cfg = toy_config(n, skeleton, output_stride=stride, input_scale=input_scale,
+                         down_blocks=max(1, stride.bit_length() - 1),
                          crop_size=crop_size if n == "centered_instance" else 0)
         out[n] = (EchoModel(heads[n], stride), cfg.to_dict())
     return out
