@@ -112,7 +112,7 @@ def main(argv=None) -> None:
         viewer.add_image(image, name="video")
         t = time.perf_counter()
         data, feats = table_to_points(ds.labels)
-        layer = viewer.add_points(data, features=feats, size=5)
+        viewer.add_points(data, features=feats, size=5)
         build = time.perf_counter() - t
         t_naive = Clock()
         for f in frames[:50]:

@@ -146,7 +146,8 @@ def main(argv=None) -> int:
     rows.append(["all", float(np.median(e_all)), float(np.percentile(e_all, 90)), float(poses.n_views.mean()),
                  int(poses.rejected.sum())])
     _table(f"Triangulation of the proofread labels, 4 views (load {t_load:.1f} s, triangulate {t_tri:.2f} s for "
-           f"{poses.points.shape[0]} frames x {len(views.node_names)} nodes); reprojection error in the views used (px)",
+           f"{poses.points.shape[0]} frames x {len(views.node_names)} nodes); "
+           "reprojection error in the views used (px)",
            ["node", "median", "p90", "views", "rejected"], rows)
     rej = {c: int(poses.rejected[..., i].sum()) for i, c in enumerate(poses.cameras)}
     print(f"2D points rejected (> {20.0:.0f} px from the other views) per camera: {rej}; status counts: "
@@ -171,7 +172,8 @@ def main(argv=None) -> int:
                        ("RANSAC, 30 px", TriangulationConfig(max_error_px=30)),
                        ("all views, no rejection", TriangulationConfig(ransac=False, max_error_px=1e9)),
                        ("default, no refinement", TriangulationConfig(refine=False))):
-        rows.append([label] + [float(np.nanmedian(_held_out(views, group, ci, cfg))) for ci in range(len(views.cameras))])
+        rows.append([label] + [float(np.nanmedian(_held_out(views, group, ci, cfg)))
+                               for ci in range(len(views.cameras))])
     _table("Held-out median (px) by triangulation setting", ["setting"] + list(views.cameras), rows,
            [26] + [10] * len(views.cameras))
     out["held_out_settings"] = rows
@@ -231,9 +233,11 @@ def main(argv=None) -> int:
           f"p90 {np.percentile(dist, 90):.2f} mm over {int(ok.sum())} points")
     out["reference"] = {"reprojection": rows, "scale": float(s), "median_mm": float(np.median(dist))}
     side, top = ref["side"], ref["top"]
-    same = np.allclose(side.matrix, top.matrix) and np.allclose(side.rvec, top.rvec) and np.allclose(side.tvec, top.tvec)
-    print(f"reference calibration: side and top identical: {same}; our focal lengths side {group['side'].matrix[0, 0]:.1f}"
-          f" px, top {group['top'].matrix[0, 0]:.1f} px; camera centres {np.linalg.norm(group['side'].center - group['top'].center):.0f} mm apart")
+    same = all(np.allclose(getattr(side, a), getattr(top, a)) for a in ("matrix", "rvec", "tvec"))
+    apart = np.linalg.norm(group["side"].center - group["top"].center)
+    print(f"reference calibration: side and top identical: {same}; our focal lengths side "
+          f"{group['side'].matrix[0, 0]:.1f} px, top {group['top'].matrix[0, 0]:.1f} px; "
+          f"camera centres {apart:.0f} mm apart")
     print(f"\ntimes: detection {t_detect:.1f} s, calibration {t_cal:.1f} s, loading labels {t_load:.1f} s, "
           f"triangulation {t_tri:.2f} s")
     if args.json:

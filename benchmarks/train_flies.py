@@ -304,7 +304,8 @@ def main(argv=None):
             runs.append(("sleap-nn", run_anchor(kind, cpu_budget, out, args.threads, test_ds, train_file)))
         for who, r in runs:
             if r["table"] is None:
-                rows.append((kind, who, float("nan"), float("nan"), float("nan"), r["cpu_s"], r["train_s"], r["infer_s"]))
+                nan = float("nan")
+                rows.append((kind, who, nan, nan, nan, r["cpu_s"], r["train_s"], r["infer_s"]))
                 continue
             m = score(test_ds.labels, r["table"], names)
             rows.append((kind, who, m["oks_map"], m["pck_5"], m["error"]["mean"], r["cpu_s"], r["train_s"],

@@ -110,7 +110,8 @@ def test_flat_csv_round_trip(shared_data, tmp_path, rel):
     assert len(df) == len(src.instances) * src.skeleton.n_nodes
 
 
-@pytest.mark.parametrize("rel", ["flies/three_flies.slp", "mouse-openfield", "proofreading/centered_pair_predictions.slp"])
+@pytest.mark.parametrize("rel", ["flies/three_flies.slp", "mouse-openfield",
+                                 "proofreading/centered_pair_predictions.slp"])
 def test_netcdf_round_trip_opens_in_movement(shared_data, tmp_path, rel):
     src = _load(shared_data, rel)
     out = save_dataset(src, tmp_path / "poses.nc", format="netcdf")

@@ -19,7 +19,8 @@ def make_session(n_labels=3, k=3):
     pts = rng.uniform(20, 80, (n_labels, k, 2)).astype(np.float32)
     labels = PoseTable.from_arrays(pts, frame_idx=np.arange(n_labels) * 2)
     preds = PoseTable.from_arrays(pts[:1] + 1, frame_idx=[5], source=1, score=np.full((1, k), 0.9))
-    ds = PoseDataset(sk, [VideoInfo("v.mp4", 100, 100, 120, 1)], [], labels, preds, suggestions=[[0, 1], [0, 2], [0, 7]])
+    ds = PoseDataset(sk, [VideoInfo("v.mp4", 100, 100, 120, 1)], [], labels, preds,
+                     suggestions=[[0, 1], [0, 2], [0, 7]])
     return EditSession(ds)
 
 

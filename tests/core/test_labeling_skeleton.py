@@ -69,5 +69,6 @@ def test_replace_skeleton_that_does_not_match_labels():
     np.testing.assert_array_equal(s.dataset.labels.points[:, 1], before[0].points[:, 0])
     s.push(replace_skeleton(s.dataset, other, allow_drop=True))
     assert s.dataset.labels.n_nodes == 2 and (s.dataset.labels.state[:, 1] == 0).all()
-    s.undo(); s.undo()
+    s.undo()
+    s.undo()
     assert same(s, before)

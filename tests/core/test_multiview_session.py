@@ -71,7 +71,8 @@ def test_synthetic_session_triangulates_to_the_truth_and_exports(synth, tmp_path
     csv = poses.save(tmp_path / "p.csv")
     lines = csv.read_text().splitlines()
     assert lines[0] == "frame,individual,node,x,y,z,error_px,n_views,views,status"
-    assert len(lines) == 1 + 8 * 4 and lines[1].startswith("0,animal,nose,") and lines[1].endswith(",3,cam0;cam1;cam2,ok")
+    assert len(lines) == 1 + 8 * 4
+    assert lines[1].startswith("0,animal,nose,") and lines[1].endswith(",3,cam0;cam1;cam2,ok")
     nc = poses.save(tmp_path / "p.nc", fps=30)
     ds = load_netcdf3d(nc)
     assert ds["position"].dims == ("time", "space", "keypoints", "individuals")

@@ -77,7 +77,7 @@ def test_render_exact_frames_size_and_colours(grey_video, tmp_path):
     frames = _decode(out)
     assert frames.shape == (20, H, W, 3)
     colours = palette(2, "track")
-    for k, f in enumerate((5, 14, 24)):
+    for f in (5, 14, 24):
         img = frames[f - 5].astype(int)
         for tr in (0, 1):
             row = table.take((table.frame_idx == f) & (table.track_id == tr))

@@ -161,7 +161,8 @@ def test_add_video_image_folder_and_embedded(tmp_path):
     with store.open_video(vid) as r:
         assert r[2][0, 0, 0] == 10
     emb = VideoInfo("pkg.slp", n_frames=20, height=6, width=8, channels=1, kind="embedded",
-                    embedded={"frame_idx": np.array([3, 11]), "images": np.arange(96, dtype=np.uint8).reshape(2, 6, 8, 1)})
+                    embedded={"frame_idx": np.array([3, 11]),
+                              "images": np.arange(96, dtype=np.uint8).reshape(2, 6, 8, 1)})
     e = store.add_video(emb)
     r = store.open_video(e)
     assert r.shape == (20, 6, 8, 1)
