@@ -39,7 +39,7 @@ def test_version_1_config_keeps_its_meaning():
     """A checkpoint written before alignment and normalisation layers loads as what it was."""
     cfg = TrainingConfig.from_dict({"version": 1, "model": {"type": "centroid"}})
     assert cfg.model.backbone.norm == "none" and cfg.model.heading_node == "" and cfg.model.anchor_node == ""
-    assert TrainingConfig().model.backbone.norm == "group"
+    assert TrainingConfig().model.backbone.norm == "auto"  # group norm, batch norm for window-trained models
 
 
 def test_affine_round_trip_and_heading_points_up():

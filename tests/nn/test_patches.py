@@ -110,6 +110,8 @@ def test_single_trained_on_windows_predicts_whole_frames(tmp_path):
     st = res["stages"]["single"]
     cfg = (tmp_path / "m" / "config.yaml").read_text()
     assert "patch_size: " in cfg and "patch_size: 0" not in cfg  # the resolved size is saved
+    # window-trained full-frame models get batch norm: group statistics differ between window and frame
+    assert "norm: batch" in cfg and "batch norm (auto: trained on windows" in msgs
     # validation runs on whole 96 x 96 frames: the windows taught the blobs anywhere in the frame
     assert st["metrics"]["pck"][10] > 0.6
 
@@ -121,4 +123,5 @@ def test_whole_frames_when_asked(tmp_path):
           "augment": {"patch_size": -1}}
     evs, _ = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
     assert not any("px windows" in (e.message or "") for e in evs)
-    assert "patch_size: -1" in (tmp_path / "m" / "config.yaml").read_text()
+    cfg = (tmp_path / "m" / "config.yaml").read_text()
+    assert "patch_size: -1" in cfg and "norm: group" in cfg

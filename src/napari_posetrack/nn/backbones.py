@@ -37,7 +37,7 @@ def register_backbone(name: str):
 def _norm(kind: str, channels: int):
     if kind == "batch":
         return nn.BatchNorm2d(channels)
-    if kind == "group":
+    if kind in ("group", "auto"):  # "auto" is resolved when training starts; group norm otherwise
         groups = next(g for g in (8, 4, 2, 1) if channels % g == 0)
         return nn.GroupNorm(groups, channels)
     return None

@@ -115,9 +115,11 @@ class BackboneConfig(_Section):
     filters_rate: float = _f(2.0, "Filter growth factor per down block.", min=1.0, max=4.0)
     down_blocks: int = _f(4, "Down-sampling blocks (max stride = 2**down_blocks).", min=1, max=6)
     convs_per_block: int = _f(2, "Convolutions per UNet block / residual blocks per ResNet stage.", min=1, max=4)
-    norm: str = _f("group", "Normalisation after each UNet convolution: group norm (default; learns fastest in "
-                   "short runs, independent of batch size), batch norm, or none (SLEAP's UNet).",
-                   choices=("group", "batch", "none"))
+    norm: str = _f("auto", "Normalisation after each UNet convolution: group norm (learns fastest in short runs, "
+                   "independent of batch size), batch norm, or none (SLEAP's UNet). auto = group norm, except for "
+                   "models trained on windows of whole frames (augment.patch_size): their group statistics would "
+                   "differ between a window and a whole frame, batch norm's running statistics do not.",
+                   choices=("auto", "group", "batch", "none"))
     pretrained: str = _f("", "Local file with encoder weights (.safetensors or .pt); empty = random init.")
 
     def validate(self) -> None:

@@ -268,6 +268,12 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
 
         cfg.augment.patch_size, why = auto_patch_size(frames, cfg, tuple(train_s.images.shape[-2:]))
         auto_msgs.append(f"training on {why}; set augment.patch_size to choose (-1 = whole frames)")
+    if cfg.model.backbone.norm == "auto":
+        windows = cfg.augment.patch_size > 0 and cfg.augment.enabled
+        cfg.model.backbone.norm = "batch" if windows else "group"
+        auto_msgs.append(f"{cfg.model.backbone.norm} norm (auto: " + (
+            "trained on windows, predicting on whole frames" if windows else "the fastest learner in short runs") +
+            "; set model.backbone.norm to choose)")
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
