@@ -25,6 +25,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--stitch", action="store_true",
                         help="link tracklets globally into --max-tracks identities after tracking")
     parser.add_argument("--min-track-length", type=int, default=0, help="drop tracks shorter than this")
+    parser.add_argument("--identity-weight", type=float, default=None, metavar="W",
+                        help="with identity-model predictions: weight W (0..1) of their class probabilities against "
+                             "the poses in the tracker's cost; the tracks are then named after the animals. Default "
+                             "0.5 when the instances have class probabilities; 0 tracks by the poses alone")
     parser.add_argument("--instances", default="auto", choices=["auto", "predictions", "labels"],
                         help="which instances to track (auto: predictions if any, else labels)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
@@ -50,9 +54,44 @@ def _frame_source(dataset, pred_path: Path):
     return source
 
 
+def _identity_inputs(ds, table, identity_weight, pred_path):
+    """``(table, class_names, weight)`` for tracking with identity probabilities.
+
+    The columns of ``table.identity_probs`` are the file's first tracks (the identity classes). A file
+    that cannot hold them (.slp) but whose instances are named by an identity model (``track`` = the class,
+    ``tracking_score`` = its probability) gets them back with an explicit ``--identity-weight``
+    (:func:`~napari_posetrack.core.identity.class_probabilities`, exact for two classes). Weight 0 tracks by
+    the poses alone: the probabilities are dropped, as the new tracks are no longer the classes.
+    """
+    import numpy as np
+
+    from ..core.errors import TrackingError
+    from ..core.identity import class_probabilities
+
+    names = [str(t) for t in ds.track_names]
+    probs = table.identity_probs
+    has = probs.shape[1] >= 2 and bool(np.isfinite(probs).any())
+    if not has and identity_weight is not None and identity_weight > 0:
+        named = (table.track_id >= 0) & np.isfinite(table.tracking_score)
+        if len(names) < 2 or not named.any():
+            raise TrackingError(
+                f"--identity-weight {identity_weight:g} needs identity-model class probabilities, but the instances "
+                f"of {pred_path} have none, and no named tracks with scores to rebuild them from.",
+                path=pred_path, hint="Track the output of `posetrack predict` with an identity model (--model "
+                                     "topdown-id), or drop --identity-weight.")
+        table = table.with_columns(identity_probs=class_probabilities(table.track_id, table.tracking_score,
+                                                                      len(names)))
+        has = True
+    if not has or identity_weight == 0:
+        return table.with_columns(identity_probs=np.zeros((len(table), 0), np.float32)), None, 0.0
+    c = table.identity_probs.shape[1]
+    return table, names[:c] + [f"class_{j}" for j in range(len(names), c)], \
+        0.5 if identity_weight is None else float(identity_weight)
+
+
 def iter_track_file(pred, out, *, tracker: str = "simple", max_tracks=None, window: int = 5, cost: str = "oks",
                     stitch: bool = False, min_track_length: int = 0, instances: str = "auto",
-                    overwrite: bool = False, cancel=None):
+                    overwrite: bool = False, cancel=None, identity_weight=None):
     """Generator form of :func:`track` (yields ProgressEvent, returns the TrackResult)."""
     from ..core.errors import PoseTrackError, TrackingError
     from ..core.io import load_dataset, save_dataset
@@ -85,10 +124,11 @@ def iter_track_file(pred, out, *, tracker: str = "simple", max_tracks=None, wind
                 f"({info.path}), which has only {info.n_frames} frames.",
                 path=pred, hint="The predictions do not belong to this video: relink the right video or re-run "
                 "inference.")
+    table, class_names, weight = _identity_inputs(ds, table, identity_weight, pred)
     cfg = TrackerConfig(tracker=tracker, cost=cost, window=window, max_tracks=max_tracks, stitch=stitch,
-                        min_track_length=min_track_length)
+                        min_track_length=min_track_length, identity_weight=weight)
     source = _frame_source(ds, pred) if tracker == "flow" else None
-    result = yield from iter_track(table, cfg, frame_source=source, cancel=cancel)
+    result = yield from iter_track(table, cfg, frame_source=source, cancel=cancel, class_names=class_names)
     setattr(ds, which, result.table)
     ds.track_names = result.track_names
     # keep the other table's ids pointing at valid names
@@ -122,7 +162,7 @@ def iter_track_file(pred, out, *, tracker: str = "simple", max_tracks=None, wind
 
 def track(pred, out, *, tracker: str = "simple", max_tracks=None, window: int = 5, cost: str = "oks",
           stitch: bool = False, min_track_length: int = 0, instances: str = "auto", overwrite: bool = False,
-          progress: bool = False):
+          progress: bool = False, identity_weight=None):
     """Track the instances of ``pred`` and write them with identities to ``out``.
 
     Returns the :class:`~napari_posetrack.core.tracking.TrackResult`.
@@ -131,7 +171,7 @@ def track(pred, out, *, tracker: str = "simple", max_tracks=None, window: int = 
 
     gen = iter_track_file(pred, out, tracker=tracker, max_tracks=max_tracks, window=window, cost=cost,
                           stitch=stitch, min_track_length=min_track_length, instances=instances,
-                          overwrite=overwrite)
+                          overwrite=overwrite, identity_weight=identity_weight)
     return drain(gen, desc="posetrack", show=progress)
 
 
@@ -140,7 +180,8 @@ def run(args) -> int:
 
     result = track(args.pred, args.out, tracker=args.tracker, max_tracks=args.max_tracks, window=args.window,
                    cost=args.cost, stitch=args.stitch, min_track_length=args.min_track_length,
-                   instances=args.instances, overwrite=args.overwrite, progress=not args.quiet)
+                   instances=args.instances, overwrite=args.overwrite, progress=not args.quiet,
+                   identity_weight=args.identity_weight)
     for w in result.warnings:
         print(f"posetrack track: warning: {w}", file=sys.stderr)
     print(f"{result.n_tracks} tracks over {len(result.table)} instances -> {args.out}")

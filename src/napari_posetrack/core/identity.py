@@ -26,7 +26,7 @@ from .errors import PoseTrackError
 
 __all__ = ["IdentityError", "IdentitySpec", "MIN_INSTANCES_PER_CLASS", "parse_identity_map", "identity_classes",
            "check_model_classes", "assign_identities", "identity_accuracy", "class_probabilities",
-           "align_classes", "score_identities"]
+           "align_classes", "align_class_probs", "score_identities"]
 
 #: fewest labeled instances a class needs to be learned at all
 MIN_INSTANCES_PER_CLASS = 5
@@ -281,6 +281,19 @@ def align_classes(track_id: np.ndarray, class_names, project_tracks=()) -> tuple
     check_model_classes(class_names, project_tracks)
     remap = np.asarray([project_tracks.index(c) for c in class_names] + [-1], np.int32)
     return remap[np.where((t >= 0) & (t < len(class_names)), t, -1)], project_tracks
+
+
+def align_class_probs(probs: np.ndarray, class_names, track_names) -> np.ndarray:
+    """Class probabilities (N, C) re-ordered as columns of ``track_names`` (the ``identity_probs`` column
+    of a pose table follows the track names): column ``j`` is the probability of track ``j``; NaN for a
+    track that is not one of the classes."""
+    probs = np.asarray(probs, np.float32).reshape(len(probs), -1)
+    class_names = [str(c) for c in class_names]
+    out = np.full((len(probs), len(track_names)), np.nan, np.float32)
+    for j, name in enumerate(str(t) for t in track_names):
+        if name in class_names and class_names.index(name) < probs.shape[1]:
+            out[:, j] = probs[:, class_names.index(name)]
+    return out
 
 
 def score_identities(gt, gt_names, pred, pred_names, *, threshold: float = 0.5) -> dict | None:

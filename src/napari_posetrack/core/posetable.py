@@ -14,6 +14,9 @@ column              dtype, shape         meaning
 ``track_id``        int32 (N,)           index into the track names, -1 = no track
 ``tracking_score``  float32 (N,)         tracker confidence (NaN if none)
 ``source``          uint8 (N,)           0 = user label, 1 = prediction
+``identity_probs``  float32 (N, C)       identity-model class probabilities: column ``j`` is
+                                         the probability that the instance is track ``j``;
+                                         C = 0 when there are none, NaN where unknown
 ==================  ===================  ================================================
 
 An occluded node keeps its coordinates (the labeller's best guess) and is distinct from a
@@ -34,7 +37,7 @@ __all__ = ["PoseTable", "COLUMNS", "UNLABELED", "VISIBLE", "OCCLUDED", "USER", "
 UNLABELED, VISIBLE, OCCLUDED = 0, 1, 2
 USER, PREDICTED = 0, 1
 
-#: column name -> (dtype, number of trailing axes: 0 = (N,), 1 = (N, K), 2 = (N, K, 2))
+#: column name -> (dtype, number of trailing axes: 0 = (N,), 1 = (N, K), 2 = (N, K, 2); -1 = (N, C), any C)
 COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "frame_idx": (np.dtype(np.int64), 0),
     "video_id": (np.dtype(np.int32), 0),
@@ -45,6 +48,7 @@ COLUMNS: dict[str, tuple[np.dtype, int]] = {
     "track_id": (np.dtype(np.int32), 0),
     "tracking_score": (np.dtype(np.float32), 0),
     "source": (np.dtype(np.uint8), 0),
+    "identity_probs": (np.dtype(np.float32), -1),
 }
 
 
@@ -61,8 +65,11 @@ class PoseTable:
     track_id: np.ndarray
     tracking_score: np.ndarray
     source: np.ndarray
+    identity_probs: np.ndarray | None = None
 
     def __post_init__(self):
+        if self.identity_probs is None:
+            self.identity_probs = np.zeros((np.shape(self.frame_idx)[0], 0), np.float32)
         for name, (dtype, _) in COLUMNS.items():
             setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
         self.validate()
@@ -86,6 +93,7 @@ class PoseTable:
         track_id=-1,
         tracking_score=None,
         source=USER,
+        identity_probs=None,
     ) -> "PoseTable":
         """Build a table from ``points`` (N, K, 2) and optional columns.
 
@@ -119,6 +127,7 @@ class PoseTable:
             track_id=col(track_id, -1, (n,), np.int32),
             tracking_score=col(tracking_score, np.nan, (n,), np.float32),
             source=col(source, USER, (n,), np.uint8),
+            identity_probs=None if identity_probs is None else np.asarray(identity_probs, np.float32).reshape(n, -1),
         )
 
     @classmethod
@@ -147,7 +156,11 @@ class PoseTable:
                     f"Cannot join pose tables with {k} and {t.n_nodes} nodes.",
                     hint="Map both onto one skeleton first (PoseTable.remap_nodes).",
                 )
-        return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in COLUMNS})
+        width = max(t.identity_probs.shape[1] for t in tables)  # narrower tables: NaN (unknown) columns
+        probs = [np.pad(t.identity_probs, ((0, 0), (0, width - t.identity_probs.shape[1])), constant_values=np.nan)
+                 for t in tables]
+        return cls(**{name: np.concatenate([getattr(t, name) for t in tables]) for name in COLUMNS
+                      if name != "identity_probs"}, identity_probs=np.concatenate(probs))
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
@@ -157,11 +170,13 @@ class PoseTable:
         k = self.points.shape[1]
         for name, (_, trailing) in COLUMNS.items():
             arr = getattr(self, name)
-            want = (n,) if trailing == 0 else (n, k) if trailing == 1 else (n, k, 2)
+            want = (n,) if trailing == 0 else (n, k) if trailing == 1 else (n, k, 2) if trailing == 2 else \
+                (n, arr.shape[1] if arr.ndim == 2 else -1)
             if arr.shape != want:
                 raise PoseTrackError(
                     f"Pose table column {name!r} has shape {arr.shape}, expected {want}.",
-                    hint="All columns need one row per instance.",
+                    hint="All columns need one row per instance (identity_probs: one row of class "
+                         "probabilities per instance).",
                 )
         if n and self.state.max(initial=0) > OCCLUDED:
             raise PoseTrackError(

@@ -202,6 +202,33 @@ def read_columns(root_group: zarr.Group, path: str, n_rows: int, names=None) -> 
     return dict(_each(one, arrays))
 
 
+#: (N, C) float columns whose width C may change between appends (the stored array widens; NaN = unknown)
+VARIABLE_WIDTH = ("identity_probs",)
+
+
+def _fit_widths(g, arrays: dict, columns: dict) -> dict:
+    """Columns of :data:`VARIABLE_WIDTH` made as wide as the stored array (which is widened, or created for a
+    group written before the column existed, when the new rows are wider); ``arrays`` is updated."""
+    out = dict(columns)
+    for name in VARIABLE_WIDTH:
+        if name not in out:
+            continue
+        value = np.asarray(out[name], np.float32)
+        value = value.reshape(value.shape[0], -1) if value.ndim != 2 else value
+        if name not in arrays:
+            rows = next(iter(arrays.values())).shape[0] if arrays else 0
+            arrays[name] = g.create_array(name, shape=(rows, value.shape[1]), dtype=np.float32,
+                                          chunks=(CHUNK_ROWS, max(1, value.shape[1])), compressors=_compressors(),
+                                          fill_value=np.nan, chunk_key_encoding={"name": "default", "separator": "."})
+        a = arrays[name]
+        if a.shape[1] < value.shape[1]:
+            a.resize((a.shape[0], value.shape[1]))
+        elif a.shape[1] > value.shape[1]:
+            value = np.pad(value, ((0, 0), (0, a.shape[1] - value.shape[1])), constant_values=np.nan)
+        out[name] = value
+    return out
+
+
 def append_columns(root_group: zarr.Group, path: str, n_committed: int, columns: dict[str, np.ndarray]) -> int:
     """Write ``columns`` as rows ``n_committed ...`` of group ``path``; return the new row count.
 
@@ -212,6 +239,7 @@ def append_columns(root_group: zarr.Group, path: str, n_committed: int, columns:
     """
     g = root_group[path]
     arrays = dict(g.arrays())
+    columns = _fit_widths(g, arrays, columns)
     m = None
     for name, value in columns.items():
         if name not in arrays:

@@ -18,6 +18,15 @@ Per frame:
    position) to the tracks not used in this frame, so that two animals never become 27
    tracks (*track reuse*). Detections left over when every track is taken (more instances
    than ``max_tracks`` in one frame) stay untracked (``-1``) and the frame is reported.
+
+With an identity model's class probabilities (``identity_weight`` W > 0, ``probs`` given to
+:meth:`OnlineTracker.step`), each track keeps a belief over the classes (a decaying sum of the
+log-probabilities of its detections) and the cost of steps 2 and 4 becomes
+``(1 - W) * pose cost + W * identity cost`` (the identity cost in units of ``max_cost`` for
+the ``centroid`` cost, which is in pixels), where the identity cost ``1 - sum_c p(c) q(c)`` is
+the probability that the detection (``p``) and the track (``q``) are different animals. A
+detection that looks like the other animal then does not take over a track just because it
+stands where that track was (two animals crossing).
 """
 
 from __future__ import annotations
@@ -69,6 +78,11 @@ class TrackerConfig:
         Kalman noise (pixels) of the constant-velocity model.
     gate : float
         Kalman gate on the squared Mahalanobis distance of the centroid (chi-square, 2 dof).
+    identity_weight : float
+        Weight W in [0, 1] of the identity cost against the pose cost (0 = poses only); used when
+        :meth:`OnlineTracker.step` gets class probabilities.
+    identity_memory : float
+        Decay per observation of a track's class evidence (0.9: about the last 10 detections count).
     """
 
     tracker: str = "simple"
@@ -88,6 +102,8 @@ class TrackerConfig:
     process_noise: float = 10.0
     measurement_noise: float = 10.0
     gate: float = 30.0
+    identity_weight: float = 0.0
+    identity_memory: float = 0.9
 
     def __post_init__(self):
         if self.max_tracks is not None and int(self.max_tracks) < 1:
@@ -96,6 +112,13 @@ class TrackerConfig:
         if int(self.window) < 1:
             raise ConfigError(f"window must be at least 1 frame, got {self.window}.", hint="Use --window 5.")
         get_cost(self.cost)  # raises for an unknown cost
+        if not 0.0 <= float(self.identity_weight) <= 1.0:
+            raise ConfigError(f"identity_weight (--identity-weight) must be between 0 and 1, got "
+                              f"{self.identity_weight}.",
+                              hint="0 = the poses decide alone, 1 = the identity model decides; 0.5 weighs both.")
+        if not 0.0 <= float(self.identity_memory) < 1.0:
+            raise ConfigError(f"identity_memory must be in [0, 1), got {self.identity_memory}.",
+                              hint="Use 0.9 (about the last 10 detections of a track count).")
 
     @property
     def gate_cost(self) -> float:
@@ -146,6 +169,8 @@ class OnlineTracker:
         self.tracks: dict[int, _Track] = {}
         self.history: deque = deque(maxlen=int(self.config.window))
         self.next_id = 0
+        #: class evidence of each track (decaying sum of log-probabilities), with identity probabilities
+        self.evidence: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ hooks
     def candidates(self, frame_idx: int, image) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +194,53 @@ class OnlineTracker:
         return centroids(self.tracks[track_id].points[None])[0]
 
     # ------------------------------------------------------------------ main step
-    def step(self, frame_idx: int, points: np.ndarray, image=None) -> tuple[np.ndarray, np.ndarray]:
+    # ------------------------------------------------------------------ identity
+    def identity_belief(self, track_ids, n_classes: int) -> np.ndarray:
+        """(T, C) class probabilities of tracks (uniform for a track with no evidence yet)."""
+        q = np.full((len(track_ids), n_classes), 1.0 / max(n_classes, 1))
+        for i, t in enumerate(track_ids):
+            ev = self.evidence.get(int(t))
+            if ev is not None and len(ev) == n_classes:
+                e = np.exp(ev - ev.max())
+                q[i] = e / e.sum()
+        return q
+
+    def identity_cost(self, probs: np.ndarray, track_ids) -> np.ndarray:
+        """(N, T) probability that detection i and track t are different animals: ``1 - p_i . q_t``."""
+        return 1.0 - probs @ self.identity_belief(track_ids, probs.shape[1]).T
+
+    def _mix(self, pose_cost: np.ndarray, probs, track_ids, unit: float = 1.0) -> np.ndarray:
+        """``(1 - W) * pose_cost + W * unit * identity cost`` (``inf`` pose costs stay ``inf``)."""
+        w = float(self.config.identity_weight)
+        if probs is None or w <= 0.0 or not pose_cost.size:
+            return pose_cost
+        mixed = (1.0 - w) * np.where(np.isfinite(pose_cost), pose_cost, 0.0) + w * unit * self.identity_cost(
+            probs, track_ids)
+        return np.where(np.isfinite(pose_cost), mixed, np.inf)
+
+    def _remember_identity(self, probs, out) -> None:
+        if probs is None or self.config.identity_weight <= 0.0:
+            return
+        logp = np.log(probs)
+        for r in np.flatnonzero(out >= 0):
+            t = int(out[r])
+            prev = self.evidence.get(t)
+            self.evidence[t] = logp[r] if prev is None or len(prev) != len(logp[r]) else \
+                self.config.identity_memory * prev + logp[r]
+
+    @staticmethod
+    def _clean_probs(probs, n: int):
+        """Class probabilities (N, C) as float64 in [1e-6, 1], NaN rows uniform; None stays None."""
+        if probs is None:
+            return None
+        p = np.asarray(probs, np.float64).reshape(n, -1)
+        if p.shape[1] == 0:
+            return None
+        unknown = ~np.isfinite(p).all(1)
+        p[unknown] = 1.0 / p.shape[1]
+        return np.clip(p, 1e-6, 1.0)
+
+    def step(self, frame_idx: int, points: np.ndarray, image=None, probs=None) -> tuple[np.ndarray, np.ndarray]:
         """Assign track ids to the detections of one frame.
 
         Parameters
@@ -179,6 +250,9 @@ class OnlineTracker:
             Detections (x, y), NaN for missing nodes.
         image : ndarray (H, W) or None
             The frame, for trackers with ``needs_images``.
+        probs : ndarray (N, C) or None
+            Identity-model class probabilities of the detections (NaN rows: unknown); they enter the
+            cost when ``config.identity_weight`` > 0.
 
         Returns
         -------
@@ -195,6 +269,7 @@ class OnlineTracker:
         score = np.zeros(n, np.float32)
         n_labeled = np.isfinite(points[..., 0]).sum(1) if n else np.zeros(0, int)
         usable = n_labeled >= max(1, cfg.min_new_track_points)
+        probs = self._clean_probs(probs, n) if cfg.identity_weight > 0 else None
         cand_ids, cand_pts = self.candidates(frame_idx, image)
         matched_tracks: set[int] = set()
         if n and len(cand_ids):
@@ -203,7 +278,8 @@ class OnlineTracker:
             sids = cand_ids[order]
             uniq, starts = np.unique(sids, return_index=True)
             per_track = np.minimum.reduceat(raw[:, order], starts, axis=1)  # (N, T)
-            per_track = self.gate(per_track, points, uniq)
+            unit = cfg.gate_cost if cfg.cost == "centroid" and np.isfinite(cfg.gate_cost) else 1.0  # pixels
+            per_track = self.gate(self._mix(per_track, probs, uniq, unit), points, uniq)
             rows, cols = hungarian(per_track, cfg.gate_cost)
             for r, c in zip(rows, cols):
                 out[r] = uniq[c]
@@ -211,7 +287,7 @@ class OnlineTracker:
                 matched_tracks.add(int(uniq[c]))
         left = np.flatnonzero((out < 0) & (n_labeled > 0))
         if len(left):
-            self._assign_left(left, points, out, matched_tracks, usable, score)
+            self._assign_left(left, points, out, matched_tracks, usable, score, probs)
         for r in np.flatnonzero(out >= 0):
             t = int(out[r])
             tr = self.tracks.get(t)
@@ -219,6 +295,7 @@ class OnlineTracker:
                 self.tracks[t] = _Track(frame_idx, points[r].copy())
             else:
                 tr.last_frame, tr.points, tr.n_seen = frame_idx, points[r].copy(), tr.n_seen + 1
+        self._remember_identity(probs, out)
         self.history.append((frame_idx, out.copy(), points))
         self.observe(frame_idx, image, points, out)
         return out, score
@@ -228,7 +305,7 @@ class OnlineTracker:
             return float(np.exp(-cost / 20.0))
         return float(np.clip(1.0 - cost, 0.0, 1.0))
 
-    def _assign_left(self, left, points, out, matched_tracks, usable, score) -> None:
+    def _assign_left(self, left, points, out, matched_tracks, usable, score, probs=None) -> None:
         cfg = self.config
         cap = cfg.max_tracks
         # start new tracks while under capacity (the best-supported detections first)
@@ -256,7 +333,10 @@ class OnlineTracker:
         det_c = centroids(points[left].astype(np.float64))
         trk_c = np.stack([self.reuse_position(t) for t in free]).astype(np.float64)
         d = np.sqrt(((det_c[:, None] - trk_c[None]) ** 2).sum(-1))
-        rows, cols = hungarian(np.where(np.isfinite(d), d, np.inf))
+        d = np.where(np.isfinite(d), d, np.inf)
+        if probs is not None and np.isfinite(d).any():  # distances in units of the farthest pair, then mixed
+            d = self._mix(d / max(float(d[np.isfinite(d)].max()), 1.0), probs[left], free)
+        rows, cols = hungarian(d)
         for r, c in zip(rows, cols):
             out[left[r]] = free[c]
             score[left[r]] = 0.0

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import TrackingError
 
-__all__ = ["IdentityTrackResult", "stitch_to_identities", "combine_identity_tracks"]
+__all__ = ["IdentityTrackResult", "stitch_to_identities", "combine_identity_tracks", "identity_disagreements"]
 
 
 @dataclass
@@ -119,3 +119,31 @@ def combine_identity_tracks(table, probs, *, weight: float = 0.5, flag_prob: flo
         msgs.append(f"the identity model disagrees with the track in {int(disagree.sum())} instance(s); they are "
                     "in the proofreading suspect queue (signal 'identity')")
     return IdentityTrackResult(out, tracklet_class, disagree, msgs)
+
+
+def identity_disagreements(table, probs=None, *, flag_prob: float = 0.9) -> np.ndarray:
+    """Rows (N,) bool whose appearance confidently names another animal than their track.
+
+    ``probs`` (N, C) default to ``table.identity_probs``, whose column ``j`` is track ``j`` (the
+    tracks are the identity classes, as :func:`combine_identity_tracks` and the identity predictors
+    leave them). Per frame, the instances get the classes the appearance alone prefers (Hungarian on
+    ``-log p``); a row is flagged where that class is not its track and has probability at least
+    ``flag_prob``. All False when there are no probabilities.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    probs = table.identity_probs if probs is None else np.asarray(probs, np.float64)
+    out = np.zeros(len(table), bool)
+    if probs.ndim != 2 or probs.shape[0] != len(table) or probs.shape[1] == 0:
+        return out
+    p = np.clip(np.nan_to_num(np.asarray(probs, np.float64), nan=0.0), 1e-9, 1.0)
+    known = np.isfinite(np.asarray(probs, np.float64)).any(1)
+    for _, _, rows in table.frame_groups():
+        rows = rows[known[rows]]
+        if not len(rows):
+            continue
+        ri, ki = linear_sum_assignment(-np.log(p[rows]))
+        for r, k in zip(rows[ri], ki):
+            t = int(table.track_id[r])
+            out[r] = t >= 0 and k != t and p[r, k] >= flag_prob
+    return out

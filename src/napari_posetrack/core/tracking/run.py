@@ -69,12 +69,16 @@ class TrackResult:
         extra instances are left untracked).
     warnings : list of str
         Human-readable notes (over-capacity frames, culled tracks, ...).
+    identity_disagree : ndarray (N,) bool or None
+        With identity probabilities: rows whose appearance confidently names another animal than
+        their track (the proofreading ``identity`` suspect signal); None without.
     """
 
     table: PoseTable
     track_names: list[str]
     over_capacity: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     warnings: list[str] = field(default_factory=list)
+    identity_disagree: np.ndarray | None = None
 
     @property
     def n_tracks(self) -> int:
@@ -89,7 +93,7 @@ def _frames_text(frames: np.ndarray, limit: int = 10) -> str:
 
 
 def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_source: Callable | None = None,
-               cancel: CancelToken | None = None, report_every: int = 200,
+               cancel: CancelToken | None = None, report_every: int = 200, class_names=None,
                **kwargs) -> Generator[ProgressEvent, None, TrackResult]:
     """Assign track ids to every instance of ``table``, frame by frame.
 
@@ -104,6 +108,11 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
         needed by trackers with ``needs_images`` (``flow``).
     cancel : CancelToken, optional
         Checked between frames; a cancelled run raises :class:`~..progress.Cancelled`.
+    class_names : list of str, optional
+        Names of the columns of ``table.identity_probs`` (an identity model's classes). With
+        ``config.identity_weight`` > 0 the probabilities are a cost term of the online tracker; with
+        it or with ``class_names`` the tracklets are then named after the classes
+        (:func:`.identity.combine_identity_tracks`, same weight): the result's tracks are the classes.
 
     Yields
     ------
@@ -136,6 +145,18 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
             hint=f"Pass --max-tracks {int(np.median(counts))} (or more) if that many animals are in the video.",
         )
     n_frames_total = len(counts)
+    probs = None
+    has_probs = table.identity_probs.shape[1] >= 2 and bool(np.isfinite(table.identity_probs).any())
+    if cfg.identity_weight > 0 and not has_probs:
+        raise TrackingError(
+            f"--identity-weight {cfg.identity_weight:g} needs identity-model class probabilities, and these "
+            f"{len(table)} instances have {'none' if table.identity_probs.shape[1] == 0 else 'no usable ones'}.",
+            hint="Predict with an identity model (posetrack train --model topdown-id), or track without "
+                 "--identity-weight.")
+    if has_probs and (cfg.identity_weight > 0 or class_names):
+        probs = table.identity_probs
+        class_names = [str(c) for c in (class_names or [])][:probs.shape[1]]
+        class_names += [f"class_{j}" for j in range(len(class_names), probs.shape[1])]
     track_id = np.full(len(table), -1, np.int64)
     score = np.zeros(len(table), np.float32)
     over: list[tuple[int, int]] = []
@@ -162,7 +183,8 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
                     hint="The predictions do not belong to this video; relink the video or re-run inference.",
                 )
             image = reader[fidx]
-        ids, sc = tracker.step(fidx, table.points[rows], image)
+        ids, sc = tracker.step(fidx, table.points[rows], image,
+                               None if probs is None or cfg.identity_weight <= 0 else probs[rows])
         track_id[rows] = np.where(ids >= 0, ids + (id_offset if online.max_tracks is None else 0), -1)
         score[rows] = sc
         if cfg.max_tracks is not None and len(rows) > cfg.max_tracks:
@@ -187,10 +209,19 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
         out, n_culled = cull_short_tracks(out, cfg.min_track_length)
         if n_culled:
             warnings.append(f"{n_culled} tracks shorter than {cfg.min_track_length} instances were removed.")
-    out = compact_track_ids(out)
-    n = int(out.track_id.max(initial=-1)) + 1
-    yield ProgressEvent("track", n_frames_total, n_frames_total, {"tracks": n})
-    return TrackResult(out, [f"track_{i}" for i in range(n)], over_arr, warnings)
+    disagree = None
+    if probs is not None:  # tracklets named after the classes; the tracks are the classes
+        from .identity import combine_identity_tracks
+
+        comb = combine_identity_tracks(out, probs, weight=cfg.identity_weight)
+        out, disagree = out.with_columns(track_id=comb.track_id), comb.disagree
+        warnings += comb.messages
+        names = list(class_names)
+    else:
+        out = compact_track_ids(out)
+        names = [f"track_{i}" for i in range(int(out.track_id.max(initial=-1)) + 1)]
+    yield ProgressEvent("track", n_frames_total, n_frames_total, {"tracks": len(names)})
+    return TrackResult(out, names, over_arr, warnings, disagree)
 
 
 def track_table(table: PoseTable, config: TrackerConfig | None = None, **kwargs) -> TrackResult:
