@@ -188,9 +188,33 @@ def mouse(args, out: Path):
     table, _ = predict_ours(d, test_fs, ds.skeleton.n_nodes, 1)
     m = summarise(te.labels, table, ds.skeleton.node_names)
     rows = [row("mouse", "single (ours)", args.mouse_minutes, m, r["cpu_s"], r["steps"])]
+    if not args.skip_anchor:
+        rows += mouse_anchor(args, out, tr, te)
     print_table(rows, f"mouse-openfield single-instance: 40 training frames, {len(test_fs)} test frames")
     (out / "results_mouse.json").write_text(json.dumps(rows, default=float, indent=1))
     return rows
+
+
+def mouse_anchor(args, out: Path, tr, te) -> list:
+    """sleap-nn's own automatic single-instance config on the same 40 frames and CPU time, scored on the 76."""
+    import sleap_io as sio
+
+    from napari_posetrack.core.io import save_dataset
+    from napari_posetrack.core.io.sleap_convert import labels_to_dataset
+
+    d = out / "anchor_mouse"
+    d.mkdir(parents=True, exist_ok=True)
+    train_file = save_dataset(tr, d / "mouse_train.pkg.slp", "pkg.slp", overwrite=True)
+    test_file = save_dataset(te, d / "mouse_test.pkg.slp", "pkg.slp", overwrite=True)
+    print(f"== sleap-nn single, {args.mouse_minutes:g} CPU-min", flush=True)
+    r = tf.run_anchor("single", args.mouse_minutes * 60, d, args.threads, None, train_file, auto=True,
+                      test_path=test_file, max_instances=1)
+    if r["table"] is None:
+        print("   sleap-nn produced no predictions", flush=True)
+        return []
+    test_labels = labels_to_dataset(sio.load_slp(str(test_file))).labels
+    m = summarise(test_labels, r["table"], te.skeleton.node_names)
+    return [row("mouse", "sleap-nn single", args.mouse_minutes, m, r["cpu_s"], -1)]
 
 
 def main(argv=None) -> int:

@@ -169,6 +169,9 @@ g = ConfigGenerator.from_slp(tr1).auto(view="top").max_epochs(10000)
 if kind == "topdown":
     g.pipeline("centered_instance")
     cfgs = {"centroid": g.build_centroid(), "centered_instance": g.build_centered_instance()}
+elif kind == "single":
+    g.pipeline("single_instance")
+    cfgs = {"single_instance": g.build()}
 else:
     g.pipeline("bottomup")
     cfgs = {"bottomup": g.build()}
@@ -233,7 +236,8 @@ def _wait_cpu(p, cpu_budget: float, wall_cap: float) -> float:
     return used
 
 
-def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file, auto: bool = False):
+def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file, auto: bool = False, test_path=None,
+               max_instances: int = 3):
     """Train sleap-nn until it used ``cpu_seconds`` CPU time, predict three_flies; ``auto`` keeps sleap-nn's own
     automatic config (the defaults a sleap-nn user gets) instead of our matched settings."""
     import sleap_io as sio
@@ -248,7 +252,7 @@ def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file, auto: bool 
                            check=True,
                            capture_output=True, text=True).stdout.split()
     t0 = time.time()
-    share = {"centroid": 0.4, "centered_instance": 0.6, "bottomup": 1.0}
+    share = {"centroid": 0.4, "centered_instance": 0.6, "bottomup": 1.0, "single_instance": 1.0}
     cpu_used = 0.0
     for name in names:
         budget = cpu_seconds * share[name]
@@ -260,8 +264,8 @@ def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file, auto: bool 
     train_s = time.time() - t0
     pred_path = d / "pred.slp"
     t1 = time.time()
-    cmd = [ANCHOR_PYTHON, *SLEAP_NN, "track", "--data_path", str(DATA / "three_flies.slp"), "-o", str(pred_path),
-           "-d", "cpu", "--only_labeled_frames", "-n", "3"]
+    cmd = [ANCHOR_PYTHON, *SLEAP_NN, "track", "--data_path", str(test_path or DATA / "three_flies.slp"), "-o",
+           str(pred_path), "-d", "cpu", "--only_labeled_frames", "-n", str(max_instances)]
     for name in names:
         cmd += ["-m", str(d / name)]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
