@@ -224,7 +224,8 @@ class TrainConfig(_Section):
     max_minutes: float = _f(0.0, "Stop after this many minutes (0 = no time limit).", min=0.0)
     time_clock: str = _f("wall", "Clock of max_minutes: wall time, or CPU time of this process (all threads).",
                          choices=("wall", "cpu"))
-    steps_per_epoch: int = _f(0, "Batches per epoch; 0 = one pass over the training frames (at least 50).",
+    steps_per_epoch: int = _f(0, "Batches per epoch; 0 = one pass over the training frames (at least 10 steps; "
+                              "50 with a time limit, so that the epochs limit does not end it early).",
                               min=0)
     batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)
     learning_rate: float = _f(5e-3, "Adam learning rate (peak, after warm-up). 5e-3 suits the normalised backbones "

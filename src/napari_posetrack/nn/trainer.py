@@ -313,7 +313,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     edges = [tuple(e) for e in cfg.skeleton.get("edges", [])]
     flip_perm = frames.flip_permutation
     n_train = len(train_s)
-    steps = tc.steps_per_epoch or max(MIN_EPOCH_STEPS, math.ceil(n_train / tc.batch_size))
+    steps = tc.steps_per_epoch or max(MIN_EPOCH_STEPS if tc.max_minutes else 10, math.ceil(n_train / tc.batch_size))
     clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
     budget_start = clock()
     deadline = budget_start + tc.max_minutes * 60 if tc.max_minutes else math.inf
@@ -444,8 +444,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     return result
 
 
-#: an epoch is one pass over the training samples, but at least this many steps: with 40 labeled frames
-#: (10 batches) the default 100 epochs would end a time-budgeted run long before its budget
+#: with a time budget, an epoch is one pass over the training samples but at least this many steps: with 40
+#: labeled frames (10 batches) the default 100 epochs would end the run long before its budget
 MIN_EPOCH_STEPS = 50
 #: at most about this share of the training time goes to pose validation between epochs
 EVAL_SHARE = 0.1
