@@ -122,3 +122,53 @@ def test_two_flies_has_classes_F_and_M():
     spec = identity_classes(ds)
     assert spec.class_names == ["F", "M"]
     assert spec.counts == {"F": 128, "M": 128}
+
+
+def _predicted_with_probs():
+    from napari_posetrack.core.posetable import PREDICTED
+
+    ds = _two_animals(4)
+    probs = np.array([[0.9, 0.1], [0.2, 0.8]] * 4, np.float32)
+    probs[5] = np.nan  # unknown
+    ds.predictions = ds.labels.with_columns(source=np.full(8, PREDICTED), identity_probs=probs,
+                                            tracking_score=np.nan_to_num(probs, nan=0.0).max(1))
+    ds.labels = ds.labels.take(np.arange(2))
+    return ds, probs
+
+
+def test_class_probabilities_survive_the_store_and_the_flat_csv(tmp_path):
+    from napari_posetrack.core.io.flat_csv import load_flat_csv, save_flat_csv
+    from napari_posetrack.core.store import ProjectStore
+
+    ds, probs = _predicted_with_probs()
+    st = ProjectStore.create(tmp_path / "p.posetrack.zarr", ds.skeleton, ds.videos, track_names=ds.track_names)
+    st.save(ds)
+    st.close()
+    back = ProjectStore.open(tmp_path / "p.posetrack.zarr", "r").load()
+    np.testing.assert_array_equal(back.predictions.identity_probs, probs)
+    assert back.labels.identity_probs.shape == (2, 0)
+    save_flat_csv(ds, tmp_path / "p.csv")
+    csv = load_flat_csv(tmp_path / "p.csv")
+    assert csv.track_names == ["F", "M"]
+    np.testing.assert_array_equal(csv.predictions.identity_probs, probs)
+    assert np.isnan(csv.labels.identity_probs).all()  # user labels have none
+
+
+def test_name_predictions_puts_the_classes_on_the_project_tracks():
+    from napari_posetrack.core.identity_commands import identity_rows_text, name_predictions
+
+    ds, probs = _predicted_with_probs()
+    table = ds.predictions
+    same, names = name_predictions(table, ["F", "M"], [])
+    assert names == ["F", "M"] and same.track_id.tolist() == table.track_id.tolist()
+    # a project whose tracks are the classes in another order, plus one more: columns follow its tracks
+    moved, names = name_predictions(table, ["F", "M"], ["M", "X", "F"])
+    assert names == ["M", "X", "F"]
+    assert moved.track_id.tolist() == [2, 0] * 4
+    np.testing.assert_array_equal(moved.identity_probs[:, 0], probs[:, 1])
+    np.testing.assert_array_equal(moved.identity_probs[:, 2], probs[:, 0])
+    assert np.isnan(moved.identity_probs[:, 1]).all()
+    with pytest.raises(IdentityError, match="would be new identities"):
+        name_predictions(table, ["F", "M"], ["F", "female"])
+    assert identity_rows_text(table, [0, 1], ["F", "M"]) == ["F 0.90 (M 0.10)", "M 0.80 (F 0.20)"]
+    assert identity_rows_text(table, [5], ["F", "M"]) == ["M ?"]

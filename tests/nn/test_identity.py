@@ -130,7 +130,10 @@ def test_topdown_id_learns_who_is_who(trained):
                 correct += int(p.track_id[j] == gt.track_id[i])
     # the tiny centroid model misses some animals; the identity of those it finds must be right
     assert total >= 14 and correct / total >= 0.9, (correct, total)
-    assert np.nanmin(table.tracking_score) > 0.0 and pred.last_probs.shape == (len(table), 2)
+    assert np.nanmin(table.tracking_score) > 0.0 and table.identity_probs.shape == (len(table), 2)
+    np.testing.assert_allclose(table.identity_probs.sum(1), 1.0, atol=1e-5)
+    chosen = table.identity_probs[np.arange(len(table)), table.track_id]
+    np.testing.assert_allclose(chosen, table.tracking_score, atol=1e-6)
 
 
 def test_predict_names_tracks_and_eval_scores_identity(trained, tmp_path):
@@ -189,3 +192,72 @@ def test_labels_without_track_names_train_nothing(tmp_path):
     with pytest.raises(IdentityError, match="no track names"):
         train(ds, "topdown-id", tmp_path / "m", overrides=FAST, show_progress=False)
     assert not (tmp_path / "m").exists()
+
+
+def _identity_echo_stages(centroid_shift: int):
+    """Echo top-down stages whose crop model also has an ``identity`` head: class 'A' when the crop centre is
+    bright (the animal is centred), 'B' otherwise; the centroid model lands ``centroid_shift`` px right of the
+    animal, and the crop model is best at the crop centre (so the crop is re-centred). Crop forwards are
+    counted."""
+    from napari_posetrack.core.skeleton import Skeleton
+    from napari_posetrack.nn.inference.toy import echo_stages
+
+    sk = Skeleton.from_names(["thorax", "tail"], [("thorax", "tail")])
+    stages = echo_stages("topdown", sk, crop_size=32)
+    for name in stages:
+        stages[name][1]["model"].update(anchor_node="thorax", heading_node="")
+    echo_c, cfg_c = stages["centroid"]
+    echo_i, cfg_i = stages["centered_instance"]
+    cfg_i["data"]["identity_classes"] = ["A", "B"]
+
+    class OffCentroid(torch.nn.Module):
+        in_channels = 1
+
+        def forward(self, x):
+            out = echo_c(x)
+            out["centroids"] = torch.roll(out["centroids"], centroid_shift, dims=-1)
+            return out
+
+    class CropWithIdentity(torch.nn.Module):
+        in_channels = 1
+        crops = 0
+
+        def forward(self, x):
+            type(self).crops += len(x)
+            out = echo_i(x)
+            h, w = out["confmaps"].shape[-2:]
+            yy, xx = torch.meshgrid(torch.arange(h) - (h - 1) / 2, torch.arange(w) - (w - 1) / 2, indexing="ij")
+            out["confmaps"] = out["confmaps"] * torch.exp(-(xx ** 2 + yy ** 2) / (2 * 4.0 ** 2))
+            centre = x[:, 0, h // 2 - 1:h // 2 + 1, w // 2 - 1:w // 2 + 1].mean(dim=(1, 2))
+            logits = torch.stack([10.0 * centre, torch.full_like(centre, 5.0)], 1)
+            out["identity"] = logits[:, :, None, None]
+            return out
+
+    stages["centroid"] = (OffCentroid(), cfg_c)
+    stages["centered_instance"] = (CropWithIdentity(), cfg_i)
+    return stages, CropWithIdentity
+
+
+@pytest.mark.parametrize("recenter", [False, True])
+def test_identity_comes_from_the_crop_whose_pose_is_kept_with_no_extra_pass(recenter):
+    """The identity is read from the crop model's own pass: from the re-centred crop when that pose is kept,
+    from the first crop otherwise, and the identity predictor runs exactly the crops the top-down one does."""
+    from napari_posetrack.nn.identity_predict import TopDownIdentityPredictor
+    from napari_posetrack.nn.inference.predictors import PredictorSettings, TopDownPredictor
+    from napari_posetrack.nn.inference.toy import blob_frames
+
+    truth = np.array([40.0, 50.0])
+    frames = blob_frames(truth.reshape(1, 1, 1, 2), 100, 100, sigma=3.0)
+    settings = dict(recenter=recenter, peak_threshold=0.05, centroid_threshold=0.05)
+    stages, crop_model = _identity_echo_stages(6)
+    pred = TopDownIdentityPredictor(stages, torch.device("cpu"), PredictorSettings(**settings))
+    tab = pred.predict_frames(frames)
+    n_id = crop_model.crops
+    assert len(tab) == 1 and tab.identity_probs.shape == (1, 2)
+    # re-centred on the animal: the crop centre is bright -> 'A'; the first, 6 px-off crop -> 'B'
+    assert int(tab.track_id[0]) == (0 if recenter else 1)
+    assert float(tab.tracking_score[0]) == pytest.approx(float(tab.identity_probs[0].max()), abs=1e-6)
+    stages, crop_model = _identity_echo_stages(6)
+    plain = TopDownPredictor(stages, torch.device("cpu"), PredictorSettings(**settings)).predict_frames(frames)
+    assert crop_model.crops == n_id == (2 if recenter else 1)  # no crop pass for the identity alone
+    np.testing.assert_array_equal(plain.points, tab.points)  # the poses are the top-down ones

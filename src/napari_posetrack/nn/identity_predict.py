@@ -1,19 +1,20 @@
-"""Predictor of a multi-class top-down model: poses as top-down, then a named identity per instance.
+"""Predictor of a multi-class top-down model: poses as top-down, and a named identity per instance.
 
-After the ordinary top-down pass (:class:`~napari_posetrack.nn.inference.predictors.TopDownPredictor`),
-each kept instance is cropped again around its predicted anchor (rotated heading-up when the
-model is aligned, exactly as in training) and the centred-instance network's ``identity``
-head gives its class probabilities. Within a frame, classes are assigned by Hungarian
-matching on those probabilities (:func:`napari_posetrack.core.identity.assign_identities`),
-so no two instances share a class. In the pose table the instance's ``track_id`` is its
-class (the track names are the classes, :attr:`TopDownIdentityPredictor.class_names`) and
-its ``tracking_score`` is the probability of that class; the full probabilities of the
-rows of the last :meth:`to_table` call are in :attr:`TopDownIdentityPredictor.last_probs`.
+The centred-instance network of a ``topdown-id`` model has an ``identity`` head next to its
+confidence maps, so the crop pass that predicts an instance's pose also gives its class
+probabilities: :class:`TopDownIdentityPredictor` reads them through the
+:meth:`~napari_posetrack.nn.inference.topdown.TopDownPredictor._crop_extra` hook, and they follow
+the crop whose pose is kept (the turned-round try of an unsure heading, or the re-centred crop).
+No crop is run only for the identity.
+
+Within a frame, classes are assigned by Hungarian matching on those probabilities
+(:func:`napari_posetrack.core.identity.assign_identities`), so no two instances share a class.
+In the pose table the instance's ``track_id`` is its class (the track names are the classes,
+:attr:`TopDownIdentityPredictor.class_names`), its ``tracking_score`` the probability of that
+class, and ``identity_probs`` (N, C) the whole probability vector, one column per class.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -44,71 +45,36 @@ class TopDownIdentityPredictor(TopDownPredictor):
         if self.settings.filters.max_instances is None:
             # known animals: at most one instance per class in a frame
             self.settings.filters.max_instances = len(self.class_names)
-        self.last_probs = np.zeros((0, len(self.class_names)), np.float32)
 
     @property
     def track_names(self) -> list:
         return list(self.class_names)
 
-    def identity_probs(self, frames_u8, per_frame_points) -> list:
-        """Class probabilities (I, C) of each frame's instances (points (I, K, 2) frame px)."""
-        import torch
-
-        from .align import crop_affine, heading_angles, node_index, sample_crops
-        from .data import anchor_points
+    def _crop_extra(self, out):
         from .identity import identity_logits
 
-        st = self.stages["centered_instance"]
-        c = len(self.class_names)
-        names = self.skeleton.node_names
-        anchor = node_index(st.cfg.model.anchor_node, names)
-        heading = node_index(st.cfg.model.heading_node, names)
-        out = [np.full((len(p), c), 1.0 / c, np.float32) for p in per_frame_points]
-        b, axy, alpha, where = [], [], [], []
-        for i, p in enumerate(per_frame_points):
-            if not len(p):
-                continue
-            a = anchor_points(np.asarray(p, np.float32), anchor)
-            phi = heading_angles(a, p[:, heading]) if heading is not None else np.full(len(p), np.nan)
-            for j in range(len(p)):
-                if np.isfinite(a[j]).all():
-                    b.append(i)
-                    axy.append(a[j])
-                    alpha.append(phi[j] + math.pi / 2 if np.isfinite(phi[j]) else 0.0)
-                    where.append((i, j))
-        if not b:
-            return out
-        frames, fscale, n_in = self.crop_source(frames_u8)
-        dev = frames.device
-        A = crop_affine(torch.as_tensor(np.asarray(axy), dtype=torch.float32, device=dev),
-                        torch.as_tensor(alpha, dtype=torch.float32, device=dev), n_in, st.scale)
-        bt = torch.as_tensor(b, dtype=torch.long, device=dev)
-        probs = []
-        step = max(1, self.settings.crop_batch)
-        for lo in range(0, len(b), step):
-            crops = sample_crops(frames, bt[lo:lo + step], A[lo:lo + step], n_in, fscale)
-            probs.append(identity_logits(st.forward(crops)["identity"]).softmax(-1).cpu().numpy())
-        probs = np.concatenate(probs)
-        for (i, j), pr in zip(where, probs):
-            out[i][j] = pr
-        return out
+        return identity_logits(out["identity"]).softmax(-1)
 
-    def run_batch(self, frames_u8):
-        res = super().run_batch(frames_u8)
-        probs = self.identity_probs(frames_u8, [p for p, _ in res])
-        fr = FrameResults(res)
-        fr.identity = [(assign_identities(pr), pr) for pr in probs]
+    def _per_frame(self, pts, val, b, n, extra):
+        c = len(self.class_names)
+        fr = FrameResults()
+        fr.identity = []
+        for i in range(n):
+            sel = b == i
+            p, v, keep = self._filter_index(pts[sel], val[sel])
+            probs = extra[sel][keep] if extra is not None else np.full((len(keep), c), 1.0 / max(c, 1), np.float32)
+            probs = np.asarray(probs, np.float32).reshape(-1, c)
+            fr.append((p[keep], v[keep]))
+            fr.identity.append((assign_identities(probs), probs))
         return fr
 
     def to_table(self, results, frame_idx, video_id: int = 0) -> PoseTable:
         table = super().to_table(results, frame_idx, video_id)
+        c = len(self.class_names)
         ident = getattr(results, "identity", None)
         if ident is None or not len(table):
-            self.last_probs = np.zeros((len(table), len(self.class_names)), np.float32)
-            return table
-        classes = np.concatenate([c for c, _ in ident]).astype(np.int32)
-        probs = np.concatenate([p for _, p in ident]).astype(np.float32).reshape(-1, len(self.class_names))
-        self.last_probs = probs
+            return table.with_columns(identity_probs=np.full((len(table), c), np.nan, np.float32))
+        classes = np.concatenate([k for k, _ in ident]).astype(np.int32)
+        probs = np.concatenate([p for _, p in ident]).astype(np.float32).reshape(-1, c)
         chosen = np.where(classes >= 0, probs[np.arange(len(classes)), np.clip(classes, 0, None)], np.nan)
-        return table.with_columns(track_id=classes, tracking_score=chosen.astype(np.float32))
-
+        return table.with_columns(track_id=classes, tracking_score=chosen.astype(np.float32), identity_probs=probs)

@@ -16,6 +16,8 @@ Columns, in order:
 ``instance_score``  instance confidence (empty for user labels)
 ``tracking_score``  tracker confidence (empty if none)
 ``source``          ``user`` or ``predicted``
+``identity:NAME``   only with identity-model predictions: the class probability of track
+                    ``NAME``, one column per track (empty where unknown)
 ==================  ==========================================================
 
 Reading it back gives the same pose tables, track names and node names (edges are not kept).
@@ -61,7 +63,7 @@ def dataset_to_frame(dataset: PoseDataset, *, video: int | None = None):
     rep = lambda a: np.repeat(a, k)  # noqa: E731
     labeled = table.state > 0
     xy = np.where(labeled[..., None], table.points, np.nan)
-    return pd.DataFrame({
+    cols = {
         "video_id": rep(table.video_id),
         "video": rep(np.array([paths[v] if v < len(paths) else "" for v in table.video_id], dtype=object)),
         "frame_idx": rep(table.frame_idx),
@@ -76,7 +78,11 @@ def dataset_to_frame(dataset: PoseDataset, *, video: int | None = None):
         "instance_score": rep(table.instance_score),
         "tracking_score": rep(table.tracking_score),
         "source": rep(np.array([_SOURCE_NAMES[int(s)] for s in table.source], dtype=object)),
-    }, columns=FLAT_COLUMNS)
+    }
+    probs = table.identity_probs  # identity models: one column per track, after the fixed columns
+    extra = [f"identity:{names[j] if j < len(names) else j}" for j in range(probs.shape[1])]
+    cols.update({name: rep(probs[:, j]) for j, name in enumerate(extra)})
+    return pd.DataFrame(cols, columns=FLAT_COLUMNS + extra)
 
 
 def save_flat_csv(dataset: PoseDataset, path: Path, *, video: int | None = None) -> None:
@@ -129,6 +135,7 @@ def load_flat_csv(path: Path) -> PoseDataset:
         tracking_score=first["tracking_score"].to_numpy(np.float32),
         track_id=first["track_id"].to_numpy(np.int32),
         source=(first["source"].astype(str).to_numpy() == "predicted").astype(np.uint8),
+        identity_probs=first[[c for c in df.columns if str(c).startswith("identity:")]].to_numpy(np.float32),
     )
     return PoseDataset(
         skeleton=Skeleton.from_names(nodes, name=Path(path).stem),

@@ -260,11 +260,16 @@ class Predictor:
         raise NotImplementedError
 
     def _filtered(self, points, node_scores):
+        points, node_scores, keep = self._filter_index(points, node_scores)
+        return points[keep], node_scores[keep]
+
+    def _filter_index(self, points, node_scores):
+        """``(points, node_scores, keep)``: the instances the filters keep (``keep`` indexes the inputs)."""
         points = np.asarray(points, np.float32).reshape(-1, self.n_nodes, 2)
         node_scores = np.asarray(node_scores, np.float32).reshape(-1, self.n_nodes)
         node_scores = np.where(np.isfinite(points).all(-1), node_scores, np.nan)
         keep = filter_instances(points, node_scores, instance_scores(node_scores), self.settings.filters)
-        return points[keep], node_scores[keep]
+        return points, node_scores, keep
 
     def to_table(self, results, frame_idx, video_id: int = 0) -> PoseTable:
         """Rows for the per-frame results of :meth:`run_batch`."""

@@ -81,8 +81,19 @@ class TopDownPredictor(Predictor):
             keep[kept] = True
         return b[keep], axy[keep], aval[keep], phi[keep], conf[keep]
 
+    def _crop_extra(self, out):
+        """Hook: what else a subclass reads from the centred-instance outputs ``out`` of a batch of crops, as a
+        tensor (B, E) that follows the crop whose pose is kept (the identity predictor's class probabilities);
+        None (the default) for nothing."""
+        return None
+
     def _crop_predict(self, frames, b, A, n_in, frame_scale=1.0):
         """Centred-instance predictions on crops (M,) given by affine maps A: frame px points (M, K, 2), scores."""
+        pts, val, _ = self._crop_run(frames, b, A, n_in, frame_scale)
+        return pts, val
+
+    def _crop_run(self, frames, b, A, n_in, frame_scale=1.0):
+        """:meth:`_crop_predict` plus the :meth:`_crop_extra` of each crop (M, E), or None."""
         import torch
 
         from ..align import points_from_crop, sample_crops
@@ -91,6 +102,7 @@ class TopDownPredictor(Predictor):
         st = self.stages["centered_instance"]
         pts = torch.zeros((len(b), self.n_nodes, 2), device=frames.device)
         val = torch.zeros((len(b), self.n_nodes), device=frames.device)
+        extra = None
         step = max(1, self.settings.crop_batch)
         for lo in range(0, len(b), step):
             sl = slice(lo, lo + step)
@@ -101,13 +113,18 @@ class TopDownPredictor(Predictor):
                                   self.settings.refine)
             pts[sl] = points_from_crop(xy * st.stride, A[sl])
             val[sl] = v
-        return pts, val
+            e = self._crop_extra(out)
+            if e is not None:
+                if extra is None:
+                    extra = torch.zeros((len(b), e.shape[1]), dtype=e.dtype, device=frames.device)
+                extra[sl] = e
+        return pts, val, extra
 
-    def _recenter(self, frames, b, A, pts, val, n_in, fscale):
+    def _recenter(self, frames, b, A, pts, val, n_in, fscale, extra=None):
         """Second crop pass where the crop model puts the anchor node (or, aligned, the heading) clearly away
         from where the centroid model said: the crop is re-centred on the predicted anchor (and turned to the
         predicted heading) and predicted again; the better-scoring pose of the two is kept. The centroid model
-        is coarse (its input is a fraction of the frame), the crop model is not."""
+        is coarse (its input is a fraction of the frame), the crop model is not. Returns ``(pts, val, extra)``."""
         import math
 
         import torch
@@ -117,7 +134,7 @@ class TopDownPredictor(Predictor):
         st = self.stages["centered_instance"]
         ai, hi = self.anchor_index, self.heading_index
         if ai is None or not len(b):
-            return pts, val
+            return pts, val, extra
         anc = pts[:, ai]
         ok = torch.isfinite(anc).all(1) & (torch.nan_to_num(val[:, ai], nan=0.0) >= self.settings.peak_threshold)
         centre = A[:, :, 2] + A[:, :, :2].sum(-1) * (n_in - 1) / 2.0  # frame px of the crop centre
@@ -138,11 +155,11 @@ class TopDownPredictor(Predictor):
             alpha = angle - math.pi / 2
         redo = (ok & moved).nonzero(as_tuple=True)[0]
         if not len(redo):
-            return pts, val
+            return pts, val, extra
         A2 = crop_affine(anc[redo].float(), alpha[redo].float(), n_in, st.scale)
-        p2, v2 = self._crop_predict(frames, b[redo], A2, n_in, fscale)
-        _keep_better(pts, val, redo, p2, v2, ties_to_new=True)
-        return pts, val
+        p2, v2, e2 = self._crop_run(frames, b[redo], A2, n_in, fscale)
+        _keep_better(pts, val, redo, p2, v2, ties_to_new=True, extra=extra, e2=e2)
+        return pts, val, extra
 
     def crop_source(self, frames_u8):
         """Frames as the crop model samples them: channels converted, [0, 1], shrunk with antialiasing when the
@@ -173,23 +190,28 @@ class TopDownPredictor(Predictor):
         alpha = torch.where(torch.isfinite(phi), phi + math.pi / 2, torch.zeros_like(phi)) if aligned else \
             torch.zeros(len(b), device=frames.device)
         A = crop_affine(axy.float(), alpha, n_in, st.scale)
-        pts, val = self._crop_predict(frames, b, A, n_in, fscale)
+        pts, val, extra = self._crop_run(frames, b, A, n_in, fscale)
         if aligned:  # an unsure heading may point backwards: also try the crop turned round, keep the better
             unsure = (conf < self.settings.heading_check).nonzero(as_tuple=True)[0]
             if len(unsure):
                 A2 = crop_affine(axy[unsure].float(), alpha[unsure] + math.pi, n_in, st.scale)
-                p2, v2 = self._crop_predict(frames, b[unsure], A2, n_in, fscale)
-                _keep_better(pts, val, unsure, p2, v2)
+                p2, v2, e2 = self._crop_run(frames, b[unsure], A2, n_in, fscale)
+                _keep_better(pts, val, unsure, p2, v2, extra=extra, e2=e2)
         if self.settings.recenter:
-            pts, val = self._recenter(frames, b, A, pts, val, n_in, fscale)
+            pts, val, extra = self._recenter(frames, b, A, pts, val, n_in, fscale, extra)
         pts, val, b = pts.cpu().numpy(), val.cpu().numpy(), b.cpu().numpy()
         pts = _inside_frame(pts, h, w)
+        return self._per_frame(pts, val, b, n, None if extra is None else extra.float().cpu().numpy())
+
+    def _per_frame(self, pts, val, b, n, extra):
+        """Per-frame filtered results from the kept crops (``b`` = frame of each crop; ``extra`` (M, E) or None,
+        see :meth:`_crop_extra`)."""
         return [self._filtered(pts[b == i], val[b == i]) for i in range(n)]
 
 
-def _keep_better(pts, val, idx, p2, v2, *, ties_to_new: bool = False) -> None:
+def _keep_better(pts, val, idx, p2, v2, *, ties_to_new: bool = False, extra=None, e2=None) -> None:
     """Replace poses ``idx`` of ``pts``/``val`` (in place) by the second try ``p2``/``v2`` where it scores higher
-    (mean node score, missing nodes as 0; also on a tie with ``ties_to_new``)."""
+    (mean node score, missing nodes as 0; also on a tie with ``ties_to_new``); ``extra`` rows follow (from ``e2``)."""
     import torch
 
     new = torch.nan_to_num(v2, nan=0.0).clamp_min(0).mean(1)
@@ -197,3 +219,5 @@ def _keep_better(pts, val, idx, p2, v2, *, ties_to_new: bool = False) -> None:
     better = new >= old if ties_to_new else new > old
     pts[idx[better]] = p2[better]
     val[idx[better]] = v2[better]
+    if extra is not None and e2 is not None:
+        extra[idx[better]] = e2[better]
