@@ -84,3 +84,21 @@ def test_estimate_offsets_then_triangulate(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "estimated frame offsets: cam0 2, cam1 0" in out and "36 points triangulated" in out
     assert load_netcdf3d(tmp_path / "p.nc").attrs["frame_offsets"] == '{"cam0": 2, "cam1": 0}'
+
+
+def test_reprojection_suspects_csv(session, tmp_path, capsys):
+    folder, _, _ = session
+    path = folder / "cam1" / "cam1.slp"
+    ds = load_dataset(path, check_videos="ignore")
+    p = ds.labels.points.copy()
+    p[int(np.flatnonzero(ds.labels.frame_idx == 3)[0]), 1] += (40.0, 30.0)  # cam1, frame 3, node b: wrong
+    save_dataset(PoseDataset(ds.skeleton, ds.videos, labels=ds.labels.with_columns(points=p)), path, overwrite=True)
+    sus = tmp_path / "suspects.csv"
+    assert main(["triangulate", str(folder), "--out", str(tmp_path / "p.csv"), "--suspects", str(sus),
+                 "--quiet"]) == 0
+    assert "1 reprojection suspect (labels more than 20 px from the other cameras)" in capsys.readouterr().out
+    rows = sus.read_text().splitlines()
+    assert rows[0] == "camera,frame,individual,node,error_px,rejected"
+    cam, frame, ind, node, err, rejected = rows[1].split(",")
+    assert (cam, frame, ind, node, rejected) == ("cam1", "3", "animal", "b", "1") and 45 < float(err) < 55
+    assert len(rows) == 2

@@ -37,6 +37,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--smooth", type=int, default=0, help="running median over this many frames (0: none)")
     parser.add_argument("--fps", type=float, default=None, help="frame rate for the netCDF time axis")
     parser.add_argument("--messages", help="write every per-point message to this text file")
+    parser.add_argument("--suspects", metavar="CSV",
+                        help="write the reprojection suspects to this CSV: every 2D label more than --max-error-px "
+                             "from the other cameras' 3D point (camera, frame, individual, node, error_px, rejected), "
+                             "worst first")
     parser.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
     parser.add_argument("--quiet", action="store_true", help="print only the summary line")
 
@@ -44,7 +48,7 @@ def add_arguments(parser) -> None:
 def triangulate(session, out, *, views=None, calibration=None, store=None, max_error_px: float = 20.0,
                 ransac: bool = True, min_score: float = 0.0, table: str = "auto", allow_unequal: bool = False,
                 bone_tolerance=None, smooth: int = 0, estimate_offsets=None, fps=None, messages=None,
-                overwrite: bool = False):
+                suspects=None, overwrite: bool = False):
     """Triangulate ``session`` and write ``out`` (a path or a list of .csv/.nc/.nwb paths); returns the Poses3D."""
     from ..core.errors import PoseTrackError
     from ..core.multiview import (MultiviewSession, TriangulationConfig, constrain_bones, load_calibration,
@@ -87,6 +91,10 @@ def triangulate(session, out, *, views=None, calibration=None, store=None, max_e
         poses.save(o, fps=fps)
     if messages:
         Path(messages).write_text("\n".join(poses.messages()) + "\n")
+    if suspects:
+        from ..core.multiview.suspects import reprojection_suspects, write_suspects_csv
+
+        write_suspects_csv(reprojection_suspects(poses, max_error_px), suspects)
     return poses
 
 
@@ -109,7 +117,7 @@ def run(args) -> int:
                         table=args.table, allow_unequal=args.allow_unequal_frames,
                         bone_tolerance=args.bone_tolerance, smooth=args.smooth,
                         estimate_offsets=args.estimate_offsets, fps=args.fps,
-                        messages=args.messages, overwrite=args.overwrite)
+                        messages=args.messages, suspects=args.suspects, overwrite=args.overwrite)
     counts = poses.counts()
     if args.estimate_offsets:
         print("estimated frame offsets: " + ", ".join(f"{c} {o}" for c, o in poses.offsets.items()))
@@ -125,4 +133,8 @@ def run(args) -> int:
           f"median reprojection error {med:.2f} px; {counts['too few views']} seen in fewer than 2 views, "
           f"{counts['views disagree']} with disagreeing views; {int(poses.rejected.sum())} 2D points rejected "
           f"-> {', '.join(args.out)}")
+    if args.suspects:
+        n = sum(1 for _ in open(args.suspects)) - 1
+        print(f"{n} reprojection suspect{'s' if n != 1 else ''} (labels more than {args.max_error_px:g} px from the "
+              f"other cameras) -> {args.suspects}")
     return 0

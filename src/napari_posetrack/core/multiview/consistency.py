@@ -2,6 +2,9 @@
 
 * :func:`predict_in_views`: from a node labelled in two or more views, its position in every
   camera (the reprojected 3D point) - a labelling aid and a check of the labels.
+* :func:`predict_views`: the same for a whole session, camera by camera from the *other*
+  cameras (leave one out): the predicted point where 2+ other views labelled the node, the
+  epipolar curve where only one did, and the label's distance from the prediction.
 * :func:`epipolar_curve`: the pixels in one camera where a point seen in another can lie
   (the other camera's ray, projected with distortion, so a curve rather than a line).
 * :func:`smooth_poses`: a NaN-aware running median of the 3D points over time.
@@ -13,15 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from .camera import CameraGroup
 from .errors import TriangulationError
 from .poses3d import Poses3D
+from .session import Views2D
 from .triangulate import BONE_LENGTH, OK, TriangulationConfig, triangulate_points
+from .triangulate import _weights as _weights_of
 
-__all__ = ["predict_in_views", "epipolar_curve", "smooth_poses", "constrain_bones", "BONE_LENGTH"]
+__all__ = ["predict_in_views", "epipolar_curve", "smooth_poses", "constrain_bones", "BONE_LENGTH", "predict_views",
+           "ViewPredictions", "EpipolarCurve", "reproject", "PREDICTED", "EPIPOLAR_ONLY", "NOT_SEEN"]
 
 
 def predict_in_views(group: CameraGroup, observed: dict, *, max_error_px: float = 1e9) -> dict:
@@ -105,3 +112,117 @@ def constrain_bones(poses: Poses3D, tolerance: float = 0.3) -> tuple[Poses3D, li
     n_views = np.where(status == OK, poses.n_views, 0)
     return dataclasses.replace(poses, points=pts, status=status, n_views=n_views,
                                error_px=np.where(status == OK, poses.error_px, np.nan)), msgs
+
+
+# ---------------------------------------------------------------------- labelling aid over a whole session
+@dataclass
+class ViewPredictions:
+    """Where every labelled node must be in each camera, judged from the *other* cameras.
+
+    For camera ``c`` and (frame, individual, node): when two or more other cameras labelled the
+    node, ``points[c]`` is their 3D point projected into ``c`` (a labelling aid where ``c`` has
+    no label yet, a check where it has one: ``error_px`` is the label's distance from it).
+    When exactly one other camera labelled it, the node lies on that camera's epipolar curve
+    in ``c``: see ``curves``. ``status`` says which case applies, per camera and point, so a
+    missing prediction always has a reason (:data:`PREDICTED`, :data:`EPIPOLAR_ONLY`,
+    :data:`NOT_SEEN`).
+
+    Attributes: ``points`` (C, T, I, K, 2), ``n_sources`` (C, T, I, K), ``error_px``
+    (C, T, I, K; NaN where the camera has no label or no prediction), ``status`` (C, T, I, K),
+    ``curves``: list of :class:`EpipolarCurve`; ``cameras``, ``frames``, ``individuals``,
+    ``node_names``.
+    """
+
+    points: np.ndarray
+    n_sources: np.ndarray
+    error_px: np.ndarray
+    status: np.ndarray
+    curves: list
+    cameras: list
+    frames: np.ndarray
+    individuals: list
+    node_names: list
+
+    def reason(self, camera: str, t: int, i: int, k: int) -> str:
+        """Why ``camera`` has (or lacks) a predicted position for this point, in words."""
+        c = self.cameras.index(camera)
+        who = f"frame {int(self.frames[t])}, {self.individuals[i]}, node {self.node_names[k]}"
+        st = int(self.status[c, t, i, k])
+        if st == PREDICTED:
+            e = self.error_px[c, t, i, k]
+            tail = f"; the {camera} label is {e:.1f} px from it" if np.isfinite(e) else f"; not labelled in {camera}"
+            return (f"{who}: predicted in {camera} from {int(self.n_sources[c, t, i, k])} other views "
+                    f"at ({self.points[c, t, i, k, 0]:.1f}, {self.points[c, t, i, k, 1]:.1f}){tail}")
+        if st == EPIPOLAR_ONLY:
+            src = [cv.source for cv in self.curves if cv.camera == camera and (cv.t, cv.i, cv.k) == (t, i, k)]
+            return (f"{who}: labelled in one other view only ({', '.join(src)}), so {camera} gets its epipolar "
+                    "line, not a point; label it in a second view to place it")
+        return f"{who}: labelled in no other view, so nothing can be predicted in {camera}"
+
+
+@dataclass
+class EpipolarCurve:
+    """Pixels (M, 2) in ``camera`` where the node labelled in ``source`` can lie (frame index ``t``)."""
+
+    camera: str
+    source: str
+    t: int
+    i: int
+    k: int
+    pixels: np.ndarray
+
+
+PREDICTED, EPIPOLAR_ONLY, NOT_SEEN = 0, 1, 2
+
+
+def predict_views(views: Views2D, group: CameraGroup, config: TriangulationConfig | None = None, *,
+                  epipolar: bool = True, curve_points: int = 48) -> ViewPredictions:
+    """Leave-one-camera-out predictions for every camera of ``views`` (see :class:`ViewPredictions`).
+
+    ``config`` is the triangulation of the other views (default: RANSAC with a 20 px threshold,
+    so one wrong label among the others does not move the prediction). Epipolar curves are
+    sampled at ``curve_points`` depths between 10 and 10 000 world units.
+    """
+    cams = list(views.cameras)
+    sub = group.subset(cams)
+    c_n, t_n, i_n, k_n, _ = views.points.shape
+    cfg = config or TriangulationConfig()
+    flat = views.points.reshape(c_n, -1, 2).astype(np.float64)
+    scores = views.scores.reshape(c_n, -1)
+    _, _, avail = _weights_of(flat, scores, cfg.min_score)
+    pts = np.full((c_n, flat.shape[1], 2), np.nan)
+    n_src = np.zeros((c_n, flat.shape[1]), np.int16)
+    status = np.full((c_n, flat.shape[1]), NOT_SEEN, np.int8)
+    curves: list[EpipolarCurve] = []
+    for c in range(c_n):
+        others = [j for j in range(c_n) if j != c]
+        n_other = avail[others].sum(0)
+        many = np.flatnonzero(n_other >= 2)
+        if len(others) >= 2 and len(many):
+            res = triangulate_points(sub.subset([cams[j] for j in others]), flat[others][:, many],
+                                     scores[others][:, many], config=cfg)
+            ok = res.status == OK
+            pts[c, many[ok]] = sub[cams[c]].project(res.points3d[ok])
+            n_src[c, many[ok]] = res.n_views[ok]
+            status[c, many[ok]] = PREDICTED
+        single = np.flatnonzero(n_other == 1)
+        status[c, single] = EPIPOLAR_ONLY
+        if not epipolar:
+            continue
+        for p in single:
+            j = others[int(np.flatnonzero(avail[others, p])[0])]
+            t, i, k = np.unravel_index(p, (t_n, i_n, k_n))
+            px = epipolar_curve(sub, cams[j], flat[j, p], cams[c], near=10.0, far=10_000.0, n=curve_points)
+            curves.append(EpipolarCurve(cams[c], cams[j], int(t), int(i), int(k), px))
+    err = np.linalg.norm(pts - flat, axis=-1)
+    err = np.where(avail & (status == PREDICTED), err, np.nan)
+    shape = (c_n, t_n, i_n, k_n)
+    return ViewPredictions(points=pts.reshape(*shape, 2), n_sources=n_src.reshape(shape),
+                           error_px=err.reshape(shape), status=status.reshape(shape), curves=curves, cameras=cams,
+                           frames=np.asarray(views.frames), individuals=list(views.individuals),
+                           node_names=list(views.node_names))
+
+
+def reproject(poses: Poses3D, group: CameraGroup) -> np.ndarray:
+    """(C, T, I, K, 2) pixels of the 3D points of ``poses`` in each of its cameras (NaN where no 3D point)."""
+    return np.stack([group[c].project(poses.points) for c in poses.cameras])

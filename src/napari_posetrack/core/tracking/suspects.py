@@ -15,6 +15,9 @@ signal            what raises it
 ``low_score``     an instance score below ``min_score``
 ``identity``      an identity model confidently names another animal than the instance's track
                   (``identity_disagree``, from :func:`.identity.combine_identity_tracks`)
+``reprojection``  a labelled node lies more than ``max_reprojection_px`` from where the other
+                  camera views of a calibrated rig put it (``reprojection_px``, from
+                  :func:`napari_posetrack.core.multiview.suspects.reprojection_errors_for`)
 ================  ==========================================================================
 
 Neighbouring frames flagged for the same event are merged (the best frame of each run of
@@ -33,7 +36,7 @@ from ..posetable import PoseTable
 __all__ = ["SuspectQueue", "suspect_frames", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = {"swap": 3.0, "crossing": 1.0, "jump": 2.0, "start_end": 1.0, "count": 0.5, "low_score": 1.0,
-                   "identity": 3.0}
+                   "identity": 3.0, "reprojection": 2.0}
 
 
 @dataclass
@@ -178,8 +181,23 @@ def _video_signals(t: PoseTable, min_score: float, chunk: int = 2000) -> tuple[n
     return frames, sig, why, who
 
 
+def _reprojection_signal(t, frames, err, thr, node_names, sig, why, who) -> None:
+    fpos = np.searchsorted(frames, t.frame_idx)
+    with np.errstate(invalid="ignore"):
+        rows, nodes = np.nonzero(np.isfinite(err) & (err > thr))
+    for r, k in zip(rows, nodes):
+        f, s = int(fpos[r]), min(1.0, err[r, k] / (3.0 * thr))
+        if s > sig["reprojection"][f]:
+            sig["reprojection"][f] = s
+            name = node_names[k] if node_names is not None else f"node {k}"
+            why["reprojection"][f] = f"{name} {err[r, k]:.1f} px from the other views"
+            if t.track_id[r] >= 0:
+                who.setdefault(f, (int(t.track_id[r]),))
+
+
 def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: float = 0.3,
-                   nms_window: int = 3, n: int | None = None, identity_disagree=None) -> SuspectQueue:
+                   nms_window: int = 3, n: int | None = None, identity_disagree=None, reprojection_px=None,
+                   max_reprojection_px: float = 20.0, node_names=None) -> SuspectQueue:
     """Rank frames of ``table`` (tracked instances) by how likely they hold a tracking error.
 
     Parameters
@@ -196,6 +214,10 @@ def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: 
         Keep the ``n`` worst entries.
     identity_disagree : ndarray (N,) bool, optional
         Rows of ``table`` where an identity model disagrees with the track (signal ``identity``).
+    reprojection_px : ndarray (N, K) float, optional
+        Per row and node, the distance (px) of the label from the other camera views' 3D point
+        (NaN: unknown); above ``max_reprojection_px`` it raises ``reprojection`` (scaled so that
+        3 x the threshold scores 1). ``node_names`` names the nodes in the reasons.
     """
     w = dict(DEFAULT_WEIGHTS)
     w.update(weights or {})
@@ -210,6 +232,9 @@ def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: 
                 sig["identity"][fpos[r]] = 1.0
                 why["identity"][fpos[r]] = f"identity model disagrees with track {int(t.track_id[r])}"
                 who.setdefault(int(fpos[r]), (int(t.track_id[r]),))
+        if reprojection_px is not None:
+            err = np.asarray(reprojection_px, np.float64).reshape(len(table), -1)[table.video_id == vid]
+            _reprojection_signal(t, frames, err, float(max_reprojection_px), node_names, sig, why, who)
         total = sum(w[k] * sig[k] for k in sig)
         flagged = np.flatnonzero(total > 0)
         # non-maximum suppression over time
