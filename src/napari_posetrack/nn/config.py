@@ -135,9 +135,9 @@ class ModelConfig(_Section):
 
     _section = "model"
     type: str = _f("single", "Model type.", choices=MODEL_TYPES)
-    output_stride: int = _f(0, "Output stride of the heads (1, 2, 4, ...; <= max stride). 0 = auto: 1 for centroid "
-                            "models (they see a coarse view of the frame, and touching animals need fine cells to "
-                            "stay apart), 2 for the others.", choices=(0, 1, 2, 4, 8, 16), special="auto")
+    output_stride: int = _f(0, "Output stride of the heads (1, 2, 4, ...; <= max stride). 0 = auto: 2 (stride 1 "
+                            "costs more per step; for centroid models it placed anchors less reliably in the fly "
+                            "benchmark, see docs/training.md).", choices=(0, 1, 2, 4, 8, 16), special="auto")
     sigma: float = _f(2.5, "Gaussian sigma of confidence maps, in pixels of the scaled input.", min=0.5, max=50.0)
     paf_width: float = _f(3.0, "Half-width of part affinity fields, in pixels of the scaled input.", min=0.5,
                           max=50.0)
@@ -164,10 +164,10 @@ class ModelConfig(_Section):
 
     @property
     def stride(self) -> int:
-        """The output stride, ``auto`` (0) resolved: 1 for centroid models, else 2 (never above the max stride)."""
+        """The output stride, ``auto`` (0) resolved: 2 (never above the max stride)."""
         if self.output_stride:
             return int(self.output_stride)
-        return min(1 if self.type == "centroid" else 2, self.max_stride)
+        return min(2, self.max_stride)
 
 
 @dataclass
