@@ -25,8 +25,8 @@ node that was never labeled. Tables are immutable in spirit: methods return new 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -76,7 +76,7 @@ class PoseTable:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def empty(cls, n_nodes: int) -> "PoseTable":
+    def empty(cls, n_nodes: int) -> PoseTable:
         """A table with no rows for a skeleton of ``n_nodes`` nodes."""
         return cls.from_arrays(np.zeros((0, n_nodes, 2), np.float32))
 
@@ -94,7 +94,7 @@ class PoseTable:
         tracking_score=None,
         source=USER,
         identity_probs=None,
-    ) -> "PoseTable":
+    ) -> PoseTable:
         """Build a table from ``points`` (N, K, 2) and optional columns.
 
         Scalars broadcast to every row. ``state`` defaults to visible where the point is finite
@@ -131,7 +131,7 @@ class PoseTable:
         )
 
     @classmethod
-    def from_dict(cls, columns: Mapping[str, np.ndarray]) -> "PoseTable":
+    def from_dict(cls, columns: Mapping[str, np.ndarray]) -> PoseTable:
         """Build from a mapping of column name to array (missing optional columns get defaults)."""
         if "points" not in columns:
             raise PoseTrackError("A pose table needs a 'points' column.", hint="Check the file's columns.")
@@ -142,7 +142,7 @@ class PoseTable:
         return {name: getattr(self, name) for name in COLUMNS}
 
     @classmethod
-    def concat(cls, tables: Iterable["PoseTable"], n_nodes: int | None = None) -> "PoseTable":
+    def concat(cls, tables: Iterable[PoseTable], n_nodes: int | None = None) -> PoseTable:
         """Rows of several tables, in order. All must have the same number of nodes."""
         tables = list(tables)
         if not tables:
@@ -201,7 +201,7 @@ class PoseTable:
         n_frames = len(np.unique(np.stack([self.video_id, self.frame_idx]), axis=1).T) if len(self) else 0
         return f"PoseTable(n_instances={len(self)}, n_nodes={self.n_nodes}, n_frames={n_frames})"
 
-    def equals(self, other: "PoseTable") -> bool:
+    def equals(self, other: PoseTable) -> bool:
         """Exact equality of every column (NaN equal to NaN)."""
         if not isinstance(other, PoseTable) or len(self) != len(other) or self.n_nodes != other.n_nodes:
             return False
@@ -211,18 +211,18 @@ class PoseTable:
         )
 
     # ------------------------------------------------------------------ selection
-    def take(self, index) -> "PoseTable":
+    def take(self, index) -> PoseTable:
         """Rows by boolean mask or integer index."""
         index = np.asarray(index)
         return PoseTable(**{c: getattr(self, c)[index] for c in COLUMNS})
 
-    def copy(self) -> "PoseTable":
+    def copy(self) -> PoseTable:
         return PoseTable(**{c: getattr(self, c).copy() for c in COLUMNS})
 
-    def for_frame(self, frame_idx: int, video_id: int = 0) -> "PoseTable":
+    def for_frame(self, frame_idx: int, video_id: int = 0) -> PoseTable:
         return self.take((self.frame_idx == frame_idx) & (self.video_id == video_id))
 
-    def for_video(self, video_id: int) -> "PoseTable":
+    def for_video(self, video_id: int) -> PoseTable:
         return self.take(self.video_id == video_id)
 
     def frames(self, video_id: int | None = None) -> np.ndarray:
@@ -230,7 +230,7 @@ class PoseTable:
         f = self.frame_idx if video_id is None else self.frame_idx[self.video_id == video_id]
         return np.unique(f)
 
-    def sorted(self) -> "PoseTable":
+    def sorted(self) -> PoseTable:
         """Rows sorted by (video_id, frame_idx), stable within a frame."""
         order = np.lexsort((self.frame_idx, self.video_id))
         return self.take(order)
@@ -246,7 +246,7 @@ class PoseTable:
             yield int(self.video_id[rows[0]]), int(self.frame_idx[rows[0]]), rows
 
     # ------------------------------------------------------------------ transforms
-    def with_columns(self, **columns) -> "PoseTable":
+    def with_columns(self, **columns) -> PoseTable:
         """A copy with some columns replaced."""
         d = self.to_dict()
         for k, v in columns.items():
@@ -255,7 +255,7 @@ class PoseTable:
             d[k] = v
         return PoseTable(**d)
 
-    def remap_nodes(self, mapping: list[int], n_nodes: int) -> "PoseTable":
+    def remap_nodes(self, mapping: list[int], n_nodes: int) -> PoseTable:
         """Move node ``j`` of this table to node ``mapping[j]`` of a table with ``n_nodes`` nodes.
 
         Nodes mapped to -1 are dropped; target nodes with no source become unlabeled.
