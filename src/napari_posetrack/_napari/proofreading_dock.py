@@ -42,7 +42,25 @@ class ProofreadingDock(PoseDock):
         self._worker = None
         self.ask_open_path = self._open_dialog_path
         lay = self.body_layout
+        lay.addLayout(self._build_open_row())
+        lay.addWidget(self._build_track_box())
+        self._build_suspects(lay)
+        lay.addWidget(self._build_edit_box())
+        self.undo_btn = button("Undo", lambda: self._ok(self.session.undo))
+        self.redo_btn = button("Redo", lambda: self._ok(self.session.redo))
+        self.save_btn = button("Save", self.save)
+        lay.addLayout(row(self.undo_btn, self.redo_btn, self.save_btn))
+        lay.addStretch(1)
 
+        self.listen(self.viewer.dims.events.current_step, self._on_step)
+        self.shell.connect(self, session=self._set_session, change=lambda action, cmd: self.refresh())
+        if self.shell.session is not None:
+            self._set_session(self.shell.session)
+        self._enable()
+
+    # ------------------------------------------------------------------ UI
+    def _build_open_row(self):
+        """Open… (a store or a poses file) and the status line."""
         self.open_btn = button("Open…")
         menu = QMenu(self.open_btn)
         self.open_store_action = menu.addAction("Project store (*.posetrack.zarr folder)…")
@@ -53,8 +71,10 @@ class ProofreadingDock(PoseDock):
         self.status = self.error_label = label("no project open", wrap=False)
         top = row(self.open_btn)
         top.addWidget(self.status, 1)
-        lay.addLayout(top)
+        return top
 
+    def _build_track_box(self) -> QGroupBox:
+        """Tracker (from the registry), max tracks, window, Track predictions."""
         box = QGroupBox("Track")
         form = QFormLayout(box)
         from ..core.tracking import TRACKERS
@@ -62,14 +82,21 @@ class ProofreadingDock(PoseDock):
         self.tracker = combo(TRACKERS)  # the registry: a new tracker shows up here
         self.max_tracks = spin(0, 1000, special="no limit")
         self.window = spin(1, 100, 5)
+        self.identity_weight = dspin(0.0, 1.0, 0.5)
+        self.identity_weight.setToolTip("Instances with identity-model class probabilities: their weight against "
+                                        "the poses when tracking (0 = poses only); the tracks are then named "
+                                        "after the animals.")
         self.track_btn = button("Track predictions", self.run_tracking)
         self.progress = QProgressBar()
         form.addRow("tracker", self.tracker)
         form.addRow("max tracks", self.max_tracks)
         form.addRow("window", self.window)
+        form.addRow("identity weight", self.identity_weight)
         form.addRow(self.track_btn, self.progress)
-        lay.addWidget(box)
+        return box
 
+    def _build_suspects(self, lay) -> None:
+        """The ranked suspect frames, previous / next, and the track timeline."""
         lay.addWidget(label("Suspect frames (worst first)"))
         self.suspects = QListWidget()
         self.suspects.setMaximumHeight(140)
@@ -84,6 +111,8 @@ class ProofreadingDock(PoseDock):
         self.timeline.selection_changed.connect(self._on_selection)
         lay.addWidget(self.timeline)
 
+    def _build_edit_box(self) -> QGroupBox:
+        """Swap, merge, split, delete and assign: the identity edits on tracks A and B."""
         edit = QGroupBox("Edit identities")
         g = QFormLayout(edit)
         # wide enough for "12: track name" (they were cut off in a narrow dock)
@@ -103,19 +132,7 @@ class ProofreadingDock(PoseDock):
         for r in (row(self.swap_btn, self.swap_range_btn), row(self.merge_btn, self.split_btn, self.delete_track_btn),
                   row(self.min_score, self.delete_low_btn), row(self.assign_btn, self.delete_inst_btn)):
             g.addRow(r)
-        lay.addWidget(edit)
-
-        self.undo_btn = button("Undo", lambda: self._ok(self.session.undo))
-        self.redo_btn = button("Redo", lambda: self._ok(self.session.redo))
-        self.save_btn = button("Save", self.save)
-        lay.addLayout(row(self.undo_btn, self.redo_btn, self.save_btn))
-        lay.addStretch(1)
-
-        self.listen(self.viewer.dims.events.current_step, self._on_step)
-        self.shell.connect(self, session=self._set_session, change=lambda action, cmd: self.refresh())
-        if self.shell.session is not None:
-            self._set_session(self.shell.session)
-        self._enable()
+        return edit
 
     # ------------------------------------------------------------------ session
     def open_path(self, path) -> None:
@@ -202,7 +219,13 @@ class ProofreadingDock(PoseDock):
             self.track_b.setCurrentIndex(1)
         n_frames = max((v.n_frames for v in ds.videos), default=0)
         self.timeline.set_data(t.frame_idx, t.track_id, n_frames, ds.track_names)
-        self.queue = suspect_frames(t) if len(t) else None
+        from ..core.tracking.identity import identity_disagreements
+
+        # where the identity model names another animal than the track: marks on the lanes + a suspect signal
+        disagree = identity_disagreements(t)
+        self.timeline.set_identity_marks(t.frame_idx[disagree], t.track_id[disagree])
+        self.identity_weight.setEnabled(t.identity_probs.shape[1] >= 2)
+        self.queue = suspect_frames(t, identity_disagree=disagree if disagree.any() else None) if len(t) else None
         self.suspects.blockSignals(True)
         self.suspects.clear()
         if self.queue is not None:
@@ -371,8 +394,11 @@ class ProofreadingDock(PoseDock):
         table = self.table()
         name = self._table_name()
         try:
+            named = table.identity_probs.shape[1] >= 2  # identity-model probabilities: columns = the tracks
             cfg = TrackerConfig(tracker=self.tracker.currentText(), window=self.window.value(),
-                                max_tracks=self.max_tracks.value() or None)
+                                max_tracks=self.max_tracks.value() or None,
+                                identity_weight=self.identity_weight.value() if named else 0.0)
+            class_names = list(self.session.dataset.track_names) if named else None
         except PoseTrackError as exc:
             self.notify(str(exc), "error")
             return None
@@ -388,7 +414,8 @@ class ProofreadingDock(PoseDock):
 
                 return open_video(videos[vid].path)
 
-        worker = thread_worker(iter_track, start_thread=False)(table, cfg, frame_source=source)
+        worker = thread_worker(iter_track, start_thread=False)(table, cfg, frame_source=source,
+                                                               class_names=class_names)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda res: self._on_tracked(name, res))
         worker.errored.connect(lambda exc: self.notify(f"Tracking failed: {exc}", "error"))

@@ -69,6 +69,69 @@ def _log(msg: str, quiet: bool) -> None:
         print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
 
+def _check_args(out: Path, minutes: float, n_frames: int, overwrite: bool) -> None:
+    from ..core.errors import ConfigError
+
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise ConfigError(f"The demo folder {out} already exists and is not empty.",
+                          hint="Pass --overwrite to reuse it, or choose another --out.")
+    if minutes <= 0 or n_frames < 3 * LABEL_EVERY:
+        raise ConfigError(f"Expected --minutes > 0 and --frames >= {3 * LABEL_EVERY}, got {minutes} and {n_frames}.",
+                          hint="e.g. posetrack demo --minutes 1 --frames 150")
+
+
+def _train_demo_model(nn_train, train_ds, model_dir: Path, minutes: float, seed: int, quiet: bool) -> dict:
+    """A small top-down model, for a fixed number of epochs (``minutes`` only sets how many)."""
+    from ..core.progress import drain
+
+    # a fixed number of epochs (not a time limit) keeps the result the same on a busy machine; the
+    # time limit is only a safety net at several times the planned duration
+    epochs = max(5, int(round(EPOCHS_PER_MINUTE * minutes)))
+    overrides = {"train": {"max_minutes": float(minutes) * 6, "epochs": epochs, "eval_every": 0, "patience": 0,
+                           "seed": seed, "device": "cpu"},
+                 "model": {"backbone": {"filters": 8, "down_blocks": 3}},
+                 "augment": {"rotation": 15.0}}  # the short demo run learns faster with little rotation
+    # epochs of one pass over the labels: the time limit above would otherwise make them at least 50 steps
+    n_frames = len(set(train_ds.labels.frame_idx.tolist()))
+    n_train = {"centroid": n_frames, "centered_instance": len(train_ds.labels)}
+    stage_overrides = {stage: {"train": {"steps_per_epoch": max(10, -(-int(n * 0.9) // 4))}}
+                       for stage, n in n_train.items()}
+    stage_overrides["centroid"].update({"preprocess": {"input_scale": 0.25}, "model": {"sigma": 1.5}})
+    return drain(nn_train.iter_train(train_ds, "topdown", model_dir, overrides=overrides,
+                                     stage_overrides=stage_overrides), desc="train", show=not quiet)
+
+
+def _score(truth, labeled, tracked, train_result: dict) -> dict:
+    """Pose metrics on the frames never labeled, identity metrics on all frames."""
+    import numpy as np
+
+    pose_m = _require("napari_posetrack.core.metrics.pose", "the pose metrics")
+    track_m = _require("napari_posetrack.core.metrics.tracking", "the tracking metrics")
+    gt = truth.labels
+    held_out = ~np.isin(tracked.table.frame_idx, gt.frame_idx[labeled])
+    pm = pose_m.pose_metrics(gt.take(~labeled), tracked.table.take(held_out), node_names=truth.skeleton.node_names)
+    tm = track_m.tracking_metrics(gt, tracked.table)
+    return {"map": pm["oks_map"], "mar": pm["oks_mar"], "pck_5": pm["pck_5"],
+            "median_error_px": pm["error"]["median"], "idf1": tm["idf1"], "id_switches": tm["id_switches"],
+            "mota": tm["mota"], "n_predicted": int(len(tracked.table)), "n_ground_truth": int(len(gt)),
+            "train_epochs": {k: v.get("epochs_run") for k, v in train_result["stages"].items()}}
+
+
+def _save_project(out: Path, dataset) -> tuple[Path, Path]:
+    """The project store and a predictions .slp in ``out``; returns their paths."""
+    from ..core.io import save_dataset
+    from ..core.store import ProjectStore
+
+    store_path = out / "demo.posetrack.zarr"
+    store = ProjectStore.create(store_path, dataset.skeleton, dataset.videos, overwrite=True)
+    try:
+        store.save(dataset)
+    finally:
+        if hasattr(store, "close"):
+            store.close()
+    return store_path, save_dataset(dataset, out / "predictions.slp", overwrite=True)
+
+
 def run_pipeline(out, *, minutes: float = 1.0, n_frames: int = 150, seed: int = 0, overwrite: bool = False,
                  quiet: bool = True) -> dict:
     """Clip -> labels -> model -> predictions -> tracks -> metrics -> store. Returns a summary dict.
@@ -79,62 +142,38 @@ def run_pipeline(out, *, minutes: float = 1.0, n_frames: int = 150, seed: int = 
         ``metrics`` (``map``, ``pck_5``, ``median_error_px``, ``idf1``, ``id_switches``, ...),
         ``store``, ``video``, ``model``, ``predictions`` (paths) and ``seconds`` per step.
     """
-    import numpy as np
-
     from ..core.dataset import PoseDataset
     from ..core.errors import ConfigError
     from ..core.progress import drain
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"The demo folder {out} already exists and is not empty.",
-                          hint="Pass --overwrite to reuse it, or choose another --out.")
-    if minutes <= 0 or n_frames < 3 * LABEL_EVERY:
-        raise ConfigError(f"Expected --minutes > 0 and --frames >= {3 * LABEL_EVERY}, got {minutes} and {n_frames}.",
-                          hint="e.g. posetrack demo --minutes 1 --frames 150")
+    _check_args(out, minutes, n_frames, overwrite)
     synthetic = _require("napari_posetrack.core.synthetic", "the synthetic clip generator")
     nn_train = _require("napari_posetrack.nn.train", "the training pipeline (torch)")
     predictors = _require("napari_posetrack.nn.inference.predictors", "the inference pipeline")
     pipeline = _require("napari_posetrack.nn.inference.pipeline", "the inference pipeline")
     tracking = _require("napari_posetrack.core.tracking", "the tracker")
-    pose_m = _require("napari_posetrack.core.metrics.pose", "the pose metrics")
-    track_m = _require("napari_posetrack.core.metrics.tracking", "the tracking metrics")
-    from ..core.io import save_dataset
-    from ..core.store import ProjectStore
 
-    import torch
-
-    torch.set_num_threads(1)  # one thread is as fast as two on a busy 2-core machine
+    pipeline.configure_threads(1)  # torch's threads (through nn): one is as fast as two on a busy 2-core machine
     seconds = {}
     t = time.perf_counter()
     _log(f"generating a {n_frames}-frame synthetic clip of two animals in {out}", quiet)
     clip = synthetic.make_synthetic_clip(out / "data", n_frames=n_frames, n_animals=2, seed=seed)
     truth = clip["dataset"]
-    gt = truth.labels
-    labeled = gt.frame_idx % LABEL_EVERY == 0
-    train_ds = PoseDataset(truth.skeleton, truth.videos, list(truth.track_names), labels=gt.take(labeled))
+    labeled = truth.labels.frame_idx % LABEL_EVERY == 0
+    train_ds = PoseDataset(truth.skeleton, truth.videos, list(truth.track_names), labels=truth.labels.take(labeled))
     seconds["clip"] = time.perf_counter() - t
 
     t = time.perf_counter()
     _log(f"training a top-down model for {minutes:g} min on {int(labeled.sum() // 2)} labeled frames", quiet)
     model_dir = out / "model"
-    # a fixed number of epochs (not a time limit) keeps the result the same on a busy machine; the
-    # time limit is only a safety net at several times the planned duration
-    epochs = max(5, int(round(EPOCHS_PER_MINUTE * minutes)))
-    overrides = {"train": {"max_minutes": float(minutes) * 6, "epochs": epochs, "eval_every": 0, "patience": 0,
-                           "seed": seed, "device": "cpu"},
-                 "model": {"backbone": {"filters": 8, "down_blocks": 3}},
-                 "augment": {"rotation": 15.0}}  # the short demo run learns faster with little rotation
-    stage_overrides = {"centroid": {"preprocess": {"input_scale": 0.25}, "model": {"sigma": 1.5}}}
-    train_result = drain(nn_train.iter_train(train_ds, "topdown", model_dir, overrides=overrides,
-                                             stage_overrides=stage_overrides), desc="train", show=not quiet)
+    train_result = _train_demo_model(nn_train, train_ds, model_dir, minutes, seed, quiet)
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
     _log("predicting every frame", quiet)
     predictor = predictors.load_predictor(model_dir, "cpu", max_instances=2)
-    result = drain(pipeline.iter_predict(predictor, clip["video"]), desc="predict", show=not quiet)
-    predictions = result.table
+    predictions = drain(pipeline.iter_predict(predictor, clip["video"]), desc="predict", show=not quiet).table
     seconds["predict"] = time.perf_counter() - t
     if not len(predictions):
         raise ConfigError("The demo model found no animal in any frame (training was too short?).",
@@ -145,24 +184,10 @@ def run_pipeline(out, *, minutes: float = 1.0, n_frames: int = 150, seed: int = 
     tracked = drain(tracking.iter_track(predictions, tracker="simple", max_tracks=2), desc="track", show=not quiet)
     seconds["track"] = time.perf_counter() - t
 
-    held_out = ~np.isin(tracked.table.frame_idx, gt.frame_idx[labeled])
-    pm = pose_m.pose_metrics(gt.take(~labeled), tracked.table.take(held_out), node_names=truth.skeleton.node_names)
-    tm = track_m.tracking_metrics(gt, tracked.table)
-    metrics = {"map": pm["oks_map"], "mar": pm["oks_mar"], "pck_5": pm["pck_5"],
-               "median_error_px": pm["error"]["median"], "idf1": tm["idf1"], "id_switches": tm["id_switches"],
-               "mota": tm["mota"], "n_predicted": int(len(tracked.table)), "n_ground_truth": int(len(gt)),
-               "train_epochs": {k: v.get("epochs_run") for k, v in train_result["stages"].items()}}
-
+    metrics = _score(truth, labeled, tracked, train_result)
     dataset = PoseDataset(truth.skeleton, truth.videos, list(tracked.track_names), labels=train_ds.labels,
                           predictions=tracked.table)
-    store_path = out / "demo.posetrack.zarr"
-    store = ProjectStore.create(store_path, truth.skeleton, truth.videos, overwrite=True)
-    try:
-        store.save(dataset)
-    finally:
-        if hasattr(store, "close"):
-            store.close()
-    pred_path = save_dataset(dataset, out / "predictions.slp", overwrite=True)
+    store_path, pred_path = _save_project(out, dataset)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return {"metrics": metrics, "store": store_path, "video": Path(clip["video"]), "model": model_dir,
             "predictions": pred_path, "seconds": seconds}

@@ -86,9 +86,9 @@ def _run(args) -> int:
     from .cmd_export_model import parse_size
 
     if args.threads:
-        import torch
+        from ..nn.inference.pipeline import configure_threads
 
-        torch.set_num_threads(int(args.threads))
+        configure_threads(int(args.threads))
     condition = None
     if args.when_near:
         a, b, d = args.when_near

@@ -35,8 +35,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tracker", default=None, help="track after predicting: simple, flow or kalman")
     parser.add_argument("--max-tracks", type=int, default=None, help="number of animals for the tracker")
     parser.add_argument("--identity-weight", type=float, default=None, metavar="W",
-                        help="identity models with --tracker: stitch tracklets to the named animals and weigh the "
-                             "appearance W against the tracklets per frame (0..1; default 0.5)")
+                        help="identity models with --tracker: weight W (0..1, default 0.5) of the class "
+                             "probabilities against the poses in the tracker's cost, then of the appearance against "
+                             "the tracklets when they are named after the animals; 0 = poses and tracklets alone")
     parser.add_argument("--scheduler", default=None,
                         help="run on Dask distributed: 'local' (a local cluster) or a scheduler address")
     parser.add_argument("--workers", type=int, default=2, help="workers of a local cluster (default 2)")
@@ -135,7 +136,6 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
     """Generator form of :func:`predict` (yields ProgressEvent, returns a PredictResult)."""
     from ..core.dataset import PoseDataset
     from ..core.errors import PoseTrackError
-    from ..nn.inference.predictors import load_predictor
 
     out = Path(out)
     frames = parse_frames(frames) if isinstance(frames, str) else frames
@@ -151,20 +151,8 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
         except ImportError as exc:
             raise PoseTrackError(f"--tracker {tracker} needs napari_posetrack.core.tracking, which cannot be "
                                  f"imported ({exc}).", hint="Run without --tracker, then `posetrack track`.") from None
-    from ..nn.export.exporter import is_export_dir
-
-    if backend != "torch" or is_export_dir(model_dir):  # torch on an ONNX export: refused with a hint
-        if scheduler and backend != "torch":
-            raise PoseTrackError(f"--backend {backend} runs in this process only; it cannot be combined with "
-                                 "--scheduler.", hint="Drop --scheduler, or use --backend torch.")
-        from ..nn.export.runtime import load_backend_predictor
-
-        pred = load_backend_predictor(model_dir, device, backend=backend, peak_threshold=peak_threshold,
-                                      max_instances=max_instances)
-    else:
-        pred = load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
-                              max_instances=max_instances, compile=bool(compile) and not scheduler,
-                              cpu_bf16=bool(cpu_bf16))
+    pred = _load_model(model_dir, backend=backend, device=device, scheduler=scheduler, peak_threshold=peak_threshold,
+                       max_instances=max_instances, compile=compile, cpu_bf16=cpu_bf16)
     videos, jobs = _collect(inputs, frames, pred)
     if not jobs:
         raise PoseTrackError("Nothing to predict: the inputs have no frames (labels files with no labeled frame?).",
@@ -190,37 +178,8 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
     if res.cancelled:
         return res
     table = store.predictions if store is not None else res.table
-    track_names = []
-    if getattr(pred, "class_names", None) and not tracker:  # identity model: tracks named after the classes
-        from ..core.identity import align_classes
-
-        ids, track_names = align_classes(table.track_id, pred.class_names,
-                                         store.track_names if store is not None else ())
-        table = table.with_columns(track_id=ids)
-    if tracker and len(table):
-        from ..core.tracking import iter_track
-
-        def frame_source(video_id):
-            from ..core.video import open_video
-
-            return store.open_video(video_id) if store is not None else open_video(videos[video_id].path)
-
-        named = getattr(pred, "class_names", None)
-        if named:  # the class probabilities, before the tracker replaces track ids and scores
-            from ..core.identity import class_probabilities
-
-            probs = class_probabilities(table.track_id, table.tracking_score, len(named))
-        tr = yield from iter_track(table, tracker=tracker, max_tracks=max_tracks, frame_source=frame_source)
-        table, track_names = tr.table, tr.track_names
-        res.warnings += tr.warnings
-        if named and len(table) == len(probs):  # identity + tracking: tracklets named after the classes
-            from ..core.identity import align_classes
-            from ..core.tracking.identity import combine_identity_tracks
-
-            comb = combine_identity_tracks(table, probs, weight=0.5 if identity_weight is None else identity_weight)
-            ids, track_names = align_classes(comb.track_id, named, store.track_names if store is not None else ())
-            table = table.with_columns(track_id=ids)
-            res.warnings += comb.messages
+    table, track_names = yield from _name_tracks(table, pred, store, videos, res, tracker=tracker,
+                                                 max_tracks=max_tracks, identity_weight=identity_weight)
     if store is not None:
         if tracker or track_names:
             store.save(predictions=table, track_names=track_names)
@@ -230,6 +189,65 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
         ds = PoseDataset(pred.skeleton, videos=videos, track_names=track_names, predictions=table)
         save_dataset(ds, out, overwrite=overwrite)
     return res
+
+
+def _load_model(model_dir, *, backend, device, scheduler, peak_threshold, max_instances, compile, cpu_bf16):
+    """The predictor: torch from a training folder, or an exported model on its runtime backend."""
+    from ..core.errors import PoseTrackError
+    from ..nn.export.exporter import is_export_dir
+    from ..nn.inference.predictors import load_predictor
+
+    if backend != "torch" or is_export_dir(model_dir):  # torch on an ONNX export: refused with a hint
+        if scheduler and backend != "torch":
+            raise PoseTrackError(f"--backend {backend} runs in this process only; it cannot be combined with "
+                                 "--scheduler.", hint="Drop --scheduler, or use --backend torch.")
+        from ..nn.export.runtime import load_backend_predictor
+
+        return load_backend_predictor(model_dir, device, backend=backend, peak_threshold=peak_threshold,
+                                      max_instances=max_instances)
+    return load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
+                          max_instances=max_instances, compile=bool(compile) and not scheduler,
+                          cpu_bf16=bool(cpu_bf16))
+
+
+def _name_tracks(table, pred, store, videos, res, *, tracker, max_tracks, identity_weight):
+    """Generator: the predictions with track ids and names (identity classes and/or the tracker).
+
+    Returns ``(table, track_names)``; the tracker's warnings go into ``res.warnings``.
+    """
+    import numpy as np
+
+    track_names = []
+    named = getattr(pred, "class_names", None)
+    if named:  # identity model: the columns of identity_probs are its classes
+        from ..core.identity import class_probabilities
+
+        if table.identity_probs.shape[1] != len(named) or not np.isfinite(table.identity_probs).any():
+            # a backend that gives only the chosen class and its probability (exact for two classes)
+            table = table.with_columns(identity_probs=class_probabilities(table.track_id, table.tracking_score,
+                                                                          len(named)))
+    if tracker and len(table):
+        from ..core.tracking import iter_track
+
+        def frame_source(video_id):
+            from ..core.video import open_video
+
+            return store.open_video(video_id) if store is not None else open_video(videos[video_id].path)
+
+        # identity model: the probabilities are a cost term of the tracker, then the tracklets are named after
+        # the classes (the tracks are the classes)
+        weight = (0.5 if identity_weight is None else float(identity_weight)) if named else 0.0
+        tr = yield from iter_track(table, tracker=tracker, max_tracks=max_tracks, frame_source=frame_source,
+                                   identity_weight=weight, class_names=named or None)
+        table, track_names = tr.table, tr.track_names
+        res.warnings += tr.warnings
+    if named:  # tracks named after the classes, in the project's track order if it has them
+        from ..core.identity import align_class_probs, align_classes
+
+        ids, track_names = align_classes(table.track_id, named, store.track_names if store is not None else ())
+        table = table.with_columns(track_id=ids, identity_probs=align_class_probs(table.identity_probs, named,
+                                                                                  track_names))
+    return table, track_names
 
 
 def _run(pred, model_dir, videos, jobs, out, store_out, *, client, frames, batch_size, device, resume, cancel,

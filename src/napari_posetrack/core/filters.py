@@ -297,8 +297,7 @@ def filter_table(
     _check_args(method, window, polyorder, max_gap)
     report = report if report is not None else FilterReport()
     window, max_gap = int(window), int(max_gap or 0)
-    needs_movement = method in ("median", "savgol") or max_gap > 0
-    mf = require_movement() if needs_movement else None
+    mf = require_movement() if method in ("median", "savgol") or max_gap > 0 else None
     out = table.copy()
 
     if min_score is not None:
@@ -307,63 +306,15 @@ def filter_table(
         out.state[low] = UNLABELED
         out.points[low] = np.nan
 
+    smoother = {"method": method, "window": window, "polyorder": polyorder, "process_noise": process_noise,
+                "measurement_noise": measurement_noise}
     new_rows: list[PoseTable] = []
     longest = 0
     for vid in np.unique(out.video_id):
-        groups = _groups(out, int(vid))
-        if not groups:
-            continue
-        frames, pos, score, row = _dense(out, groups)
-        present = ~np.isnan(pos[..., 0])  # (T, I, K)
-        # span of each track in frames (first..last instance)
-        has = row >= 0
-        span = np.where(has.any(0), len(frames) - has[::-1].argmax(0) - has.argmax(0), 0)
-        longest = max(longest, int(span.max()))
-        filled = present.copy()
-        if max_gap > 0:
-            da = mf.interpolate_over_time(_as_dataarray(pos), method="linear", max_gap=max_gap)
-            pos = np.asarray(da.values, np.float64)
-            filled = ~np.isnan(pos[..., 0])
-        if method is not None:
-            smooth_ok = span >= window if method != "kalman" else span >= 2
-            for i in np.flatnonzero(~smooth_ok):
-                report.short_tracks.append((int(vid), groups[i][0], int(span[i])))
-            sel = np.flatnonzero(smooth_ok)
-            if len(sel):
-                sub = pos[:, sel]
-                if method == "median":
-                    sm = mf.rolling_filter(_as_dataarray(sub), window, statistic="median", min_periods=1).values
-                elif method == "savgol":
-                    sm = mf.savgol_filter(_as_dataarray(_fill_all(sub)), window, polyorder=polyorder).values
-                else:
-                    sm = kalman_smooth(sub, process_noise=process_noise, measurement_noise=measurement_noise)
-                sm = np.where(filled[:, sel, :, None], sm, np.nan)
-                pos[:, sel] = sm
-                report.n_smoothed_tracks += len(sel)
-        # write back to existing rows
-        t_idx, i_idx = np.nonzero(has)
-        rows = row[t_idx, i_idx]
-        keep = filled[t_idx, i_idx]  # (R, K)
-        gained = keep & ~present[t_idx, i_idx]
-        report.n_interpolated += int(gained.sum())
-        out.points[rows] = np.where(keep[..., None], pos[t_idx, i_idx], np.nan).astype(np.float32)
-        out.state[rows] = np.where(gained, VISIBLE, np.where(keep, out.state[rows], UNLABELED))
-        # new rows where a track had no instance but interpolation filled nodes
-        t_new, i_new = np.nonzero(~has & filled.any(-1))
-        if len(t_new):
-            k = out.n_nodes
-            pts = np.where(filled[t_new, i_new][..., None], pos[t_new, i_new], np.nan).astype(np.float32)
-            report.n_interpolated += int(filled[t_new, i_new].sum())
-            report.n_new_rows += len(t_new)
-            new_rows.append(PoseTable.from_arrays(
-                pts,
-                frame_idx=frames[t_new],
-                video_id=int(vid),
-                state=np.where(filled[t_new, i_new], VISIBLE, UNLABELED).astype(np.uint8),
-                score=np.full((len(t_new), k), np.nan, np.float32),
-                track_id=np.array([groups[i][0] for i in i_new], np.int32),
-                source=PREDICTED,
-            ))
+        span, added = _filter_video(out, int(vid), mf, max_gap, smoother, report)
+        longest = max(longest, span)
+        if added is not None:
+            new_rows.append(added)
     if method in ("median", "savgol") and longest and longest < window:
         raise ConfigError(
             f"The {method} window ({window} frames) is longer than every track (the longest spans {longest} frames).",
@@ -375,3 +326,77 @@ def filter_table(
     if new_rows:
         out = PoseTable.concat([out, *new_rows]).sorted()
     return out
+
+
+def _filter_video(out: PoseTable, vid: int, mf, max_gap: int, smoother: dict,
+                  report: FilterReport) -> tuple[int, PoseTable | None]:
+    """Interpolate and smooth the tracks of one video of ``out`` in place.
+
+    Returns the longest track span (frames) and the rows that interpolation added (or None).
+    """
+    groups = _groups(out, vid)
+    if not groups:
+        return 0, None
+    frames, pos, _score, row = _dense(out, groups)
+    present = ~np.isnan(pos[..., 0])  # (T, I, K)
+    # span of each track in frames (first..last instance)
+    has = row >= 0
+    span = np.where(has.any(0), len(frames) - has[::-1].argmax(0) - has.argmax(0), 0)
+    filled = present.copy()
+    if max_gap > 0:
+        da = mf.interpolate_over_time(_as_dataarray(pos), method="linear", max_gap=max_gap)
+        pos = np.asarray(da.values, np.float64)
+        filled = ~np.isnan(pos[..., 0])
+    if smoother["method"] is not None:
+        _smooth_tracks(mf, pos, filled, span, [(vid, g[0]) for g in groups], report, **smoother)
+    added = _write_back(out, vid, frames, pos, row, present, filled, [g[0] for g in groups], report)
+    return int(span.max()), added
+
+
+def _smooth_tracks(mf, pos, filled, span, track_keys, report: FilterReport, *, method, window, polyorder,
+                   process_noise, measurement_noise) -> None:
+    """Smooth, in place, the tracks of ``pos`` (T, I, K, 2) long enough for ``method``; short ones are reported."""
+    smooth_ok = span >= window if method != "kalman" else span >= 2
+    for i in np.flatnonzero(~smooth_ok):
+        report.short_tracks.append((*track_keys[i], int(span[i])))
+    sel = np.flatnonzero(smooth_ok)
+    if not len(sel):
+        return
+    sub = pos[:, sel]
+    if method == "median":
+        sm = mf.rolling_filter(_as_dataarray(sub), window, statistic="median", min_periods=1).values
+    elif method == "savgol":
+        sm = mf.savgol_filter(_as_dataarray(_fill_all(sub)), window, polyorder=polyorder).values
+    else:
+        sm = kalman_smooth(sub, process_noise=process_noise, measurement_noise=measurement_noise)
+    pos[:, sel] = np.where(filled[:, sel, :, None], sm, np.nan)
+    report.n_smoothed_tracks += len(sel)
+
+
+def _write_back(out: PoseTable, vid: int, frames, pos, row, present, filled, track_ids,
+                report: FilterReport) -> PoseTable | None:
+    """Write the filtered positions into ``out``'s rows (in place); returns the rows that interpolation
+    added where a track had no instance (or None)."""
+    has = row >= 0
+    t_idx, i_idx = np.nonzero(has)
+    rows = row[t_idx, i_idx]
+    keep = filled[t_idx, i_idx]  # (R, K)
+    gained = keep & ~present[t_idx, i_idx]
+    report.n_interpolated += int(gained.sum())
+    out.points[rows] = np.where(keep[..., None], pos[t_idx, i_idx], np.nan).astype(np.float32)
+    out.state[rows] = np.where(gained, VISIBLE, np.where(keep, out.state[rows], UNLABELED))
+    t_new, i_new = np.nonzero(~has & filled.any(-1))
+    if not len(t_new):
+        return None
+    pts = np.where(filled[t_new, i_new][..., None], pos[t_new, i_new], np.nan).astype(np.float32)
+    report.n_interpolated += int(filled[t_new, i_new].sum())
+    report.n_new_rows += len(t_new)
+    return PoseTable.from_arrays(
+        pts,
+        frame_idx=frames[t_new],
+        video_id=vid,
+        state=np.where(filled[t_new, i_new], VISIBLE, UNLABELED).astype(np.uint8),
+        score=np.full((len(t_new), out.n_nodes), np.nan, np.float32),
+        track_id=np.array([track_ids[i] for i in i_new], np.int32),
+        source=PREDICTED,
+    )

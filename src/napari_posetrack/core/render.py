@@ -310,19 +310,10 @@ def iter_render(video, table: PoseTable, skeleton, out_path, *, video_id: int | 
     ProgressEvent
         Stage ``"render"``, one per written frame.
     """
-    import av  # noqa: PLC0415
-
     from .video import open_video  # noqa: PLC0415
 
     out_path = Path(out_path)
-    if out_path.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise FormatError(f"Cannot write a labeled video to {out_path.name}: unsupported extension.",
-                          path=out_path, hint=f"Use one of {', '.join(VIDEO_EXTENSIONS)}.")
-    if out_path.exists() and not overwrite:
-        raise FormatError(f"{out_path} already exists.", path=out_path,
-                          hint="Pass --overwrite (overwrite=True) to replace it, or choose another name.")
-    if color_by not in ("track", "node"):
-        raise ConfigError(f"color_by must be 'track' or 'node', got {color_by!r}.", hint="Use --color-by track|node.")
+    _check_render_args(out_path, overwrite, color_by)
     if video_id is not None:
         table = table.for_video(video_id)
     reader = open_video(video) if isinstance(video, (str, Path)) else video
@@ -333,71 +324,98 @@ def iter_render(video, table: PoseTable, skeleton, out_path, *, video_id: int | 
                               video_name=Path(str(getattr(reader, "path", video))).name)
         idx = _parse_frames(frames, n_frames)
         scale = max(height, width) / 512
-        radius = float(radius or max(2.0, 3.0 * scale))
-        line_width = float(line_width or max(1.0, 1.6 * scale))
+        style = {"low_score": low_score, "keypoints_only": keypoints_only,
+                 "radius": float(radius or max(2.0, 3.0 * scale)),
+                 "line_width": float(line_width or max(1.0, 1.6 * scale))}
         rate = fps or float(getattr(reader, "fps", 0) or 0) or 30.0
-        k = skeleton.n_nodes
-        node_col = palette(k, "node")
-        max_track = int(table.track_id.max()) + 1 if len(table) and table.track_id.max() >= 0 else 0
-        track_col = palette(max(max_track, 1), "track")
-
-        def colour_of_tracks(tids):  # (I,) -> (I, K, 3)
-            if color_by == "node":
-                return np.broadcast_to(node_col[None], (len(tids), k, 3))
-            c = np.where((tids >= 0)[:, None], track_col[np.clip(tids, 0, None) % len(track_col)], 235.0)
-            return np.broadcast_to(c[:, None, :], (len(tids), k, 3))
-
+        colour_of_tracks = _track_colourer(table, skeleton.n_nodes, color_by)
         trail_index = _trail_index(table) if trail and trail > 0 else None
-        rows_of = {}
-        for _vid, f, rows in table.frame_groups():
-            rows_of[f] = rows
+        rows_of = {f: rows for _vid, f, rows in table.frame_groups()}
 
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
-        even_h, even_w = height + height % 2, width + width % 2
-        container = av.open(str(tmp), mode="w")
-        ok = False
-        try:
-            stream = container.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
-            stream.width, stream.height, stream.pix_fmt = even_w, even_h, "yuv420p"
-            stream.options = {"crf": str(int(crf)), "preset": "veryfast"}
-            t0 = time.perf_counter()
-            contiguous = len(idx) > 1 and np.all(np.diff(idx) == 1) and hasattr(reader, "iter_frames")
-            source = (reader.iter_frames(int(idx[0]), int(idx[-1]) + 1) if contiguous
-                      else ((int(i), reader[int(i)]) for i in idx))
-            for n_done, (f, img) in enumerate(source, start=1):
-                if cancel is not None and cancel.cancelled:
-                    raise_cancel = True
-                    break
-                rows = rows_of.get(int(f))
-                inst = table.take(rows) if rows is not None else table.take(np.zeros(0, np.int64))
-                colours = colour_of_tracks(inst.track_id) if len(inst) else np.zeros((0, k, 3), np.float32)
-                trails = _trail_segments(trail_index, int(f), int(trail), lambda t: colour_of_tracks(t)) \
-                    if trail_index is not None else None
-                drawn = render_frame(img, inst, skeleton.edges, colours=colours, low_score=low_score,
-                                     keypoints_only=keypoints_only, radius=radius, line_width=line_width,
-                                     trails=trails)
-                if (even_h, even_w) != (height, width):
-                    drawn = np.pad(drawn, ((0, even_h - height), (0, even_w - width), (0, 0)), mode="edge")
-                vf = av.VideoFrame.from_ndarray(drawn, format="rgb24")
-                for packet in stream.encode(vf):
-                    container.mux(packet)
-                elapsed = time.perf_counter() - t0
-                yield ProgressEvent("render", n_done, len(idx), {"fps": n_done / max(elapsed, 1e-9)},
-                                    f"frame {f}")
-            else:
-                raise_cancel = False
-            for packet in stream.encode():
-                container.mux(packet)
-            ok = not raise_cancel
-        finally:
-            container.close()
-            if not ok:
-                tmp.unlink(missing_ok=True)
-        if not ok:
-            return None
-        tmp.replace(out_path)
-        return out_path
+        def draw(f: int, img):
+            rows = rows_of.get(int(f))
+            inst = table.take(rows) if rows is not None else table.take(np.zeros(0, np.int64))
+            colours = colour_of_tracks(inst.track_id) if len(inst) else np.zeros((0, skeleton.n_nodes, 3), np.float32)
+            trails = (_trail_segments(trail_index, int(f), int(trail), colour_of_tracks)
+                      if trail_index is not None else None)
+            return render_frame(img, inst, skeleton.edges, colours=colours, trails=trails, **style)
+
+        source = _frame_source(reader, idx)
+        return (yield from _encode(out_path, source, draw, len(idx), (height, width), rate, crf, cancel))
     finally:
         if own_reader:
             reader.close()
+
+
+def _frame_source(reader, idx):
+    """``(frame, image)`` of the frames ``idx``: decoded in one pass when they are contiguous."""
+    if len(idx) > 1 and np.all(np.diff(idx) == 1) and hasattr(reader, "iter_frames"):
+        return reader.iter_frames(int(idx[0]), int(idx[-1]) + 1)
+    return ((int(i), reader[int(i)]) for i in idx)
+
+
+def _check_render_args(out_path: Path, overwrite: bool, color_by: str) -> None:
+    if out_path.suffix.lower() not in VIDEO_EXTENSIONS:
+        raise FormatError(f"Cannot write a labeled video to {out_path.name}: unsupported extension.",
+                          path=out_path, hint=f"Use one of {', '.join(VIDEO_EXTENSIONS)}.")
+    if out_path.exists() and not overwrite:
+        raise FormatError(f"{out_path} already exists.", path=out_path,
+                          hint="Pass --overwrite (overwrite=True) to replace it, or choose another name.")
+    if color_by not in ("track", "node"):
+        raise ConfigError(f"color_by must be 'track' or 'node', got {color_by!r}.", hint="Use --color-by track|node.")
+
+
+def _track_colourer(table: PoseTable, k: int, color_by: str):
+    """``colour_of_tracks(track_ids (I,)) -> (I, K, 3)``: by node, or by track (untracked: light grey)."""
+    node_col = palette(k, "node")
+    max_track = int(table.track_id.max()) + 1 if len(table) and table.track_id.max() >= 0 else 0
+    track_col = palette(max(max_track, 1), "track")
+
+    def colour_of_tracks(tids):
+        if color_by == "node":
+            return np.broadcast_to(node_col[None], (len(tids), k, 3))
+        c = np.where((tids >= 0)[:, None], track_col[np.clip(tids, 0, None) % len(track_col)], 235.0)
+        return np.broadcast_to(c[:, None, :], (len(tids), k, 3))
+
+    return colour_of_tracks
+
+
+def _encode(out_path: Path, source, draw, total: int, size: tuple[int, int], rate: float, crf: int, cancel):
+    """Generator: H.264-encode ``draw(f, img)`` of each ``(f, img)`` of ``source`` into a partial file
+    that replaces ``out_path`` when every frame is written. Returns ``out_path``, or None when cancelled."""
+    import av  # noqa: PLC0415
+
+    height, width = size
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
+    even_h, even_w = height + height % 2, width + width % 2
+    container = av.open(str(tmp), mode="w")
+    ok = False
+    try:
+        stream = container.add_stream("libx264", rate=Fraction(rate).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = even_w, even_h, "yuv420p"
+        stream.options = {"crf": str(int(crf)), "preset": "veryfast"}
+        t0 = time.perf_counter()
+        cancelled = False
+        for n_done, (f, img) in enumerate(source, start=1):
+            if cancel is not None and cancel.cancelled:
+                cancelled = True
+                break
+            drawn = draw(f, img)
+            if (even_h, even_w) != (height, width):
+                drawn = np.pad(drawn, ((0, even_h - height), (0, even_w - width), (0, 0)), mode="edge")
+            for packet in stream.encode(av.VideoFrame.from_ndarray(drawn, format="rgb24")):
+                container.mux(packet)
+            elapsed = time.perf_counter() - t0
+            yield ProgressEvent("render", n_done, total, {"fps": n_done / max(elapsed, 1e-9)}, f"frame {f}")
+        for packet in stream.encode():
+            container.mux(packet)
+        ok = not cancelled
+    finally:
+        container.close()
+        if not ok:
+            tmp.unlink(missing_ok=True)
+    if not ok:
+        return None
+    tmp.replace(out_path)
+    return out_path

@@ -82,6 +82,48 @@ def labels_to_dataset(labels, *, skeleton: Skeleton | None = None) -> PoseDatase
         Target skeleton. If given, the labels' nodes are mapped onto it by name and a
         :class:`SkeletonMismatchError` is raised if a labeled node has no counterpart.
     """
+    src_skel, target, mapping = _target_skeleton(labels, skeleton)
+    k = target.n_nodes
+    videos = [_video_info(v, i) for i, v in enumerate(labels.videos)]
+    video_index = {id(v): i for i, v in enumerate(labels.videos)}
+    tracks = list(labels.tracks)
+    track_index = {id(t): i for i, t in enumerate(tracks)}
+    track_names = [t.name or f"track_{i}" for i, t in enumerate(tracks)]
+
+    rows = {USER: [], PREDICTED: []}
+    negatives = []
+    for lf in labels.labeled_frames:
+        vid = video_index[id(lf.video)]
+        if getattr(lf, "is_negative", False):
+            negatives.append((vid, int(lf.frame_idx)))
+        for inst in lf.instances:
+            if inst.track is not None and id(inst.track) not in track_index:
+                track_index[id(inst.track)] = len(tracks)
+                tracks.append(inst.track)
+                track_names.append(inst.track.name or f"track_{len(tracks) - 1}")
+            tid = track_index[id(inst.track)] if inst.track is not None else -1
+            predicted, row = _instance_row(inst, int(lf.frame_idx), vid, tid)
+            rows[PREDICTED if predicted else USER].append(row)
+
+    def table(rs, source):
+        t = _rows_table(rs, k, source)
+        return t.remap_nodes(mapping, k) if skeleton is not None and len(t) else t
+
+    suggestions = [(video_index[id(s.video)], int(s.frame_idx)) for s in labels.suggestions
+                   if id(s.video) in video_index]
+    return PoseDataset(
+        skeleton=target,
+        videos=videos,
+        track_names=track_names,
+        labels=table(rows[USER], USER),
+        predictions=table(rows[PREDICTED], PREDICTED),
+        suggestions=np.array(suggestions, np.int64).reshape(-1, 2),
+        negative_frames=np.array(negatives, np.int64).reshape(-1, 2),
+    )
+
+
+def _target_skeleton(labels, skeleton: Skeleton | None):
+    """``(labels' skeleton, target skeleton, node mapping)``; refuses several skeletons or missing nodes."""
     if not labels.skeletons:
         raise FormatError("The labels have no skeleton.", hint="Add a skeleton before importing.")
     if len(labels.skeletons) > 1:
@@ -101,71 +143,37 @@ def labels_to_dataset(labels, *, skeleton: Skeleton | None = None) -> PoseDatase
                 f"{target.node_names} lacks.",
                 hint="Add the nodes to the project skeleton, or import without --skeleton.",
             )
-    k = target.n_nodes
-    videos = [_video_info(v, i) for i, v in enumerate(labels.videos)]
-    video_index = {id(v): i for i, v in enumerate(labels.videos)}
-    tracks = list(labels.tracks)
-    track_index = {id(t): i for i, t in enumerate(tracks)}
-    track_names = [t.name or f"track_{i}" for i, t in enumerate(tracks)]
+    return src_skel, target, mapping
 
-    rows = {USER: [], PREDICTED: []}
-    negatives = []
-    for lf in labels.labeled_frames:
-        vid = video_index[id(lf.video)]
-        if getattr(lf, "is_negative", False):
-            negatives.append((vid, int(lf.frame_idx)))
-        for inst in lf.instances:
-            pts = inst.points
-            xy = np.asarray(pts["xy"], np.float64)
-            vis = np.asarray(pts["visible"], bool)
-            finite = np.isfinite(xy).all(-1)
-            state = np.where(finite & vis, VISIBLE, np.where(finite, OCCLUDED, 0)).astype(np.uint8)
-            xy = np.where(finite[:, None], xy, np.nan)
-            predicted = type(inst).__name__ == "PredictedInstance"
-            score = np.asarray(pts["score"], np.float32) if predicted else np.full(len(xy), np.nan, np.float32)
-            if inst.track is not None and id(inst.track) not in track_index:
-                track_index[id(inst.track)] = len(tracks)
-                tracks.append(inst.track)
-                track_names.append(inst.track.name or f"track_{len(tracks) - 1}")
-            rows[PREDICTED if predicted else USER].append(
-                (
-                    int(lf.frame_idx),
-                    vid,
-                    xy,
-                    state,
-                    score,
-                    float(inst.score) if predicted else np.nan,
-                    track_index[id(inst.track)] if inst.track is not None else -1,
-                    np.nan if inst.tracking_score is None else float(inst.tracking_score),
-                )
-            )
 
-    def table(rs, source):
-        if not rs:
-            return PoseTable.empty(k)
-        t = PoseTable.from_arrays(
-            np.stack([r[2] for r in rs]),
-            frame_idx=[r[0] for r in rs],
-            video_id=[r[1] for r in rs],
-            state=np.stack([r[3] for r in rs]),
-            score=np.stack([r[4] for r in rs]),
-            instance_score=[r[5] for r in rs],
-            track_id=[r[6] for r in rs],
-            tracking_score=[r[7] for r in rs],
-            source=source,
-        )
-        return t.remap_nodes(mapping, k) if skeleton is not None else t
+def _instance_row(inst, frame: int, vid: int, track_id: int):
+    """``(predicted, row)``: one sleap-io instance as (frame, video, xy, state, score, instance score,
+    track id, tracking score); non-finite points are unlabeled, invisible ones occluded."""
+    pts = inst.points
+    xy = np.asarray(pts["xy"], np.float64)
+    vis = np.asarray(pts["visible"], bool)
+    finite = np.isfinite(xy).all(-1)
+    state = np.where(finite & vis, VISIBLE, np.where(finite, OCCLUDED, 0)).astype(np.uint8)
+    xy = np.where(finite[:, None], xy, np.nan)
+    predicted = type(inst).__name__ == "PredictedInstance"
+    score = np.asarray(pts["score"], np.float32) if predicted else np.full(len(xy), np.nan, np.float32)
+    tracking = np.nan if inst.tracking_score is None else float(inst.tracking_score)
+    return predicted, (frame, vid, xy, state, score, float(inst.score) if predicted else np.nan, track_id, tracking)
 
-    suggestions = [(video_index[id(s.video)], int(s.frame_idx)) for s in labels.suggestions
-                   if id(s.video) in video_index]
-    return PoseDataset(
-        skeleton=target,
-        videos=videos,
-        track_names=track_names,
-        labels=table(rows[USER], USER),
-        predictions=table(rows[PREDICTED], PREDICTED),
-        suggestions=np.array(suggestions, np.int64).reshape(-1, 2),
-        negative_frames=np.array(negatives, np.int64).reshape(-1, 2),
+
+def _rows_table(rs, k: int, source) -> PoseTable:
+    if not rs:
+        return PoseTable.empty(k)
+    return PoseTable.from_arrays(
+        np.stack([r[2] for r in rs]),
+        frame_idx=[r[0] for r in rs],
+        video_id=[r[1] for r in rs],
+        state=np.stack([r[3] for r in rs]),
+        score=np.stack([r[4] for r in rs]),
+        instance_score=[r[5] for r in rs],
+        track_id=[r[6] for r in rs],
+        tracking_score=[r[7] for r in rs],
+        source=source,
     )
 
 

@@ -119,6 +119,43 @@ def _average_precision(scores, tp_at, n_gt):
     return np.array(aps), np.array(ars)
 
 
+def _instance_scores(pred) -> np.ndarray:
+    """Each predicted instance's score; where it has none, the mean of its node scores (else 1)."""
+    pscore = np.asarray(pred.instance_score, float)
+    with np.errstate(all="ignore"):
+        sc = np.where(pred.state != 0, pred.score, np.nan)
+        cnt = np.isfinite(sc).sum(1)
+        mean_node = np.where(cnt > 0, np.nansum(sc, 1) / np.maximum(cnt, 1), np.nan)
+    return np.where(np.isfinite(pscore), pscore, np.nan_to_num(mean_node, nan=1.0))
+
+
+def _rows_by_frame(table, keep) -> dict:
+    """``{(video_id, frame): [row, ...]}`` of the rows where ``keep`` is true."""
+    out: dict = {}
+    for i, key in enumerate(zip(table.video_id.tolist(), table.frame_idx.tolist())):
+        if keep[i]:
+            out.setdefault(key, []).append(i)
+    return out
+
+
+def _error_stats(d) -> dict:
+    """Mean, median, p90, p95 and count of pixel errors (NaN and 0 when there are none)."""
+    d = np.asarray(d, float)
+    if len(d) == 0:
+        return {"mean": float("nan"), "median": float("nan"), "p90": float("nan"), "p95": float("nan"), "n": 0}
+    return {"mean": float(d.mean()), "median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
+            "p95": float(np.percentile(d, 95)), "n": int(len(d))}
+
+
+def _node_stats(dists, n_visible: int) -> dict:
+    """One node's error statistics, PCK@5 and detected fraction of its visible ground-truth points."""
+    s = _error_stats(dists)
+    s["pck_5"] = float((np.asarray(dists) <= 5).sum() / n_visible) if n_visible else float("nan")
+    # fraction of this node's visible ground-truth points that were predicted at all
+    s["detected"] = float(len(dists) / n_visible) if n_visible else float("nan")
+    return s
+
+
 def pose_metrics(gt, pred, *, sigmas=DEFAULT_SIGMA, node_names=None) -> dict:
     """Compare two pose tables (same skeleton).
 
@@ -139,19 +176,9 @@ def pose_metrics(gt, pred, *, sigmas=DEFAULT_SIGMA, node_names=None) -> dict:
     k = gt.points.shape[1]
     names = list(node_names) if node_names is not None else [f"node{i}" for i in range(k)]
     gpts, ppts = _gt_points(gt), _pred_points(pred)
-    pscore = np.asarray(pred.instance_score, float)
-    with np.errstate(all="ignore"):
-        sc = np.where(pred.state != 0, pred.score, np.nan)
-        cnt = np.isfinite(sc).sum(1)
-        mean_node = np.where(cnt > 0, np.nansum(sc, 1) / np.maximum(cnt, 1), np.nan)
-    pscore = np.where(np.isfinite(pscore), pscore, np.nan_to_num(mean_node, nan=1.0))
-    gkeys = {}
-    for i, key in enumerate(zip(gt.video_id.tolist(), gt.frame_idx.tolist())):
-        if np.isfinite(gpts[i]).any():
-            gkeys.setdefault(key, []).append(i)
-    pkeys = {}
-    for j, key in enumerate(zip(pred.video_id.tolist(), pred.frame_idx.tolist())):
-        pkeys.setdefault(key, []).append(j)
+    pscore = _instance_scores(pred)
+    gkeys = _rows_by_frame(gt, np.isfinite(gpts).any(axis=(1, 2)))
+    pkeys = _rows_by_frame(pred, np.ones(len(pred), bool))
     n_gt = sum(len(v) for v in gkeys.values())
     dists = [[] for _ in range(k)]
     n_gt_vis = np.zeros(k, int)
@@ -184,22 +211,8 @@ def pose_metrics(gt, pred, *, sigmas=DEFAULT_SIGMA, node_names=None) -> dict:
     aps, ars = _average_precision(np.array(p_scores, float), tp_at.reshape(-1, len(OKS_THRESHOLDS)), n_gt)
     all_d = np.concatenate([np.asarray(d) for d in dists]) if k else np.zeros(0)
     total_vis = int(n_gt_vis.sum())
-
-    def stats(d):
-        d = np.asarray(d, float)
-        if len(d) == 0:
-            return {"mean": float("nan"), "median": float("nan"), "p90": float("nan"), "p95": float("nan"), "n": 0}
-        return {"mean": float(d.mean()), "median": float(np.median(d)), "p90": float(np.percentile(d, 90)),
-                "p95": float(np.percentile(d, 95)), "n": int(len(d))}
-
     pck = {int(t): (float((all_d <= t).sum() / total_vis) if total_vis else float("nan")) for t in PCK_THRESHOLDS}
-    per_node = {}
-    for n in range(k):
-        s = stats(dists[n])
-        s["pck_5"] = float((np.asarray(dists[n]) <= 5).sum() / n_gt_vis[n]) if n_gt_vis[n] else float("nan")
-        # fraction of this node's visible ground-truth points that were predicted at all
-        s["detected"] = float(len(dists[n]) / n_gt_vis[n]) if n_gt_vis[n] else float("nan")
-        per_node[names[n]] = s
+    per_node = {names[n]: _node_stats(dists[n], n_gt_vis[n]) for n in range(k)}
     return {
         "oks_map": float(np.nanmean(aps)) if n_gt else float("nan"),
         "oks_mar": float(np.nanmean(ars)) if n_gt else float("nan"),
@@ -208,7 +221,7 @@ def pose_metrics(gt, pred, *, sigmas=DEFAULT_SIGMA, node_names=None) -> dict:
         "oks_sigma": sigmas if np.isscalar(sigmas) else list(map(float, np.asarray(sigmas))),
         "pck": pck,
         "pck_5": pck[5],
-        "error": stats(all_d),
+        "error": _error_stats(all_d),
         "per_node": per_node,
         "visibility": {"precision": tp_vis / max(tp_vis + fp_vis, 1), "recall": tp_vis / max(tp_vis + fn_vis, 1)},
         "n_gt_instances": int(n_gt),
