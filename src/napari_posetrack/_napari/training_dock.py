@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from qtpy.QtCore import Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                             QLineEdit, QProgressBar, QPushButton, QSpinBox)
 
+from ..core.registry import MODEL_KINDS
 from .loss_plot import LossPlot
 from .dock import PoseDock, Section
 from .notify import notify
@@ -93,8 +94,10 @@ class TrainingDock(PoseDock):
         self.source_label = QLabel("labels: the open project" if self.shell.session else "labels: (none open)")
         self.inputs_edit = QLineEdit()
         self.inputs_edit.setPlaceholderText("or .slp / store / DLC project paths, separated by ';'")
-        self.kind_combo = QComboBox()
-        self.kind_combo.addItems(["single", "topdown", "bottomup"])
+        self.kind_combo = QComboBox()  # the model-kind registry: a new kind shows up here
+        for i, (name, what) in enumerate(MODEL_KINDS.items()):
+            self.kind_combo.addItem(name)
+            self.kind_combo.setItemData(i, what, Qt.ItemDataRole.ToolTipRole)
         self.out_edit = QLineEdit(str(Path.cwd() / "models" / "model"))
         form0.addRow(self.source_label)
         form0.addRow("inputs", self.inputs_edit)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..core.registry import MODEL_KINDS
+
 NAME = "train"
 HELP = "train a single-instance, top-down or bottom-up pose model"
 DESCRIPTION = (
@@ -14,8 +16,8 @@ DESCRIPTION = (
 
 def add_arguments(parser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="store, .slp file or DeepLabCut project")
-    parser.add_argument("--model", default="single", choices=["single", "topdown", "bottomup", "topdown-id"],
-                        help="model kind; topdown-id also learns who each animal is (classes = track names)")
+    parser.add_argument("--model", default="single", choices=MODEL_KINDS.names(),
+                        help="model kind: " + "; ".join(f"{k}: {v}" for k, v in MODEL_KINDS.items()))
     parser.add_argument("--identity-map", action="append", metavar="OLD=NEW",
                         help="identity models: rename track OLD to class NEW (repeat, or comma-separate)")
     parser.add_argument("--out", "-o", required=True, help="model directory to write")

@@ -20,6 +20,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from ..errors import FormatError, PoseTrackError, SkeletonMismatchError
+from ..registry import Registry
 
 __all__ = [
     "FormatSpec",
@@ -83,7 +84,7 @@ class FormatSpec:
 
 
 #: name -> FormatSpec, in detection order (first match wins).
-FORMATS: dict[str, FormatSpec] = {}
+FORMATS: Registry = Registry("file format")  # a second format under a taken name is refused
 
 
 def register_format(spec: FormatSpec | None = None, **kwargs) -> FormatSpec:

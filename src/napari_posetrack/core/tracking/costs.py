@@ -19,10 +19,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..registry import Registry
+
 __all__ = ["COSTS", "register_cost", "get_cost", "oks", "oks_cost", "centroid_cost", "iou_cost",
            "centroids", "bboxes", "pose_scale"]
 
-COSTS: dict[str, Callable[..., np.ndarray]] = {}
+COSTS: Registry = Registry("tracking cost")  # name -> cost function; a taken name is refused
 
 
 def register_cost(name: str):

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import ConfigError, VideoError
+from ...core.registry import Registry
 
 __all__ = ["SOURCES", "register_source", "open_source", "FrameSource", "LatestFrame", "Frame", "VideoFileSource",
            "CameraSource", "StreamSource", "ArraySource", "camera_format"]
@@ -31,7 +32,7 @@ __all__ = ["SOURCES", "register_source", "open_source", "FrameSource", "LatestFr
 log = logging.getLogger(__name__)
 
 #: kind -> FrameSource subclass
-SOURCES: dict = {}
+SOURCES: Registry = Registry("live source")  # a taken kind is refused
 
 
 def register_source(kind: str):

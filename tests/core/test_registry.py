@@ -1,0 +1,91 @@
+"""Registries are the single source of truth: taken names are refused, and the CLI lists what they hold."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pytest
+
+from napari_posetrack.core.errors import ConfigError
+from napari_posetrack.core.io import FORMATS, FormatSpec, register_format
+from napari_posetrack.core.registry import MODEL_KINDS, DuplicateNameError, Registry
+from napari_posetrack.core.tracking import COSTS, register_cost
+
+
+def test_registry_refuses_a_second_entry_under_a_taken_name():
+    reg = Registry("widget")
+
+    @reg.register("a")
+    def first():
+        return 1
+
+    def other():
+        return 2
+
+    with pytest.raises(DuplicateNameError, match="'a' is taken by .*first") as err:
+        reg.register("a", other)
+    assert "Pick another name" in err.value.hint
+    with pytest.raises(DuplicateNameError):
+        reg.update({"a": other})
+    assert reg["a"] is first  # the refused entry left the old one in place
+    reg.register("a", first)  # the same object again (a module reload) is fine
+    del reg["a"]
+    reg["a"] = other  # after unregistering, the name is free
+    assert reg.names() == ["a"] and isinstance(reg, dict)
+
+
+def test_registry_lookup_lists_the_known_names():
+    reg = Registry("colour", {"red": 1, "green": 2})
+    assert reg.lookup("green") == 2 and reg.get("blue") is None  # get stays dict.get
+    with pytest.raises(ConfigError, match="Unknown colour 'blue'") as err:
+        reg.lookup("blue")
+    assert "red, green" in err.value.hint
+    with pytest.raises(ConfigError, match="non-empty string name"):
+        reg[""] = 3
+
+
+def test_cost_and_format_registries_refuse_duplicates():
+    with pytest.raises(DuplicateNameError, match="tracking cost name 'oks'"):
+        @register_cost("oks")
+        def my_oks(a, b):
+            return np.zeros((len(a), len(b)))
+
+    assert COSTS["oks"].__name__ != "my_oks"
+    with pytest.raises(DuplicateNameError, match="file format name 'slp'"):
+        register_format(FormatSpec("slp", "another slp", ("*.slp",), None, None))
+    assert FORMATS["slp"].description != "another slp"
+
+
+def test_live_sources_are_a_registry():
+    pytest.importorskip("torch")
+    from napari_posetrack.nn.live.sources import SOURCES, register_source
+
+    assert {"file", "camera", "stream"} <= set(SOURCES)
+    with pytest.raises(DuplicateNameError):
+        @register_source("file")
+        class Other:  # noqa: B903
+            pass
+
+
+def test_model_kinds_match_the_training_pipelines():
+    pytest.importorskip("torch")
+    from napari_posetrack.nn.train import PIPELINES
+
+    assert set(MODEL_KINDS) == set(PIPELINES), "core.registry.MODEL_KINDS and nn.train.PIPELINES disagree"
+
+
+def _choices(module, option: str):
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    action = next(a for a in parser._actions if option in a.option_strings)
+    return action
+
+
+def test_cli_choices_come_from_the_registries():
+    from napari_posetrack.cli import cmd_export, cmd_train
+
+    assert list(_choices(cmd_train, "--model").choices) == MODEL_KINDS.names()
+    help_text = _choices(cmd_export, "--format").help
+    writable = [n for n, s in FORMATS.items() if s.save is not None]
+    assert help_text == "one of: " + ", ".join(writable)
