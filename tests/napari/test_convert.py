@@ -90,3 +90,25 @@ def test_one_style_for_points_predictions_and_tracks():
     assert kw["symbol"] == PREDICTED_SYMBOL and kw["face_color"].shape == (len(data), 4)
     empty = static_points_kwargs(feats.iloc[:0], 3)
     assert empty["face_color"] == "white" and empty["symbol"] == USER_SYMBOL
+
+
+def test_score_text_stays_in_zero_one():
+    from napari_posetrack._napari.convert import score_text
+
+    assert score_text(0.8123, [0.1, 0.2]) == "0.81"  # our predictors' scores are shown as they are
+    assert score_text(39.08, [0.9, 0.7, np.nan]) == "0.80"  # SLEAP's summed score: the mean node score
+    assert score_text(np.nan, [np.nan]) == ""
+
+
+def test_sleap_predictions_show_no_raw_scores(shared_data):
+    """The real SLEAP file's instance scores run to 39; the text beside each prediction stays in [0, 1]."""
+    from napari_posetrack._napari.convert import frame_points
+    from napari_posetrack.core.io import load_dataset
+
+    ds = load_dataset(shared_data / "proofreading" / "centered_pair_predictions.slp", check_videos="warn")
+    preds = ds.predictions
+    assert np.nanmax(preds.instance_score) > 1  # the raw scores this test is about
+    frame = int(preds.frame_idx[np.nanargmax(preds.instance_score)])
+    fp = frame_points([(1, preds)], 0, frame)
+    texts = [t for t in fp.label if t]
+    assert texts and all(0.0 <= float(t) <= 1.0 for t in texts), texts

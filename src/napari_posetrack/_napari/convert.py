@@ -33,7 +33,7 @@ import pandas as pd
 from ..core.posetable import UNLABELED, PoseTable
 
 __all__ = ["table_to_points", "points_to_table", "table_to_edges", "table_to_tracks", "FEATURES", "FramePoints",
-           "frame_points", "frame_edges"]
+           "frame_points", "frame_edges", "score_text"]
 
 FEATURES = ["node", "instance", "track", "state", "score", "source", "video"]
 
@@ -161,6 +161,21 @@ class FramePoints:
         return self.source * (1 << 40) + self.row
 
 
+def score_text(instance_score: float, node_scores) -> str:
+    """The score written beside a predicted instance, in [0, 1].
+
+    Our predictors' instance scores are in [0, 1], but SLEAP's are not (a bottom-up instance's
+    score is a sum over its nodes and edges, e.g. 39.08), so a score outside [0, 1] is replaced
+    by the mean of the instance's node scores. Empty when neither is known.
+    """
+    s = float(instance_score)
+    if not (np.isfinite(s) and 0.0 <= s <= 1.0):
+        nodes = np.asarray(node_scores, np.float64)
+        nodes = nodes[np.isfinite(nodes)]
+        s = float(np.clip(nodes.mean(), 0.0, 1.0)) if len(nodes) else float("nan")
+    return f"{s:.2f}" if np.isfinite(s) else ""
+
+
 def frame_points(tables, video_id: int, frame: int) -> FramePoints:
     """Gather the labeled nodes of ``frame`` of video ``video_id`` from ``tables``: ``[(source, table)]``."""
     parts = []
@@ -174,7 +189,7 @@ def frame_points(tables, video_id: int, frame: int) -> FramePoints:
         first = np.r_[True, rr[1:] != rr[:-1]] if len(rr) else np.zeros(0, bool)
         label = np.full(len(rr), "", dtype=object)
         if src == 1 and len(rr):
-            label[first] = [f"{v:.2f}" if np.isfinite(v) else "" for v in table.instance_score[rr[first]]]
+            label[first] = [score_text(table.instance_score[i], table.score[i]) for i in rr[first]]
         parts.append((np.full(len(rr), src), rr, node, np.column_stack([p[:, 1], p[:, 0]]), table.state[rr, node],
                       table.track_id[rr], table.score[rr, node], label))
     if not parts:
