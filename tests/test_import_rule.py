@@ -1,11 +1,16 @@
-"""The import rule of the architecture: core never loads torch, Qt or napari."""
+"""The import rule of the architecture: core never loads torch, Qt or napari; nn never loads Qt or
+napari (nor cli / _napari / api, through which they could come); cli reaches torch only through nn."""
 
 from __future__ import annotations
 
+import ast
 import json
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import napari_posetrack.core as core
 
@@ -62,3 +67,84 @@ def test_cli_and_manifest_targets_import_fast():
     dt, torch_loaded, napari_loaded = out.stdout.split()
     assert torch_loaded == "False", "building the CLI parser imported torch"
     assert napari_loaded == "False", "building the CLI parser imported napari"
+
+
+# ---------------------------------------------------------------------------------------------
+# nn: torch, never napari or Qt, directly or through cli / _napari / api
+QT_NAPARI = ("qtpy", "napari", "PyQt6", "PyQt5", "PySide6", "PySide2", "magicgui", "superqt", "vispy")
+UPPER_LAYERS = ("napari_posetrack.cli", "napari_posetrack._napari", "napari_posetrack.api")
+PKG = Path(core.__file__).resolve().parent.parent
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """Every module a file imports, at any depth (function-level imports too), as absolute names."""
+    package = list(path.relative_to(PKG.parent).with_suffix("").parts[:-1])  # the package the file sits in
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            out.append((node.lineno, name))
+            out += [(node.lineno, f"{name}.{a.name}") for a in node.names]
+    return out
+
+
+def _violations(folder: str, forbidden: tuple[str, ...]) -> list[str]:
+    bad = []
+    for path in sorted((PKG / folder).rglob("*.py")):
+        for line, name in _imports(path):
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                bad.append(f"{path.relative_to(PKG)}:{line} imports {name}")
+    return bad
+
+
+def test_imports_helper_resolves_relative_imports():
+    names = {n for _, n in _imports(PKG / "cli" / "cmd_demo.py")}
+    assert "napari_posetrack.core.errors" in names  # `from ..core.errors import ...` inside a function
+
+
+def test_nn_source_imports_no_qt_napari_or_upper_layers():
+    """Static: no module under nn/ imports napari, Qt, cli, _napari or api, even inside a function."""
+    bad = _violations("nn", QT_NAPARI + UPPER_LAYERS)
+    assert not bad, "nn/ must not import napari, Qt or the layers above it:\n" + "\n".join(bad)
+
+
+def test_core_source_imports_no_torch_nn_or_upper_layers():
+    bad = _violations("core", FORBIDDEN + ("napari_posetrack.nn",) + UPPER_LAYERS)
+    assert not bad, "core/ must not import torch, Qt, napari, nn or the layers above it:\n" + "\n".join(bad)
+
+
+def test_cli_reaches_torch_only_through_nn():
+    """cli/ uses torch through nn's functions (threads, devices), never by importing it."""
+    bad = _violations("cli", ("torch",))
+    assert not bad, "cli/ must not import torch directly; call an nn function instead:\n" + "\n".join(bad)
+
+
+def test_importing_nn_loads_no_qt_or_napari():
+    """Import every nn module in a fresh interpreter: neither Qt nor napari nor cli/_napari may load."""
+    pytest.importorskip("torch")
+    import napari_posetrack.nn as nn
+
+    mods = ["napari_posetrack.nn"] + [i.name for i in pkgutil.walk_packages(nn.__path__, prefix="napari_posetrack.nn.")]
+    code = (
+        "import importlib, json, sys\n"
+        f"mods = {mods!r}\n"
+        f"forbidden = {QT_NAPARI + UPPER_LAYERS!r}\n"
+        "bad = {}\n"
+        "for m in mods:\n"
+        "    importlib.import_module(m)\n"
+        "    loaded = [f for f in forbidden if f in sys.modules]\n"
+        "    if loaded:\n"
+        "        bad[m] = loaded\n"
+        "        break\n"
+        "print(json.dumps(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    bad = json.loads(out.stdout.strip().splitlines()[-1])
+    assert bad == {}, f"nn modules load napari, Qt or an upper layer: {bad}"
