@@ -46,12 +46,21 @@ def _table(title, header, rows, widths=None):
         print(_row([f"{c:.2f}" if isinstance(c, float) else str(c) for c in r], widths))
 
 
-def _held_out(views, group, cam_index, config=None):
+def _held_out(views, group, cam_index, config=None, weighted=False):
+    """Pixel errors of the held-out camera's labels from the other cameras' 3D points.
+
+    ``weighted``: the other cameras' scores are multiplied by per-camera weights estimated from
+    those cameras alone (``view_weights``: their labels' leave-one-out error), never from the
+    held-out camera's labels.
+    """
     from napari_posetrack.core.multiview import triangulate_views
+    from napari_posetrack.core.multiview.consistency import view_weights, weight_views
 
     keep = [c for j, c in enumerate(views.cameras) if j != cam_index]
     v3 = dataclasses.replace(views, points=np.delete(views.points, cam_index, 0),
                              scores=np.delete(views.scores, cam_index, 0), cameras=keep)
+    if weighted:
+        v3 = weight_views(v3, view_weights(v3, group, config))
     p3 = triangulate_views(v3, group, config)
     proj = group[views.cameras[cam_index]].project(p3.points)
     return np.linalg.norm(proj - views.points[cam_index], axis=-1)
@@ -165,6 +174,7 @@ def main(argv=None) -> int:
     _table("Held-out view: triangulate from the other 3, project into this one, compare with its labels (px)",
            ["held out", "median", "p90", "points", "ref med", "ref p90"], rows)
     from napari_posetrack.core.multiview import TriangulationConfig
+    from napari_posetrack.core.multiview.consistency import view_weights
 
     rows = []
     for label, cfg in (("RANSAC, 10 px", TriangulationConfig(max_error_px=10)),
@@ -174,10 +184,18 @@ def main(argv=None) -> int:
                        ("default, no refinement", TriangulationConfig(refine=False))):
         rows.append([label] + [float(np.nanmedian(_held_out(views, group, ci, cfg)))
                                for ci in range(len(views.cameras))])
+    for label, cfg in (("RANSAC 20 px, view weights", TriangulationConfig()),
+                       ("no rejection, view weights", TriangulationConfig(ransac=False, max_error_px=1e9))):
+        rows.append([label] + [float(np.nanmedian(_held_out(views, group, ci, cfg, weighted=True)))
+                               for ci in range(len(views.cameras))])
     _table("Held-out median (px) by triangulation setting", ["setting"] + list(views.cameras), rows,
            [26] + [10] * len(views.cameras))
     out["held_out_settings"] = rows
     # which labels of the held-out view sit nearer another node's reprojection than their own
+    w_all = view_weights(views, group)
+    print("per-camera weights from all four cameras' leave-one-out errors: "
+          + ", ".join(f"{c} {w:.2f}" for c, w in w_all.items()))
+    out["view_weights"] = w_all
     print("\nlabels nearer another node's held-out reprojection (label -> node, own px vs other px, medians):")
     out["confusions"] = {}
     for ci, c in enumerate(views.cameras):

@@ -177,3 +177,25 @@ def test_suspect_frames_reprojection_signal_alone():
     assert q.frames[:, 1].tolist() == [2, 1]
     assert q.reasons == ["b 80.0 px from the other views", "a 25.0 px from the other views"]
     assert q.scores[0] == pytest.approx(2.0 * 1.0) and q.scores[1] == pytest.approx(2.0 * 25 / 60)
+
+
+def test_view_weights_down_weight_a_camera_with_noisy_labels():
+    from napari_posetrack.core.multiview import triangulate_views
+    from napari_posetrack.core.multiview.consistency import view_weights, weight_views
+
+    group, views, uv = _synthetic_views(n_frames=20, n_nodes=3, n_cams=4)
+    rng = np.random.default_rng(0)
+    noise = np.array([0.5, 0.5, 6.0, 0.5])  # cam2's labels are sloppy
+    views.points[:] = uv + rng.normal(0, 1, uv.shape) * noise[:, None, None, None, None]
+    w = view_weights(views, group)
+    assert set(w) == {"cam0", "cam1", "cam2", "cam3"} and max(w.values()) == 1.0
+    assert w["cam2"] < 0.2 * min(w[c] for c in ("cam0", "cam1", "cam3"))
+    weighted = weight_views(views, w)
+    assert np.allclose(weighted.scores[2], w["cam2"]) and np.isnan(views.scores).all()  # the input is untouched
+    to0 = np.asarray(group.metadata["world_to_cam0"])
+    truth = walking_points(20, 3) @ to0[:3, :3].T + to0[:3, 3]
+    plain = triangulate_views(views, group)
+    better = triangulate_views(weighted, group)
+    e_plain = np.linalg.norm(plain.points[:, 0] - truth, axis=-1)
+    e_better = np.linalg.norm(better.points[:, 0] - truth, axis=-1)
+    assert np.median(e_better) < 0.8 * np.median(e_plain)

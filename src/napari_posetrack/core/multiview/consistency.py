@@ -28,7 +28,8 @@ from .triangulate import BONE_LENGTH, OK, TriangulationConfig, triangulate_point
 from .triangulate import _weights as _weights_of
 
 __all__ = ["predict_in_views", "epipolar_curve", "smooth_poses", "constrain_bones", "BONE_LENGTH", "predict_views",
-           "ViewPredictions", "EpipolarCurve", "reproject", "PREDICTED", "EPIPOLAR_ONLY", "NOT_SEEN"]
+           "ViewPredictions", "EpipolarCurve", "reproject", "PREDICTED", "EPIPOLAR_ONLY", "NOT_SEEN", "view_weights",
+           "weight_views"]
 
 
 def predict_in_views(group: CameraGroup, observed: dict, *, max_error_px: float = 1e9) -> dict:
@@ -226,3 +227,36 @@ def predict_views(views: Views2D, group: CameraGroup, config: TriangulationConfi
 def reproject(poses: Poses3D, group: CameraGroup) -> np.ndarray:
     """(C, T, I, K, 2) pixels of the 3D points of ``poses`` in each of its cameras (NaN where no 3D point)."""
     return np.stack([group[c].project(poses.points) for c in poses.cameras])
+
+
+def view_weights(views: Views2D, group: CameraGroup, config: TriangulationConfig | None = None, *,
+                 floor_px: float = 1.0, iterations: int = 3) -> dict:
+    """Per-camera weights ``(floor / max(s, floor))**2`` from each camera's label noise ``s``.
+
+    ``s`` is the median distance of a camera's labels from where the other cameras put them
+    (:func:`predict_views`, leave one camera out), so a camera whose labels disagree with the
+    others pulls less in a weighted DLT. The other cameras' predictions are themselves weighted
+    by the previous round's weights (``iterations`` rounds), so one sloppy camera does not make
+    the good ones look noisy. The largest weight is 1; a camera without an estimate gets 1.
+    Multiply the 2D scores by these (:func:`weight_views`) before triangulating.
+    """
+    weights = {cam: 1.0 for cam in views.cameras}
+    for _ in range(max(1, int(iterations))):
+        pred = predict_views(weight_views(views, weights), group, config, epipolar=False)
+        out = {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for c, cam in enumerate(pred.cameras):
+                s = float(np.nanmedian(pred.error_px[c]))
+                out[cam] = (floor_px / max(s, floor_px)) ** 2 if np.isfinite(s) else None
+        top = max((w for w in out.values() if w is not None), default=1.0)
+        weights = {cam: (w / top if w is not None else 1.0) for cam, w in out.items()}
+    return weights
+
+
+def weight_views(views: Views2D, weights: dict) -> Views2D:
+    """``views`` with each camera's scores multiplied by ``weights[camera]`` (user labels count as score 1)."""
+    w = np.array([float(weights.get(c, 1.0)) for c in views.cameras], np.float32)
+    scores = np.where(np.isnan(views.scores), 1.0, views.scores) * w[:, None, None, None]
+    scores = np.where(np.isfinite(views.points).all(-1), scores, np.nan).astype(np.float32)
+    return dataclasses.replace(views, scores=scores)
