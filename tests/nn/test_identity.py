@@ -261,3 +261,64 @@ def test_identity_comes_from_the_crop_whose_pose_is_kept_with_no_extra_pass(rece
     plain = TopDownPredictor(stages, torch.device("cpu"), PredictorSettings(**settings)).predict_frames(frames)
     assert crop_model.crops == n_id == (2 if recenter else 1)  # no crop pass for the identity alone
     np.testing.assert_array_equal(plain.points, tab.points)  # the poses are the top-down ones
+
+
+def random_identity_model(path, skeleton, classes=("F", "M"), favour=0):
+    """A random-init topdown-id model directory (no training): heads biased so that the centroid and crop
+    models fire; the identity head leans to class ``favour``."""
+    from napari_posetrack.nn.checkpoint import save_checkpoint, write_pipeline
+    from napari_posetrack.nn.inference.toy import toy_config
+    from napari_posetrack.nn.model import build_model
+
+    torch.manual_seed(0)
+    for stage, crop in (("centroid", 0), ("centered_instance", 32)):
+        cfg = toy_config(stage, skeleton, crop_size=crop)
+        if stage == "centered_instance":
+            cfg.data["identity_classes"] = list(classes)
+        model = build_model(cfg)
+        with torch.no_grad():
+            for name, head in model.heads.items():
+                if name == "identity":
+                    head.classify.bias.zero_()
+                    head.classify.bias[favour] = 2.0
+                else:
+                    head.bias.fill_(1.0)
+        save_checkpoint(path / stage, model, cfg, which=("best",))
+    write_pipeline(path, "topdown", identity_classes=list(classes))
+    return path
+
+
+def test_predict_writes_the_class_probabilities_into_a_store_and_tracks_with_them(tmp_path):
+    """posetrack predict with an identity model: the store gets the probabilities (streamed), the tracks are
+    the classes, with and without --tracker; a store whose tracks list the classes in another order gets
+    the columns in its order."""
+    from napari_posetrack.cli.cmd_predict import predict
+    from napari_posetrack.core.store import ProjectStore
+    from napari_posetrack.nn.inference.toy import blob_frames, write_video
+
+    ds, _ = two_kinds_dataset(2)
+    model = random_identity_model(tmp_path / "m", ds.skeleton)
+    rng = np.random.default_rng(1)
+    poses = np.stack([rng.uniform(10, 40, (8, 3, 2)), rng.uniform(60, 90, (8, 3, 2))], 1)
+    video = write_video(tmp_path / "clip.mp4", blob_frames(poses, 64, 96))
+    out = tmp_path / "out.posetrack.zarr"
+    predict(model, [video], out, show=False, device="cpu")
+    got = ProjectStore.open(out, "r").load()
+    p = got.predictions
+    assert got.track_names == ["F", "M"] and len(p) >= 8
+    assert p.identity_probs.shape == (len(p), 2)
+    np.testing.assert_allclose(p.identity_probs.sum(1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(p.identity_probs[np.arange(len(p)), p.track_id], p.tracking_score, atol=1e-6)
+    tracked = tmp_path / "tracked.posetrack.zarr"
+    predict(model, [video], tracked, show=False, device="cpu", tracker="simple", identity_weight=0.5)
+    t = ProjectStore.open(tracked, "r").load()
+    assert t.track_names == ["F", "M"] and t.predictions.identity_probs.shape == (len(t.predictions), 2)
+    assert set(t.predictions.track_id.tolist()) <= {0, 1}
+    # a project whose tracks are the classes in another order
+    other = tmp_path / "other.posetrack.zarr"
+    ProjectStore.create(other, ds.skeleton, track_names=["M", "F"]).close()
+    predict(model, [video], other, show=False, device="cpu")
+    o = ProjectStore.open(other, "r").load()
+    assert o.track_names == ["M", "F"]
+    np.testing.assert_allclose(o.predictions.identity_probs[np.arange(len(o.predictions)), o.predictions.track_id],
+                               o.predictions.tracking_score, atol=1e-6)
