@@ -89,3 +89,24 @@ def test_cli_choices_come_from_the_registries():
     help_text = _choices(cmd_export, "--format").help
     writable = [n for n, s in FORMATS.items() if s.save is not None]
     assert help_text == "one of: " + ", ".join(writable)
+
+
+def test_trackers_and_backbones_refuse_duplicates_and_feed_the_cli():
+    from napari_posetrack.cli import cmd_track
+    from napari_posetrack.core.tracking import TRACKERS, register_tracker
+
+    assert list(_choices(cmd_track, "--tracker").choices) == TRACKERS.names()
+    assert list(_choices(cmd_track, "--cost").choices) == COSTS.names()
+    with pytest.raises(DuplicateNameError, match="tracker name 'simple'"):
+        @register_tracker("simple")
+        class Mine(TRACKERS["kalman"]):
+            pass
+
+    pytest.importorskip("torch")
+    from napari_posetrack.nn.backbones import BACKBONES, register_backbone
+
+    assert isinstance(BACKBONES, Registry) and "unet" in BACKBONES
+    with pytest.raises(DuplicateNameError):
+        @register_backbone("unet")
+        class Other:  # noqa: B903
+            pass

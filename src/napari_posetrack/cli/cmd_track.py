@@ -16,12 +16,14 @@ DESCRIPTION = (
 def add_arguments(parser) -> None:
     parser.add_argument("pred", help="predictions: a .slp (or other labels file) or a project store")
     parser.add_argument("--out", "-o", required=True, help="output .slp file or project store")
-    parser.add_argument("--tracker", default="simple", choices=["simple", "flow", "kalman"],
+    from ..core.tracking import COSTS, TRACKERS  # the registries (core: no torch, no napari)
+
+    parser.add_argument("--tracker", default="simple", choices=TRACKERS.names(),
                         help="simple: Hungarian on a window of recent frames; flow: optical-flow shift; "
                              "kalman: constant-velocity motion model (default: simple)")
     parser.add_argument("--max-tracks", type=int, default=None, help="number of animals (reuse N tracks)")
     parser.add_argument("--window", type=int, default=5, help="frames of history used as candidates (default 5)")
-    parser.add_argument("--cost", default="oks", choices=["oks", "centroid", "iou"], help="matching cost")
+    parser.add_argument("--cost", default="oks", choices=COSTS.names(), help="matching cost")
     parser.add_argument("--stitch", action="store_true",
                         help="link tracklets globally into --max-tracks identities after tracking")
     parser.add_argument("--min-track-length", type=int, default=0, help="drop tracks shorter than this")

@@ -20,10 +20,11 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..core.errors import ConfigError
+from ..core.registry import Registry
 
 __all__ = ["BACKBONES", "register_backbone", "UNet", "ResNetUNet", "build_backbone"]
 
-BACKBONES: dict[str, type] = {}
+BACKBONES: Registry = Registry("backbone")  # name -> nn.Module class; a taken name is refused
 
 
 def register_backbone(name: str):

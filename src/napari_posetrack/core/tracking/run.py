@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import ConfigError, TrackingError
 from ..posetable import PoseTable
 from ..progress import CancelToken, ProgressEvent
+from ..registry import Registry
 from .engine import OnlineTracker, TrackerConfig
 from .flow import FlowTracker
 from .kalman import KalmanTracker
@@ -29,7 +30,7 @@ class SimpleTracker(OnlineTracker):
     name = "simple"
 
 
-TRACKERS: dict[str, type[OnlineTracker]] = {}
+TRACKERS: Registry = Registry("tracker")  # name -> OnlineTracker subclass; a taken name is refused
 
 
 def register_tracker(name: str):
