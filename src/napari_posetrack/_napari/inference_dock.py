@@ -7,6 +7,10 @@ drawn in one place only, the Labeling dock's ``keypoints`` layer (opened if need
 the instance score written beside each instance, set apart from the user's round labels
 (:mod:`napari_posetrack._napari.styles`).
 
+With an identity model (``topdown-id``) the predictions name their animals: the project's tracks
+become the model's classes (when it has none yet), and the dock lists the identity of every
+predicted instance of the current frame, its class probability and the other classes'.
+
 Keys (on the viewer): **G** ("good") accepts the predicted instance under the cursor (or the
 selected one, or the best one) as a user label; **Shift-G** accepts every prediction of the
 frame. (``A`` is napari's select-all on Points layers, so it is left alone.)
@@ -48,7 +52,8 @@ class InferenceDock(PoseDock):
         self.last_result = None
         self.ask_model_dir = lambda: QFileDialog.getExistingDirectory(self, "Choose a model directory")
         self._build()
-        self.shell.connect(self, session=self._on_session)
+        self.shell.connect(self, session=self._on_session, change=lambda action, cmd: self.show_identity())
+        self.listen(napari_viewer.dims.events.current_step, lambda event=None: self.show_identity())
         napari_viewer.bind_key(ACCEPT_KEY, self._accept_one_key, overwrite=True)
         napari_viewer.bind_key(ACCEPT_FRAME_KEY, self._accept_frame_key, overwrite=True)
         if self.shell.session is not None:
@@ -98,6 +103,9 @@ class InferenceDock(PoseDock):
         lay.addLayout(r)
         self.status_label = label()
         lay.addWidget(self.status_label)
+        self.identity_label = label()  # identity models: who each predicted instance of the frame is
+        self.identity_label.setVisible(False)
+        lay.addWidget(self.identity_label)
         self.show_check = QCheckBox("show predictions (in the keypoints layer)")
         self.show_check.setChecked(True)
         self.show_check.toggled.connect(lambda on: self._guard(self.show_predictions, on))
@@ -126,6 +134,7 @@ class InferenceDock(PoseDock):
             return
         for i, v in enumerate(session.dataset.videos):
             self.video_combo.addItem(f"{i}: {Path(str(v.path)).name}")
+        self.show_identity()
 
     @property
     def video_id(self) -> int:
@@ -266,7 +275,17 @@ class InferenceDock(PoseDock):
                 f = f[np.isin(f, done.frame_idx[done.video_id == vid])]
             frames.append(np.column_stack([np.full(len(f), vid), f]))
         frames = np.concatenate(frames) if frames else np.zeros((0, 2), np.int64)
-        session.push(ReplacePredictions(done, frames, text=f"predict {len(frames)} frames"))
+        replace = ReplacePredictions(done, frames, text=f"predict {len(frames)} frames")
+        named = getattr(self.predictor, "class_names", None)
+        if named:  # identity model: its classes are (or become) the project's tracks
+            from ..core.identity_commands import SetTrackNames, name_predictions
+            from ..core.labeling.commands import CompoundCommand
+
+            done, names = name_predictions(done, named, session.dataset.track_names)
+            replace = ReplacePredictions(done, frames, text=replace.text)
+            if names != list(session.dataset.track_names):
+                replace = CompoundCommand([SetTrackNames(names), replace], text=replace.text)
+        session.push(replace)
         msg = f"{res.n_instances} instances on {res.n_frames} frames ({res.fps:.1f} frames/s)"
         if res.cancelled:
             msg = "Cancelled: " + msg
@@ -277,6 +296,25 @@ class InferenceDock(PoseDock):
         self.progress.setValue(res.n_frames)
         if self.show_check.isChecked():
             self.show_predictions(True)
+
+    def show_identity(self) -> str:
+        """List the identity of each predicted instance of the current frame (identity models); returns the text."""
+        s = self.session
+        t = s.dataset.predictions if s is not None else None
+        text = ""
+        if t is not None and t.identity_probs.shape[1]:
+            from ..core.identity_commands import identity_rows_text
+            from ..core.labeling_accept import frame_prediction_rows
+
+            rows = frame_prediction_rows(t, self.video_id, self.frame)
+            lines = identity_rows_text(t, rows, s.dataset.track_names)
+            if lines:
+                c = t.take(rows).centroids()
+                text = f"Identity, frame {self.frame}:\n" + "\n".join(
+                    f"  at ({x:.0f}, {y:.0f}): {line}" for (x, y), line in zip(c, lines))
+        self.identity_label.setText(text)
+        self.identity_label.setVisible(bool(text))
+        return text
 
     # ------------------------------------------------------------------ layers
     @property

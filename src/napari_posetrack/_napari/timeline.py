@@ -2,7 +2,9 @@
 
 Click a lane to jump to that frame and select the track; drag along a lane to select a frame
 range of that track. The selection ``(track, start, stop)`` feeds the swap, merge and split
-commands of the proofreading dock. Suspect frames are drawn as red ticks above the lanes.
+commands of the proofreading dock. Suspect frames are drawn as red ticks above the lanes;
+frames where an identity model names another animal than the track as white-edged magenta
+marks on that track's lane (:meth:`TrackTimeline.set_identity_marks`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class TrackTimeline(QWidget):
         self._n_frames = 1
         self._current = 0
         self._suspects = np.zeros(0, np.int64)
+        self._identity_marks = np.zeros((0, 2), np.int64)
         self.selection: tuple[int, int, int] | None = None
         self._drag_start: tuple[int, int] | None = None
 
@@ -83,6 +86,17 @@ class TrackTimeline(QWidget):
     def set_suspects(self, frames) -> None:
         self._suspects = np.asarray(frames, np.int64).ravel()
         self.update()
+
+    def set_identity_marks(self, frames, tracks) -> None:
+        """Mark ``frames`` (M,) on the lanes of ``tracks`` (M,): the identity model disagrees with the track."""
+        self._identity_marks = np.stack([np.asarray(frames, np.int64).ravel(),
+                                         np.asarray(tracks, np.int64).ravel()], 1).reshape(-1, 2)
+        self.update()
+
+    @property
+    def identity_marks(self) -> np.ndarray:
+        """(M, 2) ``(frame, track)`` of the identity disagreements shown."""
+        return self._identity_marks.copy()
 
     @property
     def lanes(self) -> list[int]:
@@ -127,6 +141,14 @@ class TrackTimeline(QWidget):
             y = _TICK_H + self._lanes.index(t) * lh
             p.setPen(QPen(QColor(255, 255, 255), 2))
             p.drawRect(QRectF(self.frame_to_x(a), y + 1, max(self.frame_to_x(b + 1) - self.frame_to_x(a), 2), lh - 2))
+        p.setPen(QPen(QColor(255, 255, 255), 1))
+        for f, t in self._identity_marks:  # identity disagreements: on the lane, a mark at least 3 px wide
+            if t in self._lanes:
+                y = _TICK_H + self._lanes.index(t) * lh
+                x0 = self.frame_to_x(f)
+                w = max(self.frame_to_x(f + 1) - x0, 3.0)
+                p.fillRect(QRectF(x0, y, w, lh), QColor(255, 0, 200))
+                p.drawRect(QRectF(x0, y, w, lh))
         p.setPen(QPen(QColor(230, 60, 60), 1))
         for f in self._suspects:
             x = self.frame_to_x(f + 0.5)

@@ -199,7 +199,8 @@ class TrainingDock(PoseDock):
         self.predict_btn.setEnabled(False)
         out_dir = self.out_edit.text().strip()
         self.worker = create_worker(_train_job, inputs, self.kind_combo.currentText(), out_dir, overrides, resume,
-                                    self.token, _start_thread=False)
+                                    self.token, _start_thread=False,
+                                    _ignore_errors=True)  # errors are shown by _on_error, not re-raised in Qt
         self.worker.yielded.connect(self._on_event)
         self.worker.returned.connect(self._on_returned)
         self.worker.errored.connect(self._on_error)
