@@ -61,3 +61,121 @@ def test_multiview_dock_calibrates_triangulates_and_shows_3d(make_napari_viewer,
     assert [n for n in viewer.layers if n.name in LAYER_NAMES].__len__() == 3
     dock.shutdown()
     assert not any(name in viewer.layers for name in LAYER_NAMES)
+
+
+def _one_view_only(folder, cams, node, frame):
+    """Remove ``node`` at ``frame`` from the labels of ``cams``."""
+    from napari_posetrack.core.dataset import PoseDataset
+    from napari_posetrack.core.io import load_dataset, save_dataset
+
+    for cam in cams:
+        path = folder / cam / f"{cam}.slp"
+        ds = load_dataset(path, check_videos="ignore")
+        p, st = ds.labels.points.copy(), ds.labels.state.copy()
+        row = int(np.flatnonzero(ds.labels.frame_idx == frame)[0])
+        p[row, node], st[row, node] = np.nan, 0
+        save_dataset(PoseDataset(ds.skeleton, ds.videos, labels=ds.labels.with_columns(points=p, state=st)), path,
+                     overwrite=True)
+
+
+def _move_label(folder, cam, node, frame, shift):
+    from napari_posetrack.core.dataset import PoseDataset
+    from napari_posetrack.core.io import load_dataset, save_dataset
+
+    path = folder / cam / f"{cam}.slp"
+    ds = load_dataset(path, check_videos="ignore")
+    p = ds.labels.points.copy()
+    p[int(np.flatnonzero(ds.labels.frame_idx == frame)[0]), node] += shift
+    save_dataset(PoseDataset(ds.skeleton, ds.videos, labels=ds.labels.with_columns(points=p)), path, overwrite=True)
+
+
+def test_camera_views_side_by_side_with_reprojections_epipolar_lines_and_suspects(make_napari_viewer, qtbot,
+                                                                                   tmp_path):
+    from napari_posetrack._napari.multiview_dock import LAYER_NAMES, VIEW_LAYER_NAMES, MultiviewDock
+    from napari_posetrack.core.multiview.synthetic import synthetic_rig, walking_points, write_synthetic_session
+
+    group = synthetic_rig(4, size=(320, 240), focal=300.0, radius=420, height=300)
+    folder = write_synthetic_session(tmp_path / "sess", group, walking_points(5, 3), node_names=["a", "b", "c"],
+                                     edges=[(0, 1), (1, 2)], noise_px=0.1)
+    _one_view_only(folder, ["cam1", "cam2", "cam3"], node=2, frame=1)  # c at frame 1: cam0 only
+    _one_view_only(folder, ["cam3"], node=0, frame=3)  # a at frame 3: not labelled in cam3 yet
+    _move_label(folder, "cam2", node=1, frame=2, shift=(30.0, 25.0))  # b at frame 2: wrong in cam2
+
+    viewer = make_napari_viewer(show=True)
+    dock = MultiviewDock(viewer)
+    viewer.window.add_dock_widget(dock, name="3D")
+    errors = []
+    dock.notify = lambda text, level="info": errors.append((level, text))
+    qtbot.keyClicks(dock.session_edit, str(folder))
+    # bad input first: a calibration without cam3, then one from another tool lacking fields
+    from napari_posetrack.core.multiview import save_calibration
+
+    save_calibration(group.subset(["cam0", "cam1", "cam2"]), tmp_path / "three.toml")
+    qtbot.keyClicks(dock.calibration_edit, str(tmp_path / "three.toml"))
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    assert "Camera(s) ['cam3'] have no calibration" in errors[-1][1] and len(viewer.layers) == 0
+    (tmp_path / "foreign.toml").write_text('[cam_0]\nname = "cam0"\nsize = [320, 240]\n')
+    dock.calibration_edit.clear()
+    qtbot.keyClicks(dock.calibration_edit, str(tmp_path / "foreign.toml"))
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    assert "lacks the field(s) ['matrix', 'distortions', 'rotation', 'translation']" in errors[-1][1]
+    assert len(viewer.layers) == 0 and dock.suspect_list.count() == 0
+    dock.calibration_edit.clear()  # the session's own calibration.toml
+    errors.clear()
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    assert not errors, errors
+    assert all(name in viewer.layers for name in LAYER_NAMES) and viewer.dims.ndisplay == 3
+    # the wrong label is the one reprojection suspect; choosing it goes to its frame
+    assert dock.suspect_list.count() == 1
+    assert dock.suspect_list.item(0).text().startswith("cam2  frame 2  b  ")
+    assert "(left out)" in dock.suspect_list.item(0).text()
+
+    # Show: camera views (keyboard on the combo box)
+    dock.mode_combo.setFocus()
+    qtbot.keyClick(dock.mode_combo, Qt.Key.Key_Down)
+    assert dock.mode_combo.currentText() == "camera views"
+    assert not any(name in viewer.layers for name in LAYER_NAMES)  # the 3D layers made way
+    assert viewer.dims.ndisplay == 2 and tuple(viewer.dims.axis_labels) == ("frame", "y", "x")
+    videos = [viewer.layers[f"cam{i} video"] for i in range(4)]
+    # a 2 x 2 grid of 320 x 240 cells with 40 px gaps
+    assert [tuple(v.translate[1:]) for v in videos] == [(0, 0), (0, 360), (280, 0), (280, 360)]
+    labels, reproj = viewer.layers[VIEW_LAYER_NAMES[0]], viewer.layers[VIEW_LAYER_NAMES[1]]
+    assert len(labels.data) == 4 * 5 * 3 - 3 - 1
+    # each label sits in its camera's cell at its pixel position
+    cam3 = labels.features["camera"] == "cam3"
+    assert (labels.data[cam3, 1] >= 280).all() and (labels.data[cam3, 2] >= 360).all()
+    # the reprojection of 'a' at frame 3 in cam3, which has no label there: where the rig says
+    feats = reproj.features
+    hit = np.flatnonzero((feats["camera"] == "cam3") & (feats["node"] == "a") & (reproj.data[:, 0] == 3))
+    assert len(hit) == 1
+    to0 = np.asarray(group.metadata["world_to_cam0"])
+    truth = group["cam3"].project(walking_points(5, 3)[3, 0] @ to0[:3, :3].T + to0[:3, 3])
+    np.testing.assert_allclose(reproj.data[hit[0], 1:], truth[::-1] + (280, 360), atol=0.5)
+    assert np.isnan(feats["error_px"][hit[0]])  # no label to compare with
+    # node c at frame 1 was labelled in cam0 only: an epipolar line in each of the 3 others
+    epi = viewer.layers[VIEW_LAYER_NAMES[2]]
+    assert set(epi.features["camera"]) == {"cam1", "cam2", "cam3"} and set(epi.features["source"]) == {"cam0"}
+    assert set(epi.features["node"]) == {"c"} and len(epi.data) > 10
+    assert (epi.data[:, 0, 0] == 1).all() and (epi.data[:, 1, 0] == 0).all()  # on frame 1, drawn in y, x
+    # the wrong label gets a red line to its reprojection
+    far = viewer.layers[VIEW_LAYER_NAMES[3]]
+    assert len(far.data) == 1 and float(far.features["error_px"][0]) > 30
+    assert "1 labels more than 20 px from their reprojection" in dock.status_label.text()
+
+    # choose the suspect: frame 2, view centred on the label in cam2's cell
+    dock.suspect_list.setFocus()
+    qtbot.keyClick(dock.suspect_list, Qt.Key.Key_Down)
+    assert dock.suspect_list.currentRow() == 0
+    assert viewer.dims.point[0] == 2
+    lab = labels.data[(labels.features["camera"] == "cam2") & (labels.features["node"] == "b")
+                      & (labels.data[:, 0] == 2)][0]
+    np.testing.assert_allclose(viewer.camera.center[-2:], lab[1:], atol=1e-6)
+    assert "cam2, frame 2, animal, node b" in dock.status_label.text()
+
+    # back to 3D: the camera layers go, the 3D layers return, the frame stays
+    qtbot.keyClick(dock.mode_combo, Qt.Key.Key_Up)
+    assert all(name in viewer.layers for name in LAYER_NAMES)
+    assert not any(name in viewer.layers for name in VIEW_LAYER_NAMES + ("cam0 video",))
+    assert viewer.dims.ndisplay == 3 and viewer.dims.point[0] == 2
+    dock.shutdown()
+    assert len(viewer.layers) == 0
