@@ -7,8 +7,8 @@ Usage::
 Every labeled fly of two_flies + single_fly (training) and three_flies (test) is turned so that
 thorax -> head points up, with the thorax at the origin. Per node it prints the median position
 and, per split, the fraction of flies whose node lies more than ``--threshold`` px from the
-midline, plus the wingL - wingR distance: a node whose test positions the training labels never
-show cannot be learned from them (three_flies' spread wings).
+midline, plus the wingL - wingR distance (three_flies' flies spread their wings; the training
+flies keep them folded).
 """
 
 from __future__ import annotations
