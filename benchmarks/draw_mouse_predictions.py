@@ -5,8 +5,8 @@ Usage::
     .venv/bin/python benchmarks/draw_mouse_predictions.py MODEL_DIR --out held_back_mouse.png
 
 The split is learning_curve.py's few-shot case (40 labeled frames chosen with seed 0 train the model;
-the other 76 are held back). Green dots: the labels; magenta crosses: the model's nodes, each tagged
-(sn snout, lE / rE ears, tb tail base). Six held-back frames, spread over the test set.
+the other 76 are held back). Green: the labels; magenta: the model's nodes, each tagged with the first
+letters of its name. Six held-back frames, spread over the test set.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from draw_predictions import draw_frame  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("POSETRACK_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -52,15 +55,8 @@ def main(argv=None) -> int:
         img = np.asarray(fs.images[i])
         table = pred.predict_frames(img[None], frame_idx=np.array([0]), video_id=0)
         gt = np.asarray(fs.points[i], float).reshape(-1, k, 2)[0]
-        ax.imshow(img.squeeze(), cmap="gray")
-        ax.plot(gt[:, 0], gt[:, 1], "o", color="lime", ms=4)
-        for p in table.points:
-            ax.plot(p[:, 0], p[:, 1], "x", color="magenta", ms=6)
-            for j, tag in enumerate(tags):
-                if np.isfinite(p[j]).all():
-                    ax.text(p[j, 0] + 4, p[j, 1], tag, color="magenta", fontsize=7)
+        draw_frame(ax, img, [gt], table.points, ds.skeleton.edges, tags)
         ax.set_title(f"held-back frame {int(fs.keys[i, 1])}")
-        ax.axis("off")
     fig.tight_layout()
     fig.savefig(args.out, dpi=70)
     print(f"wrote {args.out}")

@@ -21,6 +21,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import train_flies as tf  # noqa: E402
 
 
+def draw_frame(ax, img, labels, predictions, edges, tags=()) -> None:
+    """A grey frame with labeled poses (green) and predicted ones (magenta), edges and, if given, node tags."""
+    ax.imshow(np.asarray(img).squeeze(), cmap="gray")
+    for inst, colour in [(g, "lime") for g in labels] + [(p, "magenta") for p in predictions]:
+        for a, b in edges:
+            if np.isfinite(inst[[a, b]]).all():
+                ax.plot(inst[[a, b], 0], inst[[a, b], 1], "-", color=colour, lw=0.8)
+        ax.plot(inst[:, 0], inst[:, 1], "o", color=colour, ms=2.5)
+    for p in predictions:
+        for j, tag in enumerate(tags):
+            if np.isfinite(p[j]).all():
+                ax.text(p[j, 0] + 4, p[j, 1], tag, color="magenta", fontsize=7)
+    ax.axis("off")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model_dir")
@@ -55,16 +70,10 @@ def main(argv=None) -> int:
         ok = np.isfinite(gt).all(-1)
         lo = np.nanmin(gt[ok], 0) - 60 if ok.any() else np.zeros(2)
         hi = np.nanmax(gt[ok], 0) + 60 if ok.any() else np.array(img.shape[1::-1], float)
-        ax.imshow(img.squeeze(), cmap="gray")
-        for inst, colour in [(g, "lime") for g in gt] + [(p, "magenta") for p in table.points]:
-            for a, b in edges:
-                if np.isfinite(inst[[a, b]]).all():
-                    ax.plot(inst[[a, b], 0], inst[[a, b], 1], "-", color=colour, lw=0.8)
-            ax.plot(inst[:, 0], inst[:, 1], "o", color=colour, ms=2.5)
+        draw_frame(ax, img, gt, table.points, edges)
         ax.set_xlim(lo[0], hi[0])
         ax.set_ylim(hi[1], lo[1])
         ax.set_title(f"frame {f}: {len(gt)} labeled, {len(table)} predicted")
-        ax.axis("off")
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

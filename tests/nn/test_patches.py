@@ -8,6 +8,7 @@ from napari_posetrack.nn.config import TrainingConfig
 from napari_posetrack.nn.data import collect_frames
 from napari_posetrack.nn.toy import make_toy_dataset
 from napari_posetrack.nn.train import iter_train
+from test_trainer import _events  # (events, result) of a training generator
 
 torch.set_num_threads(1)
 
@@ -85,15 +86,6 @@ def test_auto_patch_size_follows_the_animal():
     # centroid and crop models never use windows
     assert auto_patch_size(fs, _cfg("centroid"), (160, 200))[0] == -1
     assert auto_patch_size(fs, _cfg("centered_instance"), (160, 200))[0] == -1
-
-
-def _events(gen):
-    evs = []
-    while True:
-        try:
-            evs.append(next(gen))
-        except StopIteration as stop:
-            return evs, stop.value
 
 
 def test_single_trained_on_windows_predicts_whole_frames(tmp_path):
