@@ -12,8 +12,11 @@ predict frames 96-127 and score them against the F/M ground truth:
   probabilities (tracks named after the classes);
 * ``tracker only``: the same poses tracked by the ``simple`` tracker (max 2 tracks), identity
   ignored (its tracks have no names, so no identity accuracy);
-* ``tracker + identity``: the tracklets stitched to the named identities and each frame decided on
-  ``(1 - W) * track + W * appearance`` (``--identity-weight``, default 0.5).
+* ``tracker + identity (post-step)``: the tracker-only tracklets stitched to the named identities and
+  each frame decided on ``(1 - W) * track + W * appearance`` (``--identity-weight``, default 0.5);
+* ``tracker with identity cost``: what ``posetrack track --identity-weight W`` does: the class
+  probabilities are a cost term of the online tracker (``(1 - W) * pose + W * identity``), then the
+  same stitching names the tracklets.
 
 Each row: identity accuracy per class (ground-truth instances matched at OKS >= 0.5 whose
 prediction carries their class), IDF1, ID switches and MOTA (core.metrics.tracking, OKS >= 0.5),
@@ -77,17 +80,17 @@ def predict(model_dir: Path, video_path, frame_order) -> tuple:
 
     pred = load_predictor(model_dir, "cpu")
     reader = open_video(video_path)
-    tables, probs = [], []
+    tables = []
     t0 = time.time()
     for lo in range(0, len(frame_order), 4):
         chunk = frame_order[lo:lo + 4]
         frames = np.stack([np.asarray(reader[int(f)]) for f in chunk])
         tables.append(pred.predict_frames(frames, frame_idx=np.arange(lo, lo + len(chunk))))
-        probs.append(pred.last_probs)
     close = getattr(reader, "close", None)
     if close:
         close()
-    return PoseTable.concat(tables, pred.n_nodes), np.concatenate(probs), pred.class_names, time.time() - t0
+    table = PoseTable.concat(tables, pred.n_nodes)
+    return table, table.identity_probs, pred.class_names, time.time() - t0
 
 
 def identity_scores(gt, pred, class_names) -> dict:
@@ -130,19 +133,25 @@ def rows_for(gt, table, probs, class_names, weight: float) -> list:
         tracked = track_table(tracked, tracker="simple", max_tracks=len(class_names)).table
     out.append(score("tracker only", gt, tracked, class_names, False))
     comb = combine_identity_tracks(tracked, probs, weight=weight)
-    out.append(score(f"tracker + identity (W={weight:g})", gt, tracked.with_columns(track_id=comb.track_id),
-                     class_names, True))
+    out.append(score(f"tracker + identity post-step (W={weight:g})", gt,
+                     tracked.with_columns(track_id=comb.track_id), class_names, True))
     out[-1]["flagged"] = int(comb.disagree.sum())
+    if len(table):
+        cost = track_table(table.with_columns(track_id=np.full(len(table), -1, np.int32), identity_probs=probs),
+                           tracker="simple", max_tracks=len(class_names), identity_weight=weight,
+                           class_names=class_names)
+        out.append(score(f"tracker with identity cost (W={weight:g})", gt, cost.table, class_names, True))
+        out[-1]["flagged"] = int(cost.identity_disagree.sum())
     return out
 
 
 def print_rows(rows, class_names, title):
     print(f"\n{title}")
     cols = [f"acc_{c}" for c in class_names]
-    print(f"{'':34s} " + " ".join(f"{c:>8s}" for c in cols) + f" {'IDF1':>6s} {'IDsw':>5s} {'MOTA':>6s} {'PCK@5':>6s}")
+    print(f"{'':40s} " + " ".join(f"{c:>8s}" for c in cols) + f" {'IDF1':>6s} {'IDsw':>5s} {'MOTA':>6s} {'PCK@5':>6s}")
     for r in rows:
         acc = " ".join(f"{r[c]:8.3f}" if c in r else f"{'n/a':>8s}" for c in cols)
-        print(f"{r['row']:34s} {acc} {r['idf1']:6.3f} {r['id_switches']:5d} {r['mota']:6.3f} {r['pck_5']:6.3f}")
+        print(f"{r['row']:40s} {acc} {r['idf1']:6.3f} {r['id_switches']:5d} {r['mota']:6.3f} {r['pck_5']:6.3f}")
 
 
 def main(argv=None) -> int:
