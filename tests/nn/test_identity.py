@@ -50,7 +50,7 @@ def two_kinds_dataset(n_frames=16, size=64, seed=0, track_names=("big", "small")
 
 FAST = {"model": {"sigma": 2.0, "backbone": {"filters": 8, "down_blocks": 2}},
         "preprocess": {"input_scale": 1.0},
-        "train": {"epochs": 20, "batch_size": 4, "steps_per_epoch": 10, "eval_every": 0, "val_fraction": 0.15,
+        "train": {"epochs": 30, "batch_size": 4, "steps_per_epoch": 10, "eval_every": 0, "val_fraction": 0.15,
                   "learning_rate": 3e-3, "device": "cpu", "patience": 0},
         "augment": {"rotation": 20.0}}
 
