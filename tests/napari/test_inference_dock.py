@@ -11,6 +11,7 @@ torch.set_num_threads(1)
 
 from labeling_helpers import press  # noqa: E402
 from labeling_helpers import unsaved_dialog_discards  # noqa: F401, E402 (autouse fixture)
+from napari_posetrack._napari.convert import score_text  # noqa: E402
 from napari_posetrack.core.posetable import PREDICTED, USER  # noqa: E402
 from napari_posetrack.core.skeleton import Skeleton  # noqa: E402
 
@@ -67,8 +68,9 @@ def test_predict_accept_undo_loop_with_labeling_dock(make_napari_viewer, qtbot, 
     assert layer is lab.controller.points
     assert [ly.name for ly in viewer.layers if isinstance(ly, Points)] == ["keypoints"]
     assert len(layer.data) == 3 and layer.symbol[0].value == "diamond"
-    assert set(layer.features["label"]) == {f"{pred.instance_score[0]:.2f}", ""}
-    assert layer.text.values.tolist().count(f"{pred.instance_score[0]:.2f}") == 1
+    shown = score_text(pred.instance_score[0], pred.score[0])  # in [0, 1]; a random model's peaks can exceed 1
+    assert shown and set(layer.features["label"]) == {shown, ""}
+    assert layer.text.values.tolist().count(shown) == 1
 
     # suggested frames, then a range that overlaps: predictions are replaced, never duplicated
     dock.predict("suggested frames")
