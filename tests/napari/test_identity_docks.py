@@ -74,27 +74,11 @@ def _identity_model(path, classes=("F", "M"), favour=0):
     """A random-init topdown-id model directory (heads biased so that the centroid and crop models fire; the
     identity head leans to class ``favour``)."""
     from napari_posetrack.core.skeleton import Skeleton
-    from napari_posetrack.nn.checkpoint import save_checkpoint, write_pipeline
-    from napari_posetrack.nn.inference.toy import toy_config
-    from napari_posetrack.nn.model import build_model
+    from napari_posetrack.nn.inference.toy import save_random_checkpoint
 
     sk = Skeleton.from_names(["head", "thorax", "tail"], [("head", "thorax"), ("thorax", "tail")])
-    torch.manual_seed(0)
-    for stage, crop in (("centroid", 0), ("centered_instance", 32)):
-        cfg = toy_config(stage, sk, crop_size=crop)
-        if stage == "centered_instance":
-            cfg.data["identity_classes"] = list(classes)
-        model = build_model(cfg)
-        with torch.no_grad():
-            for name, head in model.heads.items():
-                if name == "identity":
-                    head.classify.bias.zero_()
-                    head.classify.bias[favour] = 2.0
-                else:
-                    head.bias.fill_(1.0)
-        save_checkpoint(path / stage, model, cfg, which=("best",))
-    write_pipeline(path, "topdown", identity_classes=list(classes))
-    return path, sk
+    return save_random_checkpoint(path, "topdown", sk, crop_size=32, head_bias=1.0, identity_classes=classes,
+                                  favour=favour), sk
 
 
 def test_inference_dock_shows_the_identity_of_each_instance(make_napari_viewer, qtbot, tmp_path):

@@ -266,26 +266,10 @@ def test_identity_comes_from_the_crop_whose_pose_is_kept_with_no_extra_pass(rece
 def random_identity_model(path, skeleton, classes=("F", "M"), favour=0):
     """A random-init topdown-id model directory (no training): heads biased so that the centroid and crop
     models fire; the identity head leans to class ``favour``."""
-    from napari_posetrack.nn.checkpoint import save_checkpoint, write_pipeline
-    from napari_posetrack.nn.inference.toy import toy_config
-    from napari_posetrack.nn.model import build_model
+    from napari_posetrack.nn.inference.toy import save_random_checkpoint
 
-    torch.manual_seed(0)
-    for stage, crop in (("centroid", 0), ("centered_instance", 32)):
-        cfg = toy_config(stage, skeleton, crop_size=crop)
-        if stage == "centered_instance":
-            cfg.data["identity_classes"] = list(classes)
-        model = build_model(cfg)
-        with torch.no_grad():
-            for name, head in model.heads.items():
-                if name == "identity":
-                    head.classify.bias.zero_()
-                    head.classify.bias[favour] = 2.0
-                else:
-                    head.bias.fill_(1.0)
-        save_checkpoint(path / stage, model, cfg, which=("best",))
-    write_pipeline(path, "topdown", identity_classes=list(classes))
-    return path
+    return save_random_checkpoint(path, "topdown", skeleton, crop_size=32, head_bias=1.0, identity_classes=classes,
+                                  favour=favour)
 
 
 def test_predict_writes_the_class_probabilities_into_a_store_and_tracks_with_them(tmp_path):

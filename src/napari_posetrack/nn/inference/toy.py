@@ -31,11 +31,13 @@ def toy_config(model_type: str, skeleton, *, filters: int = 4, down_blocks: int 
 
 
 def save_random_checkpoint(out_dir, kind: str, skeleton, *, seed: int = 0, crop_size: int = 64,
-                           head_bias: float | None = None, **cfg_kwargs) -> Path:
+                           head_bias: float | None = None, identity_classes=(), favour: int = 0,
+                           **cfg_kwargs) -> Path:
     """Write a random-init model directory of ``kind`` (single, bottomup, topdown); return it.
 
     ``head_bias`` sets the bias of every output head (e.g. 1.0 so that a single-instance model
-    finds a node above threshold in every frame).
+    finds a node above threshold in every frame). With ``identity_classes`` a top-down model
+    becomes a topdown-id model whose identity head leans to class ``favour``.
     """
     import torch
 
@@ -47,17 +49,25 @@ def save_random_checkpoint(out_dir, kind: str, skeleton, *, seed: int = 0, crop_
 
     def build(cfg):
         model = build_model(cfg)
-        if head_bias is not None:
-            with torch.no_grad():
-                for head in model.heads.values():
+        with torch.no_grad():
+            for name, head in model.heads.items():
+                if name == "identity":
+                    head.classify.bias.zero_()
+                    head.classify.bias[favour] = 2.0
+                elif head_bias is not None:
                     head.bias.fill_(float(head_bias))
         return model
 
     if kind == "topdown":
         for t, cs in (("centroid", 0), ("centered_instance", crop_size)):
             cfg = toy_config(t, skeleton, crop_size=cs, **cfg_kwargs)
+            if t == "centered_instance" and identity_classes:
+                cfg.data["identity_classes"] = list(identity_classes)
             save_checkpoint(out / t, build(cfg), cfg, which=("best",))
-        write_pipeline(out, "topdown")
+        if identity_classes:
+            write_pipeline(out, "topdown", identity_classes=list(identity_classes))
+        else:
+            write_pipeline(out, "topdown")
         return out
     cfg = toy_config(kind, skeleton, **cfg_kwargs)
     save_checkpoint(out, build(cfg), cfg, which=("best",))
