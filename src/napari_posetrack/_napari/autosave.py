@@ -86,4 +86,7 @@ class Autosaver(QObject):
 
     def stop(self) -> None:
         self._stopped = True
-        self.timer.stop()
+        try:
+            self.timer.stop()
+        except RuntimeError:  # Qt already deleted the timer (the window went first, e.g. at interpreter exit)
+            pass
