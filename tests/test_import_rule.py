@@ -24,19 +24,13 @@ def _core_modules() -> list[str]:
     return names
 
 
-def test_core_modules_exist():
-    mods = _core_modules()
-    assert "napari_posetrack.core.posetable" in mods
-    assert "napari_posetrack.core.skeleton" in mods
 
-
-def test_importing_core_loads_no_torch_qt_or_napari():
-    """Import every core module in a fresh interpreter and list forbidden modules loaded."""
-    mods = _core_modules()
+def _forbidden_loaded(mods, forbidden) -> dict:
+    """Import ``mods`` one by one in a fresh interpreter; the first whose import loaded any of ``forbidden``."""
     code = (
         "import importlib, json, sys\n"
-        f"mods = {mods!r}\n"
-        f"forbidden = {FORBIDDEN!r}\n"
+        f"mods = {list(mods)!r}\n"
+        f"forbidden = {list(forbidden)!r}\n"
         "bad = {}\n"
         "for m in mods:\n"
         "    importlib.import_module(m)\n"
@@ -48,7 +42,18 @@ def test_importing_core_loads_no_torch_qt_or_napari():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    bad = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+def test_core_modules_exist():
+    mods = _core_modules()
+    assert "napari_posetrack.core.posetable" in mods
+    assert "napari_posetrack.core.skeleton" in mods
+
+
+def test_importing_core_loads_no_torch_qt_or_napari():
+    """Import every core module in a fresh interpreter and list forbidden modules loaded."""
+    mods = _core_modules()
+    bad = _forbidden_loaded(mods, FORBIDDEN)
     assert bad == {}, f"core modules load forbidden packages: {bad}"
 
 
@@ -131,20 +136,5 @@ def test_importing_nn_loads_no_qt_or_napari():
     import napari_posetrack.nn as nn
 
     mods = ["napari_posetrack.nn"] + [i.name for i in pkgutil.walk_packages(nn.__path__, prefix="napari_posetrack.nn.")]
-    code = (
-        "import importlib, json, sys\n"
-        f"mods = {mods!r}\n"
-        f"forbidden = {QT_NAPARI + UPPER_LAYERS!r}\n"
-        "bad = {}\n"
-        "for m in mods:\n"
-        "    importlib.import_module(m)\n"
-        "    loaded = [f for f in forbidden if f in sys.modules]\n"
-        "    if loaded:\n"
-        "        bad[m] = loaded\n"
-        "        break\n"
-        "print(json.dumps(bad))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    bad = json.loads(out.stdout.strip().splitlines()[-1])
+    bad = _forbidden_loaded(mods, QT_NAPARI + UPPER_LAYERS)
     assert bad == {}, f"nn modules load napari, Qt or an upper layer: {bad}"
