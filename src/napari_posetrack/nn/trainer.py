@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from ..core.errors import ConfigError, PoseTrackError
 from ..core.progress import CancelToken, ProgressEvent
 from .augment import augment_batch, cut_patches
+from .autoconfig import resolve_auto
 from .batches import Samples, build_samples
 from .checkpoint import CheckpointError, save_checkpoint
 from .data import FrameSet, split_indices
@@ -211,208 +212,257 @@ def _load_resume(out_dir: Path, cfg, model, opt, sched):
     return int(state.get("epoch", len(history))), float(state.get("best", math.inf)), history
 
 
-def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: CancelToken | None = None,
-             dist: DistInfo | None = None, model=None):
-    """Train one model (generator). Returns a dict: out_dir, best_epoch, best_val_loss, metrics, history, stopped.
-
-    Parameters
-    ----------
-    frames : FrameSet
-        All labeled frames (split here by ``cfg.train.seed``).
-    cfg : TrainingConfig
-        Validated config; ``cfg.skeleton`` and ``cfg.data`` are filled here.
-    out_dir : path
-        Checkpoint directory (written atomically; never half-written).
-    """
-    cancel = CancelToken() if cancel is None else cancel
-    dist = dist or DistInfo()
-    out_dir = Path(out_dir)
-    t0 = time.monotonic()
-    tc = cfg.train
+def _seed(tc) -> torch.Generator:
+    """Set the torch threads and seed of a run; returns the generator of its batches and augmentation."""
     if tc.threads:
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
-    gen = torch.Generator().manual_seed(tc.seed + 1)
-    device = select_device(tc.device)
+    return torch.Generator().manual_seed(tc.seed + 1)
+
+
+def _device(name: str, dist: DistInfo) -> torch.device:
+    """The training device; each data-parallel rank on CUDA takes its own GPU."""
+    device = select_device(name)
     if device.type == "cuda" and dist.world_size > 1:
         device = torch.device("cuda", dist.local_rank)
         torch.cuda.set_device(device)
+    return device
+
+
+def _autocast_factory(precision: str, device):
+    """A function returning the autocast context of ``precision`` (bf16 on CPU, float16 on CUDA/MPS)."""
+    def autocast():
+        if precision == "bf16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        if precision == "float16":
+            return torch.autocast(device.type, dtype=torch.float16)
+        return contextlib.nullcontext()
+
+    return autocast
+
+
+def _train_step(net, opt, scaler, autocast, x, batch: dict, cfg, heads, edges) -> float:
+    """One optimisation step on batch ``x``; returns its loss. Out of memory becomes :class:`OutOfMemory`."""
+    try:
+        if x.device.type != "mps":
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            out = net(x)
+        hw = next(iter(out.values())).shape[-2:]
+        with torch.no_grad():
+            targets = make_targets(heads, batch, _ctx(cfg, x, tuple(hw), edges))
+        loss, _ = compute_loss(out, targets, cfg.train.foreground_weight)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+    except torch.OutOfMemoryError as exc:
+        raise _oom_error(cfg, exc) from None
+    return float(loss.detach())
+
+
+def _set_lr(opt, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+def _score_epoch(model, val_s, val_fs, cfg, device, rec: dict, last_epoch: bool, clock, eval_clock, metrics):
+    """The epoch's selection score (``None``: not scored, so it cannot be the best), adding the validation pose
+    metrics to ``rec`` when they are due. Returns (score, metrics, eval_clock)."""
+    tc = cfg.train
+    score = (-rec["val_loss"],)
+    # pose metrics (peak finding, grouping) can cost more than the epoch: when they take seconds,
+    # keep them to about EVAL_SHARE of the time (the last epoch is always scored)
+    eval_due = last_epoch or eval_clock[0] < 2.0 or \
+        clock() - eval_clock[1] >= eval_clock[0] * (1 - EVAL_SHARE) / EVAL_SHARE
+    if val_s is not None and tc.eval_every and (rec["epoch"] % tc.eval_every == 0 or last_epoch) and eval_due:
+        t_eval = clock()
+        metrics = validate(model, val_s, val_fs, cfg, device)
+        eval_clock = (clock() - t_eval, clock())
+        metrics.pop("distances", None)
+        rec.update(_summary(metrics))
+        if tc.select_by == "pose" and metrics:
+            score = _pose_score(metrics, rec["val_loss"])
+    elif tc.select_by == "pose" and val_s is not None and tc.eval_every:
+        score = None
+    return score, metrics, eval_clock
+
+
+def _save_epoch(out_dir: Path, model, cfg, opt, sched, epoch: int, improved: bool, history: list) -> None:
+    state = {"optimizer": opt.state_dict(), "epoch": epoch}
+    if sched is not None:
+        state["scheduler"] = sched.state_dict()
+    save_checkpoint(out_dir, model, cfg, which=("best", "last") if improved else ("last",), state=state,
+                    history=history)
+
+
+def _epoch_message(rec: dict) -> str:
+    msg = f"epoch {rec['epoch']}: train {rec['train_loss']:.4g} val {rec['val_loss']:.4g}"
+    if "val_oks_map" in rec:
+        msg += f" val OKS mAP {rec['val_oks_map']:.3f} PCK@5 {rec['val_pck_5']:.3f}"
+    return msg
+
+
+def _prepare(frames: FrameSet, cfg, device):
+    """Split the frames (``train.seed``), resolve the auto settings, build the samples, pick the precision.
+    Returns (training samples, validation samples or None, validation frames, precision, setup messages)."""
+    tc = cfg.train
     cfg.data.setdefault("channels", int(cfg.preprocess.channels or frames.channels))
     tr_idx, va_idx = split_indices(len(frames), tc.val_fraction, tc.seed)
     train_fs, val_fs = frames.subset(tr_idx), frames.subset(va_idx)
-    auto_msgs = []
-    if not cfg.preprocess.input_scale:
-        from .batches import auto_input_scale
-
-        cfg.preprocess.input_scale, why = auto_input_scale(frames, cfg, explain=True)
-        auto_msgs.append(f"input scale {cfg.preprocess.input_scale:g} (auto: {why}; "
-                         "set preprocess.input_scale to choose)")
-    if not cfg.model.output_stride:
-        cfg.model.output_stride = cfg.model.stride
-        auto_msgs.append(f"output stride {cfg.model.output_stride} (auto for {cfg.model.type} models; set "
-                         "model.output_stride to choose)")
-    if cfg.augment.enabled and cfg.augment.flip > 0 and not cfg.skeleton.get("symmetries"):
-        # a mirrored frame would keep its left/right labels and teach the model mirrored nodes
-        cfg.augment.flip = 0.0
-        auto_msgs.append("flip augmentation off: the skeleton has no left/right node pairs (none declared, none "
-                         "recognised in the node names). Declare them in the Skeleton dock to use it.")
-    if cfg.model.type == "centered_instance" and not cfg.model.crop_size:
-        from .batches import auto_crop_size
-
-        cfg.model.crop_size = auto_crop_size(frames, cfg)
-    train_s = build_samples(train_fs, cfg)
-    if cfg.model.type not in ("single", "bottomup"):
-        cfg.augment.patch_size = -1  # crops are windows already; centroid models see a coarse whole frame
-    elif cfg.augment.patch_size == 0:
-        from .batches import auto_patch_size
-
-        cfg.augment.patch_size, why = auto_patch_size(frames, cfg, tuple(train_s.images.shape[-2:]))
-        auto_msgs.append(f"training on {why}; set augment.patch_size to choose (-1 = whole frames)")
-    if cfg.model.backbone.norm == "auto":
-        windows = cfg.augment.patch_size > 0 and cfg.augment.enabled
-        cfg.model.backbone.norm = "batch" if windows else "group"
-        auto_msgs.append(f"{cfg.model.backbone.norm} norm (auto: " + (
-            "trained on windows, predicting on whole frames" if windows else "the fastest learner in short runs") +
-            "; set model.backbone.norm to choose)")
+    train_s, auto_msgs = resolve_auto(frames, train_fs, cfg)
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
     precision, prec_warning = training_precision(cfg, device)
     cfg.data["precision"] = precision
-    for msg in auto_msgs + train_s.messages + config_warnings(cfg) + ([prec_warning] if prec_warning else []):
-        yield ProgressEvent("setup", message=msg)
-    yield ProgressEvent("setup", message=f"{cfg.model.type}: {len(train_s)} training and "
-                        f"{len(val_s) if val_s is not None else 0} validation samples, batch {tc.batch_size}, "
-                        f"{precision} on {device.type}")
+    msgs = auto_msgs + train_s.messages + config_warnings(cfg) + ([prec_warning] if prec_warning else [])
+    msgs.append(f"{cfg.model.type}: {len(train_s)} training and {len(val_s) if val_s is not None else 0} "
+                f"validation samples, batch {tc.batch_size}, {precision} on {device.type}")
+    return train_s, val_s, val_fs, precision, msgs
+
+
+def _build(model, cfg, device, dist: DistInfo):
+    """The model on its device (channels-last), its data-parallel wrapper, optimizer and plateau scheduler."""
     model = model if model is not None else build_model(cfg)
     model.to(device)
     if device.type != "mps":
         model.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.learning_rate)
-    sched = _plateau(cfg, opt)
-    start_epoch, best, history = 0, None, []
-    if resume and (out_dir / "config.yaml").is_file():
-        start_epoch, _, history = _load_resume(out_dir, cfg, model, opt, sched)
-        best = tuple(history[-1]["best_score"]) if history and history[-1].get("best_score") else None
-        yield ProgressEvent("setup", message=f"resumed from epoch {start_epoch} in {out_dir}")
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.learning_rate)
     net = model
     if dist.world_size > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    use_amp = precision == "float16"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and device.type == "cuda")
+    return model, net, opt, _plateau(cfg, opt)
 
-    def autocast():
-        if precision == "bf16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        if use_amp:
-            return torch.autocast(device.type, dtype=torch.float16)
-        return contextlib.nullcontext()
 
-    heads = head_names(cfg)
-    edges = [tuple(e) for e in cfg.skeleton.get("edges", [])]
-    flip_perm = frames.flip_permutation
-    n_train = len(train_s)
+class _Budget:
+    """The run's clock (``train.time_clock``), time limit and progress through the budget."""
+
+    def __init__(self, tc, steps_per_epoch: int):
+        self.clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
+        self.start = self.clock()
+        self.seconds = tc.max_minutes * 60
+        self.deadline = self.start + self.seconds if self.seconds else math.inf
+        self.total_steps = max(1, tc.epochs * steps_per_epoch)
+
+    def over(self) -> bool:
+        return self.clock() > self.deadline
+
+    def progress(self, global_step: int) -> float:
+        """Fraction of the run done: of the time budget when there is one (the warm-up + cosine schedule
+        follows it, or a budget-limited run would stop at an almost untouched learning rate), else of the
+        steps of all epochs."""
+        return (self.clock() - self.start) / self.seconds if self.seconds else global_step / self.total_steps
+
+
+class _Selection:
+    """The best epoch so far (by :func:`_better`) and the epochs since it, for checkpoints and early stopping."""
+
+    def __init__(self, history: list, global_step: int):
+        last = history[-1] if history else {}
+        self.best = tuple(last["best_score"]) if last.get("best_score") else None
+        self.best_epoch = last.get("best_epoch", -1)
+        self.bad_epochs = 0
+        self.best_step = global_step
+
+    def update(self, score, rec: dict, global_step: int) -> bool:
+        """Take epoch ``rec``'s score; record the best in ``rec``. Returns whether it is the new best."""
+        improved = _better(score, self.best)
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs, self.best_step = score, rec["epoch"], 0, global_step
+        else:
+            self.bad_epochs += 1
+        rec["best_epoch"] = self.best_epoch
+        rec["best_score"] = list(self.best) if self.best is not None else None
+        return improved
+
+
+def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: CancelToken | None = None,
+             dist: DistInfo | None = None, model=None):
+    """Train one model (generator). Returns a dict: out_dir, best_epoch, best_val_loss, metrics, history, stopped.
+
+    ``frames`` (FrameSet) are all labeled frames, split here by ``cfg.train.seed``; ``cfg`` is a validated
+    TrainingConfig whose ``skeleton`` and ``data`` are filled here; ``out_dir`` is the checkpoint directory
+    (written atomically; never half-written).
+    """
+    cancel, dist = (CancelToken() if cancel is None else cancel), (dist or DistInfo())
+    out_dir = Path(out_dir)
+    t0 = time.monotonic()
+    tc = cfg.train
+    gen = _seed(tc)
+    device = _device(tc.device, dist)
+    train_s, val_s, val_fs, precision, msgs = _prepare(frames, cfg, device)
+    for msg in msgs:
+        yield ProgressEvent("setup", message=msg)
+    model, net, opt, sched = _build(model, cfg, device, dist)
+    start_epoch, history = 0, []
+    if resume and (out_dir / "config.yaml").is_file():
+        start_epoch, _, history = _load_resume(out_dir, cfg, model, opt, sched)
+        yield ProgressEvent("setup", message=f"resumed from epoch {start_epoch} in {out_dir}")
+    scaler = torch.amp.GradScaler("cuda", enabled=precision == "float16" and device.type == "cuda")
+    autocast = _autocast_factory(precision, device)
+    heads, edges = head_names(cfg), [tuple(e) for e in cfg.skeleton.get("edges", [])]
+    flip_perm, n_train = frames.flip_permutation, len(train_s)
     steps = tc.steps_per_epoch or max(MIN_EPOCH_STEPS if tc.max_minutes else 10, math.ceil(n_train / tc.batch_size))
-    clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
-    budget_start = clock()
-    deadline = budget_start + tc.max_minutes * 60 if tc.max_minutes else math.inf
-    total_steps = max(1, tc.epochs * steps)
-    best_epoch = history[-1]["best_epoch"] if history else -1
-    bad_epochs, stopped, metrics = 0, "epochs", {}
-    epoch = start_epoch
+    budget = _Budget(tc, steps)
+    stopped, metrics = "epochs", {}
     global_step = start_epoch * steps
-    best_step = global_step
-    eval_clock = (0.0, clock())  # (cost of the last pose validation, when it ended)
+    sel = _Selection(history, global_step)
+    eval_clock = (0.0, budget.clock())  # (cost of the last pose validation, when it ended)
     for epoch in range(start_epoch, tc.epochs):
         net.train()
         losses = []
         for step in range(steps):
-            if cancel.cancelled or (clock() > deadline and (step or epoch > start_epoch)):
+            if cancel.cancelled or (budget.over() and (step or epoch > start_epoch)):
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
             idx = gidx[dist.rank * tc.batch_size:(dist.rank + 1) * tc.batch_size]
-            # warm-up + cosine over the time budget when there is one (a budget-limited run would
-            # otherwise stop at an almost untouched learning rate), else over the epochs
-            progress = (clock() - budget_start) / (tc.max_minutes * 60) if tc.max_minutes else \
-                global_step / total_steps
+            progress = budget.progress(global_step)
             if sched is None or progress < tc.warmup:
-                for g in opt.param_groups:
-                    g["lr"] = tc.learning_rate * lr_factor(cfg, progress)
-            try:
-                x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
-                if device.type != "mps":
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with autocast():
-                    out = net(x)
-                hw = next(iter(out.values())).shape[-2:]
-                with torch.no_grad():
-                    targets = make_targets(heads, batch, _ctx(cfg, x, tuple(hw), edges))
-                loss, parts = compute_loss(out, targets, tc.foreground_weight)
-                opt.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            except torch.OutOfMemoryError as exc:
-                raise _oom_error(cfg, exc) from None
+                _set_lr(opt, tc.learning_rate * lr_factor(cfg, progress))
+            x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
+            losses.append(_train_step(net, opt, scaler, autocast, x, batch, cfg, heads, edges))
             global_step += 1
-            losses.append(float(loss.detach()))
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1]})
-        interrupted = cancel.cancelled or clock() > deadline
+        interrupted = cancel.cancelled or budget.over()
         if not losses:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
         train_loss = float(np.mean(losses))
         val_loss = _val_loss(model, val_s, cfg, heads, edges, device, autocast=autocast) if val_s is not None \
             else train_loss
-        rec = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
-               "lr": opt.param_groups[0]["lr"], "time": time.monotonic() - t0}
+        rec = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "lr": opt.param_groups[0]["lr"],
+               "time": time.monotonic() - t0}
         last_epoch = epoch + 1 >= tc.epochs or interrupted
-        score = (-val_loss,)
-        # pose metrics (peak finding, grouping) can cost more than the epoch: when they take seconds,
-        # keep them to about EVAL_SHARE of the time (the last epoch is always scored)
-        eval_due = last_epoch or eval_clock[0] < 2.0 or \
-            clock() - eval_clock[1] >= eval_clock[0] * (1 - EVAL_SHARE) / EVAL_SHARE
-        if val_s is not None and tc.eval_every and ((epoch + 1) % tc.eval_every == 0 or last_epoch) and eval_due:
-            t_eval = clock()
-            metrics = validate(model, val_s, val_fs, cfg, device)
-            eval_clock = (clock() - t_eval, clock())
-            metrics.pop("distances", None)
-            rec.update(_summary(metrics))
-            if tc.select_by == "pose" and metrics:
-                score = _pose_score(metrics, val_loss)
-        elif tc.select_by == "pose" and val_s is not None and tc.eval_every:
-            score = None  # not scored this epoch: cannot be the best
-        improved = _better(score, best)
-        if improved:
-            best, best_epoch, bad_epochs, best_step = score, epoch + 1, 0, global_step
-        else:
-            bad_epochs += 1
-        rec["best_epoch"] = best_epoch
-        rec["best_score"] = list(best) if best is not None else None
+        score, metrics, eval_clock = _score_epoch(model, val_s, val_fs, cfg, device, rec, last_epoch, budget.clock,
+                                                  eval_clock, metrics)
+        improved = sel.update(score, rec, global_step)
         history.append(rec)
         if sched is not None:
             sched.step(val_loss)
         if dist.is_main:
-            state = {"optimizer": opt.state_dict(), "epoch": epoch + 1}
-            if sched is not None:
-                state["scheduler"] = sched.state_dict()
-            save_checkpoint(out_dir, model, cfg, which=("best", "last") if improved else ("last",), state=state,
-                            history=history)
-        yield ProgressEvent("epoch", epoch + 1, tc.epochs, dict(rec), message=f"epoch {epoch + 1}: "
-                            f"train {train_loss:.4g} val {val_loss:.4g}" + (
-                                f" val OKS mAP {rec['val_oks_map']:.3f} PCK@5 {rec['val_pck_5']:.3f}"
-                                if "val_oks_map" in rec else ""))
+            _save_epoch(out_dir, model, cfg, opt, sched, epoch + 1, improved, history)
+        yield ProgressEvent("epoch", epoch + 1, tc.epochs, dict(rec), message=_epoch_message(rec))
         if interrupted:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
         # a few frames make short epochs: also wait MIN_PATIENCE_STEPS steps, or a noisy validation
         # score stops a run that has only begun (40 frames: 10 steps an epoch)
-        if tc.patience and bad_epochs >= tc.patience and global_step - best_step >= MIN_PATIENCE_STEPS:
+        if tc.patience and sel.bad_epochs >= tc.patience and global_step - sel.best_step >= MIN_PATIENCE_STEPS:
             stopped = "early stopping"
             break
+    best_epoch = sel.best_epoch
     result = {"out_dir": str(out_dir), "best_epoch": best_epoch, "best_val_loss": _best_loss(history, best_epoch),
               "history": history, "stopped": stopped, "epochs_run": len(history)}
+    result["metrics"] = yield from _finish(model, cfg, out_dir, history, val_s, val_fs, device, dist, metrics)
+    result["model"] = model
+    return result
+
+
+def _finish(model, cfg, out_dir: Path, history: list, val_s, val_fs, device, dist: DistInfo, metrics: dict):
+    """End of a run (generator): reload the best weights, score them on the validation split, draw the
+    validation plots, say what does not work, and save the final best checkpoint. Returns the metrics."""
     if not history and dist.is_main:
         yield ProgressEvent("validate", 0, 1, message=(
             f"warning: the time budget ended before the first {cfg.model.type} training step finished; no model was "
@@ -439,9 +489,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
 
         (out_dir / "metrics.json").write_text(json.dumps(metrics, default=float, indent=1))
         yield ProgressEvent("validate", 1, 1, _summary(metrics))
-    result["metrics"] = metrics
-    result["model"] = model
-    return result
+    return metrics
 
 
 #: with a time budget, an epoch is one pass over the training samples but at least this many steps: with 40
