@@ -46,6 +46,40 @@ _V1_DEFAULTS = {"model": {"anchor_node": "", "heading_node": "", "backbone": {"n
 MODEL_TYPES = ("single", "centroid", "centered_instance", "bottomup")
 
 
+class RegistryChoices:
+    """The ``choices`` of a config field that are the names of a registry, read each time they are asked for.
+
+    A new entry (``@register_backbone("mine")``) is then a valid config value and a Training-dock choice
+    with no other edit. The registry's module is imported on first use, not here: ``nn.backbones``
+    imports torch and this module does not. Without it (no torch) nothing can be built, so no name is
+    refused here; building the model refuses an unknown one.
+    """
+
+    def __init__(self, module: str, attribute: str):
+        self.module, self.attribute = module, attribute
+
+    def names(self) -> list[str] | None:
+        import importlib
+
+        try:
+            return list(getattr(importlib.import_module(self.module), self.attribute).names())
+        except ImportError:
+            return None
+
+    def __iter__(self):
+        return iter(self.names() or [])
+
+    def __contains__(self, value) -> bool:
+        names = self.names()
+        return names is None or value in names
+
+    def __len__(self) -> int:
+        return len(self.names() or [])
+
+    def __repr__(self) -> str:
+        return f"RegistryChoices({self.module}.{self.attribute}: {self.names()})"
+
+
 def _f(default, help: str, **meta):
     """A dataclass field with help text and form hints."""
     meta["help"] = help
@@ -110,7 +144,7 @@ class BackboneConfig(_Section):
     """Feature extractor (see :data:`napari_posetrack.nn.backbones.BACKBONES`)."""
 
     _section = "model.backbone"
-    name: str = _f("unet", "Backbone architecture.", choices=("unet", "resnet"))
+    name: str = _f("unet", "Backbone architecture.", choices=RegistryChoices(f"{__package__}.backbones", "BACKBONES"))
     filters: int = _f(16, "Filters of the first block (doubled by filters_rate at each level).", min=1, max=512)
     filters_rate: float = _f(2.0, "Filter growth factor per down block.", min=1.0, max=4.0)
     down_blocks: int = _f(4, "Down-sampling blocks (max stride = 2**down_blocks).", min=1, max=6)
@@ -138,7 +172,10 @@ class ModelConfig(_Section):
     output_stride: int = _f(0, "Output stride of the heads (1, 2, 4, ...; <= max stride). 0 = auto: 2 (stride 1 "
                             "costs more per step; for centroid models it placed anchors less reliably in the fly "
                             "benchmark, see docs/training.md).", choices=(0, 1, 2, 4, 8, 16), special="auto")
-    sigma: float = _f(2.5, "Gaussian sigma of confidence maps, in pixels of the scaled input.", min=0.5, max=50.0)
+    sigma: float = _f(0.0, "Gaussian sigma of confidence maps, in pixels of the scaled input. 0 = auto: 2.5; for "
+                      "centroid models small enough that two animals side by side (half an animal apart, or the "
+                      "closest labeled pair) give two peaks, at least 0.75 x the output stride (docs/training.md).",
+                      min=0.0, max=50.0, special="auto")
     paf_width: float = _f(3.0, "Half-width of part affinity fields, in pixels of the scaled input.", min=0.5,
                           max=50.0)
     offsets: bool = _f(False, "Also predict sub-pixel offset maps (refinement).")
@@ -157,6 +194,7 @@ class ModelConfig(_Section):
         max_stride = 2 ** self.backbone.down_blocks
         _check(self.output_stride <= max_stride, self._section, "output_stride", self.output_stride,
                f"<= the backbone's max stride {max_stride}")
+        _check(self.sigma == 0 or self.sigma >= 0.5, self._section, "sigma", self.sigma, "0 (auto) or >= 0.5")
 
     @property
     def max_stride(self) -> int:

@@ -548,10 +548,10 @@ def config_warnings(cfg) -> list[str]:
     """Settings that train badly without failing outright; each gets a ``warning:`` line."""
     out = []
     m = cfg.model
-    if m.sigma < m.stride:
-        out.append(f"warning: model.sigma {m.sigma:g} px is smaller than the output stride {m.stride}: each "
+    if m.sigma and m.sigma < 0.75 * m.stride:
+        out.append(f"warning: model.sigma {m.sigma:g} px is smaller than the output stride {m.stride} allows: each "
                    "confidence peak covers less than one output cell, and such maps often train to all zeros. "
-                   f"Use sigma >= {m.stride} (2.5 to 5 is typical) or a smaller output stride.")
+                   f"Use sigma >= {0.75 * m.stride:g} (1.5 to 5 is typical) or a smaller output stride.")
     return out
 
 

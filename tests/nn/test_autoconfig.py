@@ -1,0 +1,72 @@
+"""Settings picked from the labels (nn/autoconfig.py): the centroid sigma that keeps close animals apart."""
+
+import numpy as np
+import pytest
+
+from napari_posetrack.nn.autoconfig import DEFAULT_SIGMA, auto_sigma, closest_spacing
+from napari_posetrack.nn.config import TrainingConfig
+from napari_posetrack.nn.data import FrameSet
+
+
+def _animal(x, y, length=100.0):
+    """A 3-node animal along x: tail, centre (the anchor), head; ``length`` px long."""
+    return np.array([[x - length / 2, y], [x, y], [x + length / 2, y]], np.float32)
+
+
+def _frames(gaps, length=100.0):
+    """One frame per gap, two animals side by side ``gap`` px apart (centre to centre)."""
+    pts = [np.stack([_animal(200, 200, length), _animal(200, 200 + g, length)]) for g in gaps]
+    images = [np.zeros((512, 512, 1), np.uint8) for _ in gaps]
+    keys = np.array([[0, i] for i in range(len(gaps))])
+    return FrameSet(images, pts, keys, np.zeros(len(gaps), bool), ["tail", "centre", "head"], [(0, 1), (1, 2)],
+                    None, None)
+
+
+def _cfg(kind, scale=0.125, stride=2):
+    cfg = TrainingConfig().update({"model": {"type": kind, "output_stride": stride, "anchor_node": "centre"},
+                                   "preprocess": {"input_scale": scale}})
+    cfg.skeleton = {"node_names": ["tail", "centre", "head"], "edges": [[0, 1], [1, 2]], "symmetries": []}
+    return cfg
+
+
+def test_spacing_is_half_an_animal_unless_labels_are_closer():
+    spacing, why = closest_spacing(_frames([300, 320, 310]), 1)  # labeled far apart: animals could still touch
+    assert spacing == pytest.approx(50.0) and "side by side" in why
+    spacing, why = closest_spacing(_frames([30, 35, 40, 300]), 1)  # overlapping animals labeled
+    assert spacing < 40 and "closest labeled" in why
+
+
+def test_centroid_sigma_separates_animals_side_by_side():
+    fs = _frames([300, 320])
+    sigma, why = auto_sigma(fs, _cfg("centroid", scale=0.25, stride=2))
+    # half a 100 px animal at scale 0.25 = 12.5 input px; 4 sigmas apart -> about 3.1, capped at the default
+    assert sigma == DEFAULT_SIGMA and "side by side" in why
+    sigma, _ = auto_sigma(fs, _cfg("centroid", scale=0.125, stride=2))
+    assert sigma == pytest.approx(1.5)  # 6.25 / 4 = 1.56 -> 1.5 (quarter steps)
+    sigma, _ = auto_sigma(fs, _cfg("centroid", scale=0.0625, stride=4))
+    assert sigma == pytest.approx(3.0)  # never finer than 0.75 x the output stride
+    for kind in ("centered_instance", "single", "bottomup"):
+        assert auto_sigma(fs, _cfg(kind))[0] == DEFAULT_SIGMA
+
+
+def test_sigma_auto_in_config_and_explicit_sigma_kept():
+    assert TrainingConfig().model.sigma == 0  # auto
+    with pytest.raises(Exception, match="sigma"):
+        TrainingConfig().update({"model": {"sigma": 0.2}}).validate()
+    cfg = TrainingConfig().update({"model": {"sigma": 3.0}})
+    cfg.validate()
+    assert cfg.model.sigma == 3.0
+
+
+def test_training_reports_and_saves_the_auto_sigma(tmp_path):
+    from napari_posetrack.nn.config import load_config
+    from napari_posetrack.nn.toy import make_toy_dataset
+    from napari_posetrack.nn.train import iter_train
+    from test_trainer import _events
+
+    ds = make_toy_dataset(6, (48, 48))
+    ov = {"model": {"backbone": {"filters": 4, "down_blocks": 2}}, "train": {"epochs": 1, "batch_size": 2},
+          "preprocess": {"input_scale": 1.0}}
+    evs, _ = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
+    assert any(e.stage == "setup" and e.message.startswith("sigma 2.5 px (auto") for e in evs)
+    assert load_config(tmp_path / "m").model.sigma == DEFAULT_SIGMA
