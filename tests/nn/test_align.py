@@ -207,3 +207,46 @@ def test_topdown_recentres_crops_on_the_anchor_the_crop_model_finds(recenter):
     err = float(np.hypot(*(tab.points[0, 0] - truth)))
     # one pass: pulled 64% of the way to the 6 px-off crop centre's side (about 2.2 px); re-centred: < 1 px
     assert (err < 1.0) if recenter else (err > 1.5)
+
+
+def _sampler(dark: bool):
+    """Two bright (or dark) 'animals' per frame on a flat background, as a crop sampler."""
+    ds = make_toy_dataset(6, (96, 96), n_animals=2, length=10.0)
+    fs = collect_frames(ds)
+    if dark:
+        fs.images = [255 - im for im in fs.images]
+    cfg = TrainingConfig().update({"model": {"type": "centered_instance", "anchor_node": "thorax",
+                                             "heading_node": "head"}, "preprocess": {"input_scale": 1.0}})
+    cfg.skeleton = {"node_names": fs.node_names, "edges": []}
+    return CropSampler(fs, cfg, crop_size=48, channels=1), cfg
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_distractor_paste_adds_an_animal_and_keeps_the_labels(dark):
+    s, cfg = _sampler(dark)
+    assert s.dark_animals is dark
+    idx = torch.arange(len(s))
+    for k in ("contrast", "brightness", "noise", "scale_min", "scale_max", "translate", "aligned_rotation",
+              "flip"):  # geometry and intensity fixed: only the paste differs between the two draws
+        setattr(cfg.augment, k, 1.0 if k.startswith("scale") else 0.0)
+    cfg.augment.distractors = 0.0
+    plain, pts0, _ = s.draw(idx, cfg.augment, torch.Generator().manual_seed(3))
+    cfg.augment.distractors = 1.0
+    pasted, pts1, _ = s.draw(idx, cfg.augment, torch.Generator().manual_seed(3))
+    assert torch.equal(torch.nan_to_num(pts0, nan=-1), torch.nan_to_num(pts1, nan=-1))  # labels: centred animal only
+    diff = pasted - plain
+    changed = (diff.abs() > 0.05).flatten(1).any(1)
+    assert changed.float().mean() >= 0.8  # nearly every crop got an animal beside it (some land off the crop)
+    # the blend only adds animal pixels: brighter for bright animals, darker for dark ones
+    assert (diff <= 1e-6).all() if dark else (diff >= -1e-6).all()
+
+
+def test_crops_get_intensity_augmentation():
+    s, cfg = _sampler(False)
+    cfg.augment.distractors = 0.0
+    idx = torch.zeros(16, dtype=torch.long)  # one instance, 16 draws
+    a, _, _ = s.draw(idx, cfg.augment, torch.Generator().manual_seed(0))
+    means = a.mean(dim=(1, 2, 3))
+    assert float(means.std()) > 0.02  # brightness / contrast vary per crop
+    b, _, _ = s.draw(idx)  # not augmented: identical crops
+    assert float(b.mean(dim=(1, 2, 3)).std()) < 1e-6

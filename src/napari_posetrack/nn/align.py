@@ -18,6 +18,7 @@ pixels, not the frame's.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -258,6 +259,61 @@ class CropSampler:
         self.phi = torch.as_tensor(np.asarray(phis, np.float32))
         self.points = torch.as_tensor(np.asarray(points, np.float32).reshape(len(anchors), -1, 2))
         self.n_unaligned = int((~torch.isfinite(self.phi)).sum()) if self.aligned else 0
+        self.dark_animals = self._animals_darker()
+        # median animal length and reach (anchor to farthest labeled node), in crop-input px
+        pts = self.points.numpy()
+        with warnings.catch_warnings():  # instances with no labeled node: NaN, handled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ext = np.nanmax(pts, 1) - np.nanmin(pts, 1)
+            reach = np.nanmax(np.hypot(*(pts - self.anchors.numpy()[:, None]).transpose(2, 0, 1)), 1)
+        ok = np.isfinite(ext).all(-1)
+        self.animal_len = float(np.median(ext[ok].max(-1))) * self.scale if ok.any() else self.n / 2
+        self.reach = torch.as_tensor(np.nan_to_num(reach, nan=self.animal_len / self.scale / 2) * self.scale,
+                                     dtype=torch.float32)
+
+    def _animals_darker(self) -> bool:
+        """Are the animals darker than the background? (labeled nodes vs. the median of their frame, over up to
+        200 instances); decides how a pasted distractor is blended."""
+        inside, around = [], []
+        for j in range(min(len(self), 200)):
+            f = self.frames[int(self.frame_of[j])].float().mean(0)
+            p = (self.points[j] * self.frame_scale).round().long()
+            ok = torch.isfinite(self.points[j]).all(-1) & (p[:, 0] >= 0) & (p[:, 1] >= 0) & \
+                (p[:, 0] < f.shape[1]) & (p[:, 1] < f.shape[0])
+            if ok.any():
+                inside.append(float(f[p[ok, 1], p[ok, 0]].median()))
+                around.append(float(f.median()))
+        return bool(inside) and float(np.median(inside)) < float(np.median(around))
+
+    def _paste_distractors(self, imgs, idx, augment_cfg, generator):
+        """Blend another animal's crop into a random share of ``imgs`` (see ``augment.distractors``)."""
+        m = len(idx)
+        pick = torch.rand(m, generator=generator) < augment_cfg.distractors
+        if len(self) < 2 or not bool(pick.any()):
+            return imgs
+        rows = pick.nonzero(as_tuple=True)[0]
+        other = torch.randint(0, len(self) - 1, (len(rows),), generator=generator)
+        other = other + (other >= idx[rows]).long()  # never the centred instance itself
+        A2, _ = self.transforms(other, augment_cfg, generator)
+        dist = (0.35 + 0.4 * torch.rand(len(rows), generator=generator)) * self.animal_len
+        ang = torch.rand(len(rows), generator=generator) * 2 * math.pi
+        shift = torch.stack([dist * torch.cos(ang), dist * torch.sin(ang)], -1)
+        A2[:, :, 2] = A2[:, :, 2] - torch.einsum("mij,mj->mi", A2[:, :, :2], shift)
+        d = sample_crops(self.frames, self.frame_of[other.numpy()], A2, self.n, self.frame_scale) / 255.0
+        c = (self.n - 1) / 2.0
+        u = torch.arange(self.n, dtype=torch.float32)
+        yy, xx = torch.meshgrid(u, u, indexing="ij")
+        r = torch.hypot(xx[None] - c - shift[:, 0, None, None], yy[None] - c - shift[:, 1, None, None])
+        inside = (r <= (self.reach[other] * 1.1 + 2.0)[:, None, None])[:, None]
+        base = imgs[rows]
+        if self.dark_animals:
+            d = torch.where(d > 0, d, torch.ones_like(d))  # outside the frame: no effect
+            blended = torch.minimum(base, d)
+        else:
+            blended = torch.maximum(base, d)
+        imgs = imgs.clone()
+        imgs[rows] = torch.where(inside, blended, base)
+        return imgs
 
     def __len__(self) -> int:
         return int(self.anchors.shape[0])
@@ -305,6 +361,12 @@ class CropSampler:
         A, mirror = self.transforms(idx, augment_cfg, generator)
         fidx = self.frame_of[idx.numpy()]
         imgs = sample_crops(self.frames, fidx, A, self.n, self.frame_scale) / 255.0
+        if augment_cfg is not None and augment_cfg.enabled:
+            from .augment import augment_intensity
+
+            if augment_cfg.distractors > 0:
+                imgs = self._paste_distractors(imgs, idx, augment_cfg, generator)
+            imgs = augment_intensity(imgs, augment_cfg, generator)
         pts = points_to_crop(self.points[idx], A)
         if mirror is not None and flip_perm is not None and bool(mirror.any()):
             perm = torch.as_tensor(flip_perm)

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["random_affine", "apply_affine", "augment_batch", "cut_patches"]
+__all__ = ["random_affine", "apply_affine", "augment_batch", "augment_intensity", "cut_patches"]
 
 
 def random_affine(n: int, cfg, hw, generator=None, device="cpu"):
@@ -102,6 +102,14 @@ def augment_batch(images, points, cfg, *, anchors=None, flip_perm=None, generato
     else:
         points = pts
 
+    return augment_intensity(images, cfg, generator), points, anchors
+
+
+def augment_intensity(images, cfg, generator=None):
+    """Random contrast, brightness and Gaussian noise per image (``cfg``: AugmentConfig), clamped to [0, 1]."""
+    b = images.shape[0]
+    dev = images.device
+
     def u(amount):
         return ((torch.rand(b, 1, 1, 1, generator=generator) * 2 - 1) * amount).to(dev)
 
@@ -113,7 +121,7 @@ def augment_batch(images, points, cfg, *, anchors=None, flip_perm=None, generato
     if cfg.noise > 0:
         noise = torch.randn(images.shape, generator=generator).to(dev) * cfg.noise
         images = images + noise
-    return images.clamp_(0, 1), points, anchors
+    return images.clamp_(0, 1)
 
 
 def cut_patches(images, points, size: int, generator=None, *, on_animal: float = 0.8, extra=()):

@@ -243,6 +243,11 @@ class AugmentConfig(_Section):
     flip: float = _f(0.5, "Probability of a left/right mirror (swaps the skeleton's left/right node pairs; "
                      "switched off when the skeleton has none, declared or recognised in the node names).",
                      min=0.0, max=1.0)
+    distractors: float = _f(0.5, "Top-down crops: probability of pasting another labeled animal beside the "
+                            "centred one (0.35-0.75 animal lengths away; darker/lighter pixels win, as the animals "
+                            "are darker/lighter than the background), so that the crop model follows the centred "
+                            "animal when animals touch, also when the labels never show them close. 0 = off.",
+                            min=0.0, max=1.0)
     brightness: float = _f(0.2, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
     contrast: float = _f(0.3, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
     noise: float = _f(0.01, "Std of additive Gaussian noise.", min=0.0, max=0.5)
