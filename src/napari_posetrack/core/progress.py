@@ -72,6 +72,7 @@ def drain(gen: Generator[ProgressEvent, None, Any] | Iterator[ProgressEvent], *,
     from tqdm.auto import tqdm
 
     bars: dict[str, Any] = {}
+    runs: dict[str, list] = {}  # stage -> [epoch, steps before it, last step] for stages that report epochs
     result = None
     try:
         while True:
@@ -85,16 +86,33 @@ def drain(gen: Generator[ProgressEvent, None, Any] | Iterator[ProgressEvent], *,
             bar = bars.get(ev.stage)
             if bar is None:
                 bar = bars[ev.stage] = tqdm(total=ev.total, desc=f"{desc} {ev.stage}".strip(), leave=True)
-            if ev.step is not None and ev.step < bar.n:  # the stage starts over (a new epoch): new rate and ETA
-                bar.reset(total=ev.total)
-            elif ev.total is not None and bar.total != ev.total:
-                bar.total = ev.total
-            bar.n = ev.step
+            if ev.metrics and "epoch" in ev.metrics and ev.step is not None:
+                # training: one count over all epochs, so the rate is the run's (validation pauses included)
+                # and does not start over each epoch; the time budget left is shown when there is one
+                run = runs.setdefault(ev.stage, [ev.metrics["epoch"], 0, 0])
+                if ev.metrics["epoch"] != run[0]:
+                    run[:] = [ev.metrics["epoch"], run[1] + run[2], 0]
+                run[2] = ev.step
+                bar.total = None
+                bar.n = run[1] + ev.step
+            else:
+                if ev.step is not None and ev.step < bar.n:  # the stage starts over (a new video): new total
+                    bar.reset(total=ev.total)
+                elif ev.total is not None and bar.total != ev.total:
+                    bar.total = ev.total
+                bar.n = ev.step
             if ev.metrics:
-                bar.set_postfix({k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in ev.metrics.items()},
-                                refresh=False)
+                bar.set_postfix({k.removesuffix("_s"): _postfix(k, v) for k, v in ev.metrics.items()}, refresh=False)
             bar.refresh()
     finally:
         for bar in bars.values():
             bar.close()
     return result
+
+
+def _postfix(key: str, value) -> str:
+    """A progress-bar value: seconds (keys ending ``_s``) as m:ss, floats to 4 digits."""
+    if key.endswith("_s") and isinstance(value, (int, float)):
+        m, sec = divmod(int(round(value)), 60)
+        return f"{m}:{sec:02d}"
+    return f"{value:.4g}" if isinstance(value, float) else value

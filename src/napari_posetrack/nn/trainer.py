@@ -349,6 +349,10 @@ class _Budget:
     def over(self) -> bool:
         return self.clock() > self.deadline
 
+    def left(self) -> dict:
+        """``{"budget_left_s": seconds}`` with a time limit (shown by the progress bar), else ``{}``."""
+        return {"budget_left_s": max(0.0, self.deadline - self.clock())} if self.seconds else {}
+
     def progress(self, global_step: int) -> float:
         """Fraction of the run done: of the time budget when there is one (the warm-up + cosine schedule
         follows it, or a budget-limited run would stop at an almost untouched learning rate), else of the
@@ -424,7 +428,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
             losses.append(_train_step(net, opt, scaler, autocast, x, batch, cfg, heads, edges))
             global_step += 1
-            yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1]})
+            yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1], **budget.left()})
         interrupted = cancel.cancelled or budget.over()
         if not losses:
             stopped = "cancelled" if cancel.cancelled else "time limit"
