@@ -87,14 +87,7 @@ def pyramidal_lk(prev, curr, pts: np.ndarray, *, window: int = 21, levels: int =
         return new, ok
     lo = np.zeros(2, int)
     if isinstance(prev, np.ndarray):
-        # only the region around the points matters: crop (room for the window at the
-        # coarsest level and for the motion) before building the pyramids
-        margin = int((window + 16) * 2 ** (levels - 1))
-        lo = np.maximum(np.floor(pts[good].min(0)).astype(int) - margin, 0)
-        hi = np.minimum(np.ceil(pts[good].max(0)).astype(int) + margin + 1, [prev.shape[1], prev.shape[0]])
-        crop = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
-        prev = build_pyramid(prev[crop], levels)
-        curr = build_pyramid(np.asarray(curr)[crop], levels)
+        prev, curr, lo = _cropped_pyramids(prev, curr, pts[good], window, levels)
     levels = min(levels, len(prev), len(curr))
     p0 = (pts[good] - lo).astype(np.float32)
     half = (window - 1) / 2.0
@@ -103,34 +96,9 @@ def pyramidal_lk(prev, curr, pts: np.ndarray, *, window: int = 21, levels: int =
     g = np.zeros_like(p0)  # guess at the current level, (P, 2)
     eig_ok = np.ones(len(p0), bool)
     for lvl in range(levels - 1, -1, -1):
-        I, Ix, Iy = prev[lvl]
-        J = curr[lvl][0]
-        p = p0 / (2 ** lvl)
-        xs = p[:, 0:1] + ox[None]
-        ys = p[:, 1:2] + oy[None]
-        Iw, Ixw, Iyw = _bilinear(I, ys, xs), _bilinear(Ix, ys, xs), _bilinear(Iy, ys, xs)
-        gxx, gxy, gyy = (Ixw * Ixw).sum(1), (Ixw * Iyw).sum(1), (Iyw * Iyw).sum(1)
-        det = gxx * gyy - gxy ** 2
-        tr = gxx + gyy
-        lam_min = (tr - np.sqrt(np.maximum(tr ** 2 - 4 * det, 0))) / 2 / len(ox)
+        v, lam_min = _lk_level(prev[lvl], curr[lvl][0], p0 / (2 ** lvl), g, ox, oy, iters=iters, eps=eps)
         if lvl == 0:
             eig_ok = lam_min > min_eig
-        det = np.where(np.abs(det) < 1e-12, np.inf, det)
-        v = np.zeros_like(g)
-        act = np.arange(len(p0))
-        for _ in range(iters):
-            if not len(act):
-                break
-            gv = g[act] + v[act]
-            Jw = _bilinear(J, ys[act] + gv[:, 1:2], xs[act] + gv[:, 0:1])
-            dI = Iw[act] - Jw
-            bx, by = (dI * Ixw[act]).sum(1), (dI * Iyw[act]).sum(1)
-            dvx = (gyy[act] * bx - gxy[act] * by) / det[act]
-            dvy = (gxx[act] * by - gxy[act] * bx) / det[act]
-            v[act, 0] += dvx
-            v[act, 1] += dvy
-            moving = (np.abs(dvx) >= eps) | (np.abs(dvy) >= eps)
-            act = act[moving & np.isfinite(dvx) & np.isfinite(dvy)]
         g = g + v
         if lvl > 0:
             g = 2.0 * g
@@ -139,6 +107,54 @@ def pyramidal_lk(prev, curr, pts: np.ndarray, *, window: int = 21, levels: int =
     new[good] = np.where(fin[:, None], p0 + np.where(np.isfinite(shift), shift, 0), p0) + lo
     ok[np.flatnonzero(good)] = fin
     return new, ok
+
+
+def _cropped_pyramids(prev: np.ndarray, curr, pts: np.ndarray, window: int, levels: int):
+    """Pyramids of the region around ``pts`` (finite, (P, 2) x, y) only: ``(prev, curr, lo)``.
+
+    The crop leaves room for the window at the coarsest level and for the motion; ``lo`` is its
+    (x, y) origin in the frame.
+    """
+    margin = int((window + 16) * 2 ** (levels - 1))
+    lo = np.maximum(np.floor(pts.min(0)).astype(int) - margin, 0)
+    hi = np.minimum(np.ceil(pts.max(0)).astype(int) + margin + 1, [prev.shape[1], prev.shape[0]])
+    crop = (slice(lo[1], hi[1]), slice(lo[0], hi[0]))
+    return build_pyramid(prev[crop], levels), build_pyramid(np.asarray(curr)[crop], levels), lo
+
+
+def _lk_level(prev_level, J: np.ndarray, p: np.ndarray, g: np.ndarray, ox: np.ndarray, oy: np.ndarray, *,
+              iters: int, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Newton iterations at one pyramid level: ``(update v, smallest eigenvalue per point)``.
+
+    ``prev_level`` is ``(I, Ix, Iy)`` of the previous frame, ``J`` the current frame at this level,
+    ``p`` the points at this level's scale, ``g`` the guess carried from the coarser level and
+    ``ox``, ``oy`` the window's offsets.
+    """
+    I, Ix, Iy = prev_level
+    xs = p[:, 0:1] + ox[None]
+    ys = p[:, 1:2] + oy[None]
+    Iw, Ixw, Iyw = _bilinear(I, ys, xs), _bilinear(Ix, ys, xs), _bilinear(Iy, ys, xs)
+    gxx, gxy, gyy = (Ixw * Ixw).sum(1), (Ixw * Iyw).sum(1), (Iyw * Iyw).sum(1)
+    det = gxx * gyy - gxy ** 2
+    tr = gxx + gyy
+    lam_min = (tr - np.sqrt(np.maximum(tr ** 2 - 4 * det, 0))) / 2 / len(ox)
+    det = np.where(np.abs(det) < 1e-12, np.inf, det)
+    v = np.zeros_like(g)
+    act = np.arange(len(p))
+    for _ in range(iters):
+        if not len(act):
+            break
+        gv = g[act] + v[act]
+        Jw = _bilinear(J, ys[act] + gv[:, 1:2], xs[act] + gv[:, 0:1])
+        dI = Iw[act] - Jw
+        bx, by = (dI * Ixw[act]).sum(1), (dI * Iyw[act]).sum(1)
+        dvx = (gyy[act] * bx - gxy[act] * by) / det[act]
+        dvy = (gxx[act] * by - gxy[act] * bx) / det[act]
+        v[act, 0] += dvx
+        v[act, 1] += dvy
+        moving = (np.abs(dvx) >= eps) | (np.abs(dvy) >= eps)
+        act = act[moving & np.isfinite(dvx) & np.isfinite(dvy)]
+    return v, lam_min
 
 
 class FlowTracker(OnlineTracker):

@@ -125,13 +125,37 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
     TrackResult
     """
     cfg = config or TrackerConfig(**kwargs)
+    # with stitching, the online pass makes uncapped tracklets; the stitcher applies max_tracks
+    online = replace(cfg, max_tracks=None) if cfg.stitch else cfg
+    n_frames_total = _check_trackable(table, cfg, online, frame_source)
+    probs, class_names = _identity_inputs(table, cfg, class_names)
+    track_id, score, over = yield from _online_pass(table, cfg, online, probs, frame_source=frame_source,
+                                                    cancel=cancel, report_every=report_every,
+                                                    n_frames_total=n_frames_total)
+    out = table.with_columns(track_id=track_id.astype(np.int32), tracking_score=score)
+    warnings: list[str] = []
+    over_arr = np.asarray(over, np.int64).reshape(-1, 2)
+    if len(over_arr):
+        warnings.append(
+            f"{len(over_arr)} frames have more instances than max_tracks={cfg.max_tracks} "
+            f"(frames {_frames_text(over_arr[:, 1])}); the instances that matched no track were left "
+            "untracked. Pass a larger --max-tracks if there really are more animals."
+        )
+    out, names, disagree = _finish_tracks(out, cfg, probs, class_names, warnings)
+    yield ProgressEvent("track", n_frames_total, n_frames_total, {"tracks": len(names)})
+    return TrackResult(out, names, over_arr, warnings, disagree)
+
+
+def _check_trackable(table: PoseTable, cfg: TrackerConfig, online: TrackerConfig, frame_source) -> int:
+    """Refuse what cannot be tracked (no instances, no frames for an image tracker, too few tracks).
+
+    Returns the number of frames with instances.
+    """
     if len(table) == 0:
         raise TrackingError(
             "There are no instances to track (the predictions are empty).",
             hint="Run inference first (posetrack predict), or check that the file holds predictions.",
         )
-    # with stitching, the online pass makes uncapped tracklets; the stitcher applies max_tracks
-    online = replace(cfg, max_tracks=None) if cfg.stitch else cfg
     probe = make_tracker(online)
     if probe.needs_images and frame_source is None:
         raise TrackingError(
@@ -145,8 +169,11 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
             f"(median {int(np.median(counts))} per frame, up to {int(counts.max())}).",
             hint=f"Pass --max-tracks {int(np.median(counts))} (or more) if that many animals are in the video.",
         )
-    n_frames_total = len(counts)
-    probs = None
+    return len(counts)
+
+
+def _identity_inputs(table: PoseTable, cfg: TrackerConfig, class_names):
+    """``(probs, class_names)``: the identity probabilities the tracker uses (None when it uses none)."""
     has_probs = table.identity_probs.shape[1] >= 2 and bool(np.isfinite(table.identity_probs).any())
     if cfg.identity_weight > 0 and not has_probs:
         raise TrackingError(
@@ -154,10 +181,20 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
             f"{len(table)} instances have {'none' if table.identity_probs.shape[1] == 0 else 'no usable ones'}.",
             hint="Predict with an identity model (posetrack train --model topdown-id), or track without "
                  "--identity-weight.")
-    if has_probs and (cfg.identity_weight > 0 or class_names):
-        probs = table.identity_probs
-        class_names = [str(c) for c in (class_names or [])][:probs.shape[1]]
-        class_names += [f"class_{j}" for j in range(len(class_names), probs.shape[1])]
+    if not (has_probs and (cfg.identity_weight > 0 or class_names)):
+        return None, class_names
+    probs = table.identity_probs
+    class_names = [str(c) for c in (class_names or [])][:probs.shape[1]]
+    class_names += [f"class_{j}" for j in range(len(class_names), probs.shape[1])]
+    return probs, class_names
+
+
+def _online_pass(table: PoseTable, cfg: TrackerConfig, online: TrackerConfig, probs, *, frame_source, cancel,
+                 report_every: int, n_frames_total: int):
+    """Generator: one tracker per video, stepped frame by frame; returns ``(track_id, score, over)``.
+
+    ``over`` lists the ``(video_id, frame_idx)`` with more instances than ``cfg.max_tracks``.
+    """
     track_id = np.full(len(table), -1, np.int64)
     score = np.zeros(len(table), np.float32)
     over: list[tuple[int, int]] = []
@@ -175,15 +212,7 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
             tracker = make_tracker(online)
             current_video = vid
             reader = frame_source(vid) if (tracker.needs_images and frame_source) else None
-        image = None
-        if reader is not None:
-            n_vid = len(reader) if hasattr(reader, "__len__") else None
-            if n_vid is not None and fidx >= n_vid:
-                raise TrackingError(
-                    f"Instances reference frame {fidx} of video {vid}, which has only {n_vid} frames.",
-                    hint="The predictions do not belong to this video; relink the video or re-run inference.",
-                )
-            image = reader[fidx]
+        image = _frame_image(reader, vid, fidx) if reader is not None else None
         ids, sc = tracker.step(fidx, table.points[rows], image,
                                None if probs is None or cfg.identity_weight <= 0 else probs[rows])
         track_id[rows] = np.where(ids >= 0, ids + (id_offset if online.max_tracks is None else 0), -1)
@@ -193,15 +222,24 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
         done += 1
         if done % report_every == 0:
             yield ProgressEvent("track", done, n_frames_total, {"tracks": int(tracker.next_id)})
-    out = table.with_columns(track_id=track_id.astype(np.int32), tracking_score=score)
-    warnings: list[str] = []
-    over_arr = np.asarray(over, np.int64).reshape(-1, 2)
-    if len(over_arr):
-        warnings.append(
-            f"{len(over_arr)} frames have more instances than max_tracks={cfg.max_tracks} "
-            f"(frames {_frames_text(over_arr[:, 1])}); the instances that matched no track were left "
-            "untracked. Pass a larger --max-tracks if there really are more animals."
+    return track_id, score, over
+
+
+def _frame_image(reader, vid: int, fidx: int):
+    n_vid = len(reader) if hasattr(reader, "__len__") else None
+    if n_vid is not None and fidx >= n_vid:
+        raise TrackingError(
+            f"Instances reference frame {fidx} of video {vid}, which has only {n_vid} frames.",
+            hint="The predictions do not belong to this video; relink the video or re-run inference.",
         )
+    return reader[fidx]
+
+
+def _finish_tracks(out: PoseTable, cfg: TrackerConfig, probs, class_names, warnings: list[str]):
+    """Stitch, cull short tracks and name the tracks (after the classes with identity probabilities).
+
+    Returns ``(table, names, disagree)``; appends its notes to ``warnings``.
+    """
     if cfg.stitch:
         from .stitch import stitch_tracklets
 
@@ -221,8 +259,7 @@ def iter_track(table: PoseTable, config: TrackerConfig | None = None, *, frame_s
     else:
         out = compact_track_ids(out)
         names = [f"track_{i}" for i in range(int(out.track_id.max(initial=-1)) + 1)]
-    yield ProgressEvent("track", n_frames_total, n_frames_total, {"tracks": len(names)})
-    return TrackResult(out, names, over_arr, warnings, disagree)
+    return out, names, disagree
 
 
 def track_table(table: PoseTable, config: TrackerConfig | None = None, **kwargs) -> TrackResult:

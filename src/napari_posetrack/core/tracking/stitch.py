@@ -122,44 +122,13 @@ def stitch_tracklets(table: PoseTable, n_identities: int | None = None, *, kappa
         tracklets = tracklet_summary(sub)
         if not tracklets:
             continue
-        # typical motion: 95th percentile of per-frame centroid steps inside tracklets
-        steps = []
-        cents = sub.centroids()
-        for tr in tracklets:
-            fr = sub.frame_idx[tr.rows]
-            c = cents[tr.rows]
-            if len(fr) > 1:
-                steps.append(np.linalg.norm(np.diff(c, axis=0), axis=1) / np.maximum(np.diff(fr), 1))
-        steps = np.concatenate(steps) if steps else np.zeros(1)
-        steps = steps[np.isfinite(steps)]
-        speed = float(np.percentile(steps, 95)) if len(steps) else 10.0
-        bb = sub.bboxes()
-        sizes = np.sqrt(np.abs((bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])))
-        size = float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else 50.0
+        speed, size = _motion_scale(sub, tracklets)
         frames_of = {tr.tid: sub.frame_idx[tr.rows] for tr in tracklets}
         identities: list[list[_Tracklet]] = []
         drop: dict[int, np.ndarray] = {}  # tracklet -> its frames given up to an earlier member
         for tr in sorted(tracklets, key=lambda t: (-t.length, t.first)):
             allowed = max(max_overlap, int(overlap_fraction * tr.length))
-            best, best_cost, best_clash = None, np.inf, None
-            for i, members in enumerate(identities):
-                over = [m for m in members if m.first <= tr.last and tr.first <= m.last]
-                clash = np.zeros(0, np.int64)
-                if over:
-                    clash = np.intersect1d(np.concatenate([frames_of[m.tid] for m in over]), frames_of[tr.tid])
-                    inside = any(m.first <= tr.first and tr.last <= m.last for m in over)
-                    if len(clash) > allowed or inside or len(clash) >= tr.length:
-                        continue
-                prev = max((m for m in members if m.first < tr.first), key=lambda m: m.last, default=None)
-                nxt = min((m for m in members if m.last > tr.last), key=lambda m: m.first, default=None)
-                costs = []
-                if prev is not None:
-                    costs.append(_link_cost(prev, tr, speed, size, kappa))
-                if nxt is not None:
-                    costs.append(_link_cost(tr, nxt, speed, size, kappa))
-                c = float(np.mean(costs)) if costs else np.inf
-                if c < best_cost:
-                    best, best_cost, best_clash = i, c, clash
+            best, best_cost, best_clash = _best_identity(tr, identities, frames_of, allowed, speed, size, kappa)
             under_cap = n_identities is None or len(identities) < n_identities
             if best is not None and (best_cost <= max_link_cost or not under_cap):
                 identities[best].append(tr)
@@ -175,3 +144,51 @@ def stitch_tracklets(table: PoseTable, n_identities: int | None = None, *, kappa
                     rows = rows[~np.isin(sub.frame_idx[rows], drop[m.tid])]
                 new_tid[idx[rows]] = i
     return table.with_columns(track_id=new_tid)
+
+
+def _motion_scale(sub: PoseTable, tracklets: list[_Tracklet]) -> tuple[float, float]:
+    """``(speed, size)`` of one video: typical motion (95th percentile of the per-frame centroid steps
+    inside tracklets, px / frame) and the median animal size (px)."""
+    steps = []
+    cents = sub.centroids()
+    for tr in tracklets:
+        fr = sub.frame_idx[tr.rows]
+        c = cents[tr.rows]
+        if len(fr) > 1:
+            steps.append(np.linalg.norm(np.diff(c, axis=0), axis=1) / np.maximum(np.diff(fr), 1))
+    steps = np.concatenate(steps) if steps else np.zeros(1)
+    steps = steps[np.isfinite(steps)]
+    speed = float(np.percentile(steps, 95)) if len(steps) else 10.0
+    bb = sub.bboxes()
+    sizes = np.sqrt(np.abs((bb[:, 2] - bb[:, 0]) * (bb[:, 3] - bb[:, 1])))
+    size = float(np.nanmedian(sizes)) if np.isfinite(sizes).any() else 50.0
+    return speed, size
+
+
+def _best_identity(tr: _Tracklet, identities: list[list[_Tracklet]], frames_of: dict, allowed: int, speed: float,
+                   size: float, kappa: float):
+    """The identity ``tr`` joins most cheaply: ``(index or None, cost, frames it clashes on)``.
+
+    An identity is out when ``tr`` overlaps its members in more than ``allowed`` frames, lies inside
+    one of them, or overlaps it everywhere.
+    """
+    best, best_cost, best_clash = None, np.inf, None
+    for i, members in enumerate(identities):
+        over = [m for m in members if m.first <= tr.last and tr.first <= m.last]
+        clash = np.zeros(0, np.int64)
+        if over:
+            clash = np.intersect1d(np.concatenate([frames_of[m.tid] for m in over]), frames_of[tr.tid])
+            inside = any(m.first <= tr.first and tr.last <= m.last for m in over)
+            if len(clash) > allowed or inside or len(clash) >= tr.length:
+                continue
+        prev = max((m for m in members if m.first < tr.first), key=lambda m: m.last, default=None)
+        nxt = min((m for m in members if m.last > tr.last), key=lambda m: m.first, default=None)
+        costs = []
+        if prev is not None:
+            costs.append(_link_cost(prev, tr, speed, size, kappa))
+        if nxt is not None:
+            costs.append(_link_cost(tr, nxt, speed, size, kappa))
+        c = float(np.mean(costs)) if costs else np.inf
+        if c < best_cost:
+            best, best_cost, best_clash = i, c, clash
+    return best, best_cost, best_clash
