@@ -1,5 +1,6 @@
 """The import rule of the architecture: core never loads torch, Qt or napari; nn never loads Qt or
-napari (nor cli / _napari / api, through which they could come); cli reaches torch only through nn."""
+napari (nor cli / _napari / api, through which they could come); cli reaches torch only through nn;
+workflows (the commands' Python functions) imports no cli, _napari, api, napari or Qt, and api no cli."""
 
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ def _violations(folder: str, forbidden: tuple[str, ...]) -> list[str]:
 
 
 def test_imports_helper_resolves_relative_imports():
-    names = {n for _, n in _imports(PKG / "cli" / "cmd_demo.py")}
+    names = {n for _, n in _imports(PKG / "workflows" / "demo.py")}
     assert "napari_posetrack.core.errors" in names  # `from ..core.errors import ...` inside a function
 
 
@@ -138,3 +139,49 @@ def test_importing_nn_loads_no_qt_or_napari():
     mods = ["napari_posetrack.nn"] + [i.name for i in pkgutil.walk_packages(nn.__path__, prefix="napari_posetrack.nn.")]
     bad = _forbidden_loaded(mods, QT_NAPARI + UPPER_LAYERS)
     assert bad == {}, f"nn modules load napari, Qt or an upper layer: {bad}"
+
+
+# ---------------------------------------------------------------------------------------------
+# workflows: the Python side of every command, below cli; api calls it and never cli
+def test_workflows_source_imports_no_cli_napari_qt_or_torch():
+    """Static: workflows/ imports neither the layers above it nor napari/Qt, and torch only through nn."""
+    bad = _violations("workflows", QT_NAPARI + UPPER_LAYERS + ("torch",))
+    assert not bad, "workflows/ must not import cli, _napari, api, napari, Qt or torch directly:\n" + "\n".join(bad)
+
+
+def test_api_source_imports_nothing_from_cli():
+    bad = [f"api.py:{line} imports {name}" for line, name in _imports(PKG / "api.py")
+           if name == "napari_posetrack.cli" or name.startswith("napari_posetrack.cli.")]
+    assert not bad, "api.py must call workflows, not cli:\n" + "\n".join(bad)
+
+
+def test_every_command_has_a_workflow_and_api_function():
+    """One workflows module per cli command module, and api gives each command's function."""
+    import napari_posetrack.cli as cli
+    import napari_posetrack.workflows as workflows
+    from napari_posetrack import api
+
+    commands = sorted(m.name[4:] for m in pkgutil.iter_modules(cli.__path__) if m.name.startswith("cmd_"))
+    flows = sorted(m.name.rstrip("_") for m in pkgutil.iter_modules(workflows.__path__))
+    assert commands == flows
+    assert sorted(n.rstrip("_") for n in dir(api)) == commands
+    for name in dir(api):
+        assert callable(getattr(api, name)), name
+    with pytest.raises(AttributeError, match="has no function 'nonsense'"):
+        api.nonsense  # noqa: B018 - the attribute access is the test
+
+
+def test_importing_api_and_workflows_loads_no_cli_qt_or_napari():
+    """Fresh interpreter: every workflows module, and every api function looked up, loads no cli, Qt or napari."""
+    import napari_posetrack.workflows as workflows
+
+    mods = ["napari_posetrack.api"] + [f"napari_posetrack.workflows.{m.name}"
+                                       for m in pkgutil.iter_modules(workflows.__path__)]
+    bad = _forbidden_loaded(mods, QT_NAPARI + ("napari_posetrack.cli", "torch"))
+    assert bad == {}, f"workflows modules load cli, Qt, napari or torch at import: {bad}"
+    code = ("import sys\nfrom napari_posetrack import api\nfns = [getattr(api, n) for n in dir(api)]\n"
+            "print(sorted(m for m in sys.modules if m.startswith('napari_posetrack.cli') or m in "
+            f"{list(QT_NAPARI)!r}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"looking up the api functions loaded {out.stdout.strip()}"

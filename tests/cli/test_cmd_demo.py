@@ -37,13 +37,13 @@ def test_demo_no_gui_passes_its_thresholds(tmp_path, capsys):
 
 def test_demo_impossible_threshold_fails_loudly(tmp_path, capsys, monkeypatch):
     """The exit status follows the metrics: an unreachable threshold gives status 1 and says why."""
-    from napari_posetrack.cli import cmd_demo
+    from napari_posetrack.workflows import demo as demo_workflow
 
     def fake_pipeline(out, **kw):  # the thresholds logic only; the real pipeline is tested above
         return {"metrics": {"map": 0.5, "mar": 0.5, "pck_5": 0.9, "median_error_px": 0.5, "idf1": 0.9,
                             "id_switches": 0, "mota": 0.9}, "store": out, "predictions": out, "model": out}
 
-    monkeypatch.setattr(cmd_demo, "run_pipeline", fake_pipeline)
+    monkeypatch.setattr(demo_workflow, "run_pipeline", fake_pipeline)
     assert main(["demo", "--no-gui", "--out", str(tmp_path), "--min-map", "0.9"]) == 1
     assert "FAILED: mAP 0.500 (min 0.9)" in capsys.readouterr().err
 
@@ -52,7 +52,7 @@ def test_demo_viewer_has_layers_and_docks(make_napari_viewer, tmp_path):
     """What `posetrack demo` opens: the project's video, labels, predictions, tracks and the docks."""
     import numpy as np
 
-    from napari_posetrack.cli.cmd_demo import DEMO_DOCKS, populate_viewer
+    from napari_posetrack._napari.demo import DEMO_DOCKS, populate_viewer
     from napari_posetrack.core.store import ProjectStore
     from napari_posetrack.core.synthetic import make_synthetic_clip
 

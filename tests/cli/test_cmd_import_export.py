@@ -9,8 +9,8 @@ import pytest
 
 from conftest import shared_file
 from napari_posetrack.cli import main
-from napari_posetrack.cli.cmd_export import export
-from napari_posetrack.cli.cmd_import import import_
+from napari_posetrack.workflows.export import export
+from napari_posetrack.workflows.import_ import import_
 from napari_posetrack.core.errors import FormatError, SkeletonMismatchError
 from napari_posetrack.core.io import load_dataset
 

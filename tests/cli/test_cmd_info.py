@@ -9,7 +9,7 @@ import pytest
 
 from conftest import shared_file
 from napari_posetrack.cli import main
-from napari_posetrack.cli.cmd_info import info
+from napari_posetrack.workflows.info import info
 from napari_posetrack.core.errors import FormatError
 
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import shared_file
 from napari_posetrack import api
 from napari_posetrack.cli import main
-from napari_posetrack.cli.cmd_new import load_skeleton, new
+from napari_posetrack.workflows.new import load_skeleton, new
 from napari_posetrack.core.errors import FormatError
 from napari_posetrack.core.skeleton import Skeleton
 from napari_posetrack.core.store import ProjectStore

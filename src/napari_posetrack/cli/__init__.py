@@ -5,9 +5,12 @@ Each subcommand lives in its own module ``cli/cmd_<name>.py`` that defines:
 * ``NAME``: the subcommand name (e.g. ``"info"``);
 * ``HELP``: one line of help;
 * ``add_arguments(parser)``: its arguments;
-* ``run(args) -> int``: runs it (exit status);
-* a Python function of the same name as the subcommand (``info``, ``new``, ``import_``,
-  ``export``, ...) that ``run`` calls, also importable from :mod:`napari_posetrack.api`.
+* ``run(args) -> int``: runs it (exit status) and prints what it did.
+
+What the command does is a Python function of the same name as the subcommand (``info``,
+``new``, ``import_``, ``export``, ...) in :mod:`napari_posetrack.workflows` (``workflows/<name>.py``),
+which ``run`` calls and :mod:`napari_posetrack.api` exposes; a command module keeps only its
+arguments and its output.
 
 Modules are discovered here, so adding a command never edits this file. Heavy imports go
 inside the functions.
@@ -20,7 +23,21 @@ import importlib
 import pkgutil
 import sys
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "readable_formats", "writable_formats"]
+
+
+def readable_formats() -> list[str]:
+    """Names of the formats ``core.io`` reads, from its registry (for ``--format`` help texts)."""
+    from ..core.io import FORMATS
+
+    return [n for n, s in FORMATS.items() if s.load is not None]
+
+
+def writable_formats() -> list[str]:
+    """Names of the formats ``core.io`` writes, from its registry."""
+    from ..core.io import FORMATS
+
+    return [n for n, s in FORMATS.items() if s.save is not None]
 
 
 def _command_modules():

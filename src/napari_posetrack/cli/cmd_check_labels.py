@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..workflows.check_labels import check_labels
+
 NAME = "check-labels"
 HELP = "render every labeled frame with its skeleton to PNG and list labels that look wrong"
 DESCRIPTION = (
@@ -18,25 +20,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--z", type=float, default=3.5, help="robust z-score above which a label is flagged")
     parser.add_argument("--suggest", action="store_true", help="add the flagged frames to the suggestions")
     parser.add_argument("--no-render", action="store_true", help="only list outliers, write no PNG")
-
-
-def check_labels(store, out, *, z: float = 3.5, suggest: bool = False, render: bool = True,
-                 show_progress: bool = True):
-    """Render labeled frames of ``store`` into ``out``; returns (paths, outliers)."""
-    from ..core.progress import drain
-    from ..core.qc import find_label_outliers, iter_render_labeled_frames, outlier_suggestions
-    from ..core.store import ProjectStore
-    from ..core.suggest import merge_suggestions
-
-    with ProjectStore.open(store, mode="r+" if suggest else "r") as st:
-        ds = st.load()
-        paths = []
-        if render:
-            paths = drain(iter_render_labeled_frames(ds, out, st.open_video), desc="check-labels", show=show_progress)
-        outliers = find_label_outliers(ds, z_threshold=z)
-        if suggest and outliers:
-            st.save(suggestions=merge_suggestions(ds.suggestions, outlier_suggestions(ds, z_threshold=z)))
-    return paths, outliers
 
 
 def run(args) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..workflows.export_model import export_model
+
 NAME = "export-model"
 HELP = "export a trained model to ONNX (with a JSON sidecar for the decoder)"
 DESCRIPTION = (
@@ -25,31 +27,6 @@ def add_arguments(parser) -> None:
                         help="frame size the model is meant for (recorded; live mode resizes or refuses others)")
     parser.add_argument("--no-verify", action="store_true", help="skip the onnxruntime-vs-torch check")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-
-
-def parse_size(text):
-    """``"HxW"`` -> ``(H, W)``; None -> None."""
-    from ..core.errors import ConfigError
-
-    if text in (None, ""):
-        return None
-    try:
-        h, w = str(text).lower().split("x")
-        return int(h), int(w)
-    except ValueError:
-        raise ConfigError(f"Expected a frame size HxW (for example 1024x1024), got {text!r}.",
-                          hint="Give height and width separated by 'x'.") from None
-
-
-def export_model(model_dir, out, *, format: str = "onnx", opset: int = 17, weights=None, frame_size=None,
-                 verify: bool = True, overwrite: bool = False) -> dict:
-    """Export ``model_dir`` to ``out``; returns the sidecar (see ``nn.export.exporter.export_model``)."""
-    from ..nn.export.exporter import export_model as _export
-
-    if isinstance(frame_size, str):
-        frame_size = parse_size(frame_size)
-    return _export(model_dir, out, format=format, opset=opset, which=weights, frame_size=frame_size,
-                   verify=verify, overwrite=overwrite)
 
 
 def run(args) -> int:

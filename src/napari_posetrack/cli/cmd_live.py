@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..workflows.live import live
+
 NAME = "live"
 HELP = "live pose estimation on a camera, network stream or replayed video (closed-loop hooks, latency)"
 DESCRIPTION = (
@@ -43,13 +45,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
 
 
-def live(model, source, on_pose=None, condition=None, **kwargs):
-    """Run a live session; returns LiveStats (see ``napari_posetrack.nn.live.live``)."""
-    from ..nn.live import live as _live
-
-    return _live(model, source, on_pose=on_pose, condition=condition, **kwargs)
-
-
 def _udp(text):
     from ..core.errors import ConfigError
     from ..nn.live import UDPTrigger
@@ -83,7 +78,7 @@ def _run(args) -> int:
 
     from ..core.errors import ConfigError
     from ..nn.live import NodesWithin
-    from .cmd_export_model import parse_size
+    from ..workflows.export_model import parse_size
 
     if args.threads:
         from ..nn.inference.pipeline import configure_threads

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..workflows.plot import plot
+
 NAME = "plot"
 HELP = "plot trajectories, coordinates/scores, jumps and bone features per video and track"
 DESCRIPTION = (
@@ -21,17 +23,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--max-tracks", type=int, default=6, help="plot the N longest tracks (default 6)")
     parser.add_argument("--dpi", type=int, default=100, help="PNG resolution (default 100)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing plot files")
-
-
-def plot(pred, out, *, video=None, instances: str = "auto", max_tracks: int = 6, dpi: int = 100,
-         overwrite: bool = False):
-    """Write the plots and the bone CSV of ``pred`` into folder ``out``; returns the paths written."""
-    from ..core.io import load_dataset
-    from ..core.plots import write_plots
-
-    ds = load_dataset(pred, check_videos="ignore")
-    return write_plots(ds, out, video_id=video, which=instances, max_tracks=max_tracks, dpi=dpi,
-                       overwrite=overwrite)
 
 
 def run(args) -> int:

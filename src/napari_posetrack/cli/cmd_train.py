@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..core.registry import MODEL_KINDS
 
+from ..workflows.train import train
+
 NAME = "train"
 HELP = "train a single-instance, top-down or bottom-up pose model"
 DESCRIPTION = (
@@ -29,41 +31,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, help="random seed (split, init, augmentation)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def train(inputs, *, model: str = "single", out="model", config=None, epochs=None, max_minutes=None,
-          batch_size=None, device=None, seed=None, resume: bool = False, show_progress: bool = True,
-          cancel=None, identity_map=None) -> dict:
-    """Train a model; returns ``{"kind", "out_dir", "stages": {stage: result}}``."""
-    from ..core.progress import drain
-    from ..nn.distributed import init_from_env
-    from ..nn.train import iter_train
-
-    dist = init_from_env()  # torchrun: data-parallel over all ranks
-
-    tr = {k: v for k, v in {"epochs": epochs, "max_minutes": max_minutes, "batch_size": batch_size,
-                            "device": device, "seed": seed}.items() if v is not None}
-    overrides = {"train": tr} if tr else {}
-    if identity_map:
-        from ..core.identity import parse_identity_map
-
-        overrides["data"] = {"identity_map": parse_identity_map(identity_map)}
-    gen = iter_train(list(inputs), model, out, config=config, overrides=overrides or None,
-                     resume=resume, cancel=cancel, dist=dist)
-    return drain(_log_messages(gen), desc="train", show=show_progress and (dist is None or dist.is_main))
-
-
-def _log_messages(gen):
-    import sys
-
-    while True:
-        try:
-            ev = next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if ev.message and ev.stage in ("setup", "stage", "validate"):
-            print(ev.message, file=sys.stderr)
-        yield ev
 
 
 def run(args) -> int:
