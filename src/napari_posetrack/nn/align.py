@@ -271,6 +271,30 @@ class CropSampler:
         self.reach = torch.as_tensor(np.nan_to_num(reach, nan=self.animal_len / self.scale / 2) * self.scale,
                                      dtype=torch.float32)
 
+    def pair_sides(self, pairs, names=(), min_share: float = 0.9) -> tuple[list, str]:
+        """Left/right node pairs that keep one side in the unaugmented aligned crops: ``[(left, right), ...]``
+        for pairs where one node lies left of the other in at least ``min_share`` of the instances labeling
+        both (see :func:`~.inference.decode.resolve_sides`), and a message."""
+        if not self.aligned or not len(self):
+            return [], ""
+        idx = torch.arange(len(self))
+        A = crop_affine(self.anchors, self.alpha(idx), self.n, self.scale)
+        x = points_to_crop(self.points, A)[..., 0]
+        out, shown = [], []
+        for a, b in pairs:
+            ok = torch.isfinite(x[:, a]) & torch.isfinite(x[:, b])
+            if int(ok.sum()) < 5:
+                continue
+            share = float((x[ok, a] < x[ok, b]).float().mean())
+            if share >= min_share or share <= 1 - min_share:
+                left, right = (a, b) if share >= 0.5 else (b, a)
+                out.append((int(left), int(right)))
+                label = f"{names[left]}|{names[right]}" if len(names) > max(left, right) else f"{left}|{right}"
+                shown.append(f"{label} {max(share, 1 - share):.0%}")
+        return out, (f"{len(out)} left/right node pairs keep their side in the aligned training crops "
+                     f"({', '.join(shown)}): at inference the two nodes of a pair never share a peak"
+                     if out else "")
+
     def _animals_darker(self) -> bool:
         """Are the animals darker than the background? (labeled nodes vs. the median of their frame, over up to
         200 instances); decides how a pasted distractor is blended."""

@@ -88,6 +88,12 @@ def resolve_auto(frames: FrameSet, train_fs: FrameSet, cfg) -> tuple[Samples, li
 
         cfg.model.crop_size = auto_crop_size(frames, cfg)
     train_s = build_samples(train_fs, cfg)
+    if train_s.sampler is not None and getattr(train_s.sampler, "aligned", False):
+        sides, msg = train_s.sampler.pair_sides(cfg.skeleton.get("symmetries") or [],
+                                                cfg.skeleton.get("node_names", []))
+        cfg.data["pair_sides"] = [list(p) for p in sides]
+        if msg:
+            auto_msgs.append(msg)
     if cfg.model.type not in ("single", "bottomup"):
         cfg.augment.patch_size = -1  # crops are windows already; centroid models see a coarse whole frame
     elif cfg.augment.patch_size == 0:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["global_points", "local_points", "group_frames"]
+__all__ = ["resolve_sides", "global_points", "local_points", "group_frames"]
 
 
 def global_points(cms, offsets, stride: int, threshold: float, refine: str = "quadratic"):
@@ -99,3 +99,62 @@ def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settin
                                    n_samples=settings.paf_samples, threshold=settings.paf_threshold,
                                    min_fraction=settings.paf_min_fraction))
     return out
+
+
+def resolve_sides(cms, xy, val, sides, threshold: float, min_sep: float = 2.0):
+    """Left/right node pairs of heading-aligned crops, given their sides in the training crops.
+
+    The maps of two mirror-image nodes (wingL / wingR) often fire on both animals' parts: a model that saw
+    the wings folded (both tips near the midline) puts both nodes on the same tip when the wings spread.
+    For each pair ``(left, right)`` (the left node lies left of the right one in the training crops), when
+    both nodes sit on one peak (closer than ``min_sep`` map cells) while the pair's maps show a second clear
+    peak (at least half the first and above ``threshold``, ``min_sep`` away), the two peaks go to the two nodes
+    by side. (Also swapping pairs found on the wrong sides was tried: no better on the fly benchmark, so
+    nodes on two places are left alone.)
+
+    ``cms`` (B, K, H, W), ``xy`` (B, K, 2) map units (NaN = not found), ``val`` (B, K). Returns new (xy, val).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not sides or cms.shape[0] == 0:
+        return xy, val
+    xy, val = xy.clone(), val.clone()
+    nb, _, h, w = cms.shape
+    for a, b in sides:
+        comb = torch.maximum(cms[:, a], cms[:, b]).float()
+        peaks = (comb == F.max_pool2d(comb[:, None], 3, 1, 1)[:, 0]) & (comb >= threshold)
+        top, idx = torch.where(peaks, comb, torch.zeros_like(comb)).reshape(nb, -1).topk(2, dim=1)
+        py, px = (idx // w), (idx % w)
+        pxy = torch.stack([_centroid3(comb, px, py, k) for k in (0, 1)], 1)  # (B, 2 peaks, 2)
+        sep = (pxy[:, 0] - pxy[:, 1]).norm(dim=-1)
+        two = (top[:, 1] >= threshold) & (top[:, 1] >= 0.5 * top[:, 0]) & (sep >= min_sep)
+        pa, pb = xy[:, a], xy[:, b]
+        found = torch.isfinite(pa).all(-1) & torch.isfinite(pb).all(-1)
+        same = found & ((pa - pb).norm(dim=-1) < min_sep) & two
+        if bool(same.any()):
+            left = (pxy[:, 1, 0] < pxy[:, 0, 0]).long()  # which of the two peaks is on the left
+            rows = same.nonzero(as_tuple=True)[0]
+            li, ri = left[rows], 1 - left[rows]
+            xy[rows, a], val[rows, a] = pxy[rows, li], top[rows, li].to(val.dtype)
+            xy[rows, b], val[rows, b] = pxy[rows, ri], top[rows, ri].to(val.dtype)
+    return xy, val
+
+
+def _centroid3(m, px, py, k: int):
+    """Sub-cell position of peak ``k`` of each map in ``m`` (B, H, W): the value-weighted mean of its 3x3
+    neighbourhood. Returns (B, 2) map units."""
+    import torch
+
+    nb, h, w = m.shape
+    x0, y0 = px[:, k], py[:, k]
+    acc = torch.zeros((nb, 2), dtype=m.dtype, device=m.device)
+    tot = torch.zeros(nb, dtype=m.dtype, device=m.device)
+    rows = torch.arange(nb, device=m.device)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            x, y = (x0 + dx).clamp(0, w - 1), (y0 + dy).clamp(0, h - 1)
+            v = m[rows, y, x].clamp_min(0)
+            acc += v[:, None] * torch.stack([x, y], -1).to(m.dtype)
+            tot += v
+    return acc / tot.clamp_min(1e-12)[:, None]

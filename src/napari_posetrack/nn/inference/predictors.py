@@ -75,6 +75,10 @@ class PredictorSettings:
     anchor_nms : float
         Top-down: of two centroid peaks closer than this fraction of the crop size, only the
         stronger gets a crop (0 = keep all).
+    pair_sides : bool
+        Heading-aligned top-down: left/right node pairs that keep one side in the training crops
+        (wingL left of wingR) are not both put on one peak when their maps show two
+        (:func:`~.decode.resolve_sides`; models trained before it carry no sides and are unchanged).
     """
 
     peak_threshold: float = 0.2
@@ -93,6 +97,7 @@ class PredictorSettings:
     recenter: bool = True
     recenter_px: float = 0.05
     anchor_nms: float = 0.1
+    pair_sides: bool = True
 
 
 def cpu_has_bf16() -> bool:
@@ -406,4 +411,6 @@ def load_predictor(model_dir, device="auto", settings: PredictorSettings | None 
         stages = {names[0]: load_model(d, dev, expect_type=kind)}
     if kind == "topdown" and (stages["centered_instance"][1].get("data") or {}).get("identity_classes"):
         from ..identity_predict import TopDownIdentityPredictor as cls  # multi-class top-down
+    if kind == "bottomup" and (stages["bottomup"][1].get("data") or {}).get("identity_classes"):
+        from .bottomup_id import BottomUpIdentityPredictor as cls  # multi-class bottom-up
     return cls(stages, dev, settings, model_dir=d)

@@ -35,6 +35,8 @@ class TopDownPredictor(Predictor):
         self.aligned = node_index(ci.model.heading_node, names) is not None
         self.anchor_index = node_index(ci.model.anchor_node, names)
         self.heading_index = node_index(ci.model.heading_node, names)
+        #: left/right node pairs (left, right) by their side in the aligned training crops (see resolve_sides)
+        self.sides = [tuple(p) for p in ci.data.get("pair_sides", [])] if self.aligned else []
 
     def anchors(self, frames_u8):
         """Centroid peaks of a batch: b (M,), xy (M, 2) original px, value (M,), heading angle (M,) and its
@@ -97,7 +99,7 @@ class TopDownPredictor(Predictor):
         import torch
 
         from ..align import points_from_crop, sample_crops
-        from .decode import global_points
+        from .decode import global_points, resolve_sides
 
         st = self.stages["centered_instance"]
         pts = torch.zeros((len(b), self.n_nodes, 2), device=frames.device)
@@ -111,6 +113,8 @@ class TopDownPredictor(Predictor):
             offsets = out.get("offsets") if st.has_offsets else None
             xy, v = global_points(out["confmaps"], offsets, st.stride, self.settings.peak_threshold,
                                   self.settings.refine)
+            if self.sides and self.settings.pair_sides:
+                xy, v = resolve_sides(out["confmaps"], xy, v, self.sides, self.settings.peak_threshold)
             pts[sl] = points_from_crop(xy * st.stride, A[sl])
             val[sl] = v
             e = self._crop_extra(out)
@@ -163,12 +167,18 @@ class TopDownPredictor(Predictor):
 
     def crop_source(self, frames_u8):
         """Frames as the crop model samples them: channels converted, [0, 1], shrunk with antialiasing when the
-        crops are much smaller than the frame (as in training). Returns ``(frames, frame_scale, crop input side)``."""
+        crops are much smaller than the frame (as in training). ``frames_u8`` may also be float in [0, 1] already
+        (as ``_Stage.prepare`` accepts; live mode converts a frame once for both stages). Returns ``(frames,
+        frame_scale, crop input side)``."""
+        import torch
+
         from ..align import crop_input_side
         from ..preprocess import convert_channels, scale_images
 
         st = self.stages["centered_instance"]
-        frames = convert_channels(frames_u8.permute(0, 3, 1, 2).float() / 255.0, st.channels)
+        frames = frames_u8.permute(0, 3, 1, 2)
+        frames = frames.float() / 255.0 if frames.dtype == torch.uint8 else frames.float()
+        frames = convert_channels(frames, st.channels)
         fscale = st.scale if st.scale < 0.75 else 1.0
         if fscale != 1.0:
             frames = scale_images(frames, fscale)
