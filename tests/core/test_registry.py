@@ -110,3 +110,42 @@ def test_trackers_and_backbones_refuse_duplicates_and_feed_the_cli():
         @register_backbone("unet")
         class Other:  # noqa: B903
             pass
+
+
+def test_predict_tracker_and_import_info_formats_come_from_the_registries():
+    from napari_posetrack.cli import cmd_import, cmd_info, cmd_predict
+    from napari_posetrack.core.tracking import TRACKERS
+
+    assert list(_choices(cmd_predict, "--tracker").choices) == TRACKERS.names()
+    readable = [n for n, s in FORMATS.items() if s.load is not None]
+    for module in (cmd_import, cmd_info):
+        assert _choices(module, "--format").help.endswith(": " + ", ".join(readable))
+
+
+def test_config_backbone_choices_are_the_backbone_registry():
+    """model.backbone.name accepts exactly the registered backbones, a new one as soon as it is registered."""
+    pytest.importorskip("torch")
+    from napari_posetrack.nn.backbones import BACKBONES, UNet, register_backbone
+    from napari_posetrack.nn.config import BackboneConfig, TrainingConfig, iter_fields
+
+    def choices():
+        return list(dict((n, m) for n, _, m, _ in iter_fields(TrainingConfig()))["model.backbone.name"]["choices"])
+
+    assert choices() == BACKBONES.names()
+    with pytest.raises(ConfigError, match=r"model.backbone.name = 'mine' is invalid: expected one of \['unet'"):
+        BackboneConfig(name="mine").validate()
+
+    @register_backbone("mine")
+    class Mine(UNet):
+        pass
+
+    try:
+        assert choices()[-1] == "mine"
+        BackboneConfig(name="mine").validate()  # valid now, with no other edit
+        cfg = TrainingConfig.from_dict({"model": {"backbone": {"name": "mine", "filters": 4, "down_blocks": 2}}})
+        from napari_posetrack.nn.backbones import build_backbone
+
+        assert isinstance(build_backbone(cfg.model.backbone, 1, 1), Mine)
+    finally:
+        del BACKBONES["mine"]
+    assert "mine" not in choices()

@@ -389,7 +389,7 @@ class ProofreadingDock(PoseDock):
             return None
         from napari.qt.threading import thread_worker
 
-        from ..core.tracking import TrackerConfig, iter_track
+        from ..core.tracking import TRACKERS, TrackerConfig, iter_track
 
         table = self.table()
         name = self._table_name()
@@ -403,7 +403,7 @@ class ProofreadingDock(PoseDock):
             self.notify(str(exc), "error")
             return None
         source = None
-        if cfg.tracker == "flow":
+        if getattr(TRACKERS.get(cfg.tracker), "needs_images", False):  # the registry says which need frames
             videos = self.session.dataset.videos
             store = self.session.store
 
