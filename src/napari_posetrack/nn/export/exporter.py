@@ -225,14 +225,28 @@ def export_model(model_dir, out_dir, *, format: str = "onnx", opset: int = 17, w
     -------
     dict : the sidecar contents.
     """
-    import torch
+    model_dir, out_dir, frame_size = _check_export_args(format, model_dir, out_dir, frame_size, overwrite)
+    kind, dirs = _stage_dirs(model_dir)
+    meta = _sidecar(kind, model_dir, opset, frame_size)
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    try:
+        for name, sdir in dirs.items():
+            meta["stages"][name], skeleton = _export_stage(name, sdir, tmp, which=which, opset=int(opset),
+                                                           verify=verify, threads=threads)
+            if skeleton.get("node_names"):
+                meta["skeleton"] = skeleton
+        (tmp / SIDECAR).write_text(json.dumps(meta, indent=1, default=float))
+        _replace_dir(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
 
-    from ... import __version__
-    from ..checkpoint import load_model
-    from ..config import load_config
-    from ..inference.predictors import PREDICTORS, PredictorSettings
-    from ..model import HEADS
 
+def _check_export_args(format, model_dir, out_dir, frame_size, overwrite: bool):
+    """Refuse an export that cannot be done before any work; returns ``(model_dir, out_dir, frame_size)``."""
     if format not in FORMATS:
         extra = (" A TensorRT engine is built from the ONNX export with trtexec (see docs/live.md)."
                  if str(format).lower() in ("tensorrt", "trt", "engine") else "")
@@ -254,9 +268,18 @@ def export_model(model_dir, out_dir, *, format: str = "onnx", opset: int = 17, w
         if len(frame_size) != 2 or min(frame_size) <= 0:
             raise ConfigError(f"frame_size should be (height, width) > 0, got {frame_size}.",
                               hint="Give it as HxW, for example 1024x1024.")
-    kind, dirs = _stage_dirs(model_dir)
+    return model_dir, out_dir, frame_size
+
+
+def _sidecar(kind: str, model_dir: Path, opset, frame_size) -> dict:
+    """The sidecar's model-wide part (``stages`` and ``skeleton`` are filled per stage)."""
+    import torch
+
+    from ... import __version__
+    from ..inference.predictors import PREDICTORS, PredictorSettings
+
     defaults = PredictorSettings()
-    meta = {
+    return {
         "format": "onnx", "version": SIDECAR_VERSION, "kind": kind,
         "predictor": kind if kind in PREDICTORS else None,
         "source_model": str(model_dir.resolve()), "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -272,48 +295,49 @@ def export_model(model_dir, out_dir, *, format: str = "onnx", opset: int = 17, w
                        "zeros at the bottom/right",
         "skeleton": None, "stages": {},
     }
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
-    try:
-        for name, sdir in dirs.items():
-            model, cfg_dict = load_model(sdir, "cpu", which=which, expect_type=name)
-            model.float().eval()
-            cfg = load_config(cfg_dict)
-            _check_exportable(name, model, cfg, sdir)
-            heads = list(model.heads.keys())
-            channels = int(model.in_channels)
-            pad_to = int(cfg.pad_to)
-            path = tmp / f"{name}.onnx"
-            _export_graph(model, channels, pad_to, heads, path, int(opset))
-            check = _verify(model, path, channels, pad_to, heads, threads) if verify else None
-            meta["stages"][name] = {
-                "file": path.name, "sha256": _sha256(path), "model_type": cfg.model.type,
-                "input": {"name": "image", "dtype": "float32", "layout": "NCHW", "value_range": [0.0, 1.0],
-                          "channels": channels, "dynamic_axes": ["batch", "height", "width"],
-                          "height_width_multiple_of": pad_to},
-                "input_scale": float(cfg.preprocess.input_scale), "output_stride": int(cfg.model.output_stride),
-                "pad_to": pad_to, "max_stride": int(cfg.model.max_stride),
-                "crop_size": int(cfg.model.crop_size or cfg.data.get("crop_size", 0) or 0),
-                "anchor_node": cfg.model.anchor_node, "offsets": bool(cfg.model.offsets),
-                "heading_node": getattr(cfg.model, "heading_node", None),
-                "sigma": float(cfg.model.sigma),
-                "heads": {h: int(HEADS[h](cfg)) for h in heads},
-                "verified": check, "config": cfg_dict,
-            }
-            if cfg.skeleton.get("node_names"):
-                meta["skeleton"] = cfg.skeleton
-        (tmp / SIDECAR).write_text(json.dumps(meta, indent=1, default=float))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        if out_dir.exists():
-            if out_dir.is_dir():
-                shutil.rmtree(out_dir)
-            else:
-                out_dir.unlink()
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return meta
+
+
+def _export_stage(name: str, sdir: Path, tmp: Path, *, which, opset: int, verify: bool, threads: int):
+    """Export (and verify) one network into ``tmp``; returns ``(its sidecar entry, its config's skeleton)``."""
+    from ..checkpoint import load_model
+    from ..config import load_config
+    from ..model import HEADS
+
+    model, cfg_dict = load_model(sdir, "cpu", which=which, expect_type=name)
+    model.float().eval()
+    cfg = load_config(cfg_dict)
+    _check_exportable(name, model, cfg, sdir)
+    heads = list(model.heads.keys())
+    channels = int(model.in_channels)
+    pad_to = int(cfg.pad_to)
+    path = tmp / f"{name}.onnx"
+    _export_graph(model, channels, pad_to, heads, path, opset)
+    check = _verify(model, path, channels, pad_to, heads, threads) if verify else None
+    entry = {
+        "file": path.name, "sha256": _sha256(path), "model_type": cfg.model.type,
+        "input": {"name": "image", "dtype": "float32", "layout": "NCHW", "value_range": [0.0, 1.0],
+                  "channels": channels, "dynamic_axes": ["batch", "height", "width"],
+                  "height_width_multiple_of": pad_to},
+        "input_scale": float(cfg.preprocess.input_scale), "output_stride": int(cfg.model.output_stride),
+        "pad_to": pad_to, "max_stride": int(cfg.model.max_stride),
+        "crop_size": int(cfg.model.crop_size or cfg.data.get("crop_size", 0) or 0),
+        "anchor_node": cfg.model.anchor_node, "offsets": bool(cfg.model.offsets),
+        "heading_node": getattr(cfg.model, "heading_node", None),
+        "sigma": float(cfg.model.sigma),
+        "heads": {h: int(HEADS[h](cfg)) for h in heads},
+        "verified": check, "config": cfg_dict,
+    }
+    return entry, cfg.skeleton
+
+
+def _replace_dir(tmp: Path, out_dir: Path) -> None:
+    """Give ``tmp`` the usual folder permissions and move it to ``out_dir`` (replacing what is there)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)
+    if out_dir.exists():
+        if out_dir.is_dir():
+            shutil.rmtree(out_dir)
+        else:
+            out_dir.unlink()
+    os.replace(tmp, out_dir)
