@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qtpy.QtWidgets import (
-    QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QMessageBox,
+    QComboBox, QFileDialog, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QListWidget, QMessageBox,
     QPushButton, QVBoxLayout,
 )
 
@@ -59,6 +59,15 @@ def load_skeleton(path) -> Skeleton:
         return load_dataset(p).skeleton
 
 
+def _narrow_combo() -> QComboBox:
+    """A node combo box as narrow as a short node name: long names and "auto (...)" entries are elided
+    in the box (the open list shows them whole), so the dock fits a 1366-px screen without scrolling sideways."""
+    c = QComboBox()
+    c.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    c.setMinimumContentsLength(7)
+    return c
+
+
 class SkeletonDock(PoseDock):
     """Edit the skeleton of the viewer's session.
 
@@ -91,18 +100,21 @@ class SkeletonDock(PoseDock):
         self.name_edit.setPlaceholderText("node name")
         self.name_edit.returnPressed.connect(lambda: self._guard(self.add_node_clicked))
         nl.addWidget(self.name_edit)
-        row = QHBoxLayout()
+        # two rows of buttons: five in one row are wider than the dock on a 1366-px screen
+        grid = QGridLayout()
         self.add_button = QPushButton("Add")
         self.rename_button = QPushButton("Rename")
         self.up_button = QPushButton("Up")
         self.down_button = QPushButton("Down")
         self.delete_button = QPushButton("Delete")
-        for b, fn in ((self.add_button, self.add_node_clicked), (self.rename_button, self.rename_clicked),
-                      (self.up_button, lambda: self.move_clicked(-1)), (self.down_button, lambda: self.move_clicked(1)),
-                      (self.delete_button, self.delete_node_clicked)):
+        for i, (b, fn) in enumerate(((self.add_button, self.add_node_clicked),
+                                     (self.rename_button, self.rename_clicked),
+                                     (self.delete_button, self.delete_node_clicked),
+                                     (self.up_button, lambda: self.move_clicked(-1)),
+                                     (self.down_button, lambda: self.move_clicked(1)))):
             b.clicked.connect(lambda _=False, fn=fn: self._guard(fn))
-            row.addWidget(b)
-        nl.addLayout(row)
+            grid.addWidget(b, i // 3, i % 3)
+        nl.addLayout(grid)
         lay.addWidget(nodes)
         self.edge_list, self.edge_a, self.edge_b = self._pair_box(lay, "Edges", self.add_edge_clicked,
                                                                   self.delete_edge_clicked)
@@ -126,7 +138,7 @@ class SkeletonDock(PoseDock):
         lst.setMaximumHeight(100)
         bl.addWidget(lst)
         row = QHBoxLayout()
-        a, b = QComboBox(), QComboBox()
+        a, b = _narrow_combo(), _narrow_combo()
         add, rm = QPushButton("Add"), QPushButton("Delete")
         add.clicked.connect(lambda: self._guard(add_fn))
         rm.clicked.connect(lambda: self._guard(del_fn))
@@ -141,7 +153,7 @@ class SkeletonDock(PoseDock):
         box = QGroupBox("Top-down alignment (anchor → heading)")
         bl = QVBoxLayout(box)
         row = QHBoxLayout()
-        self.anchor_combo, self.heading_combo = QComboBox(), QComboBox()
+        self.anchor_combo, self.heading_combo = _narrow_combo(), _narrow_combo()
         for w in (QLabel("Anchor"), self.anchor_combo, QLabel("Heading"), self.heading_combo):
             row.addWidget(w)
         bl.addLayout(row)
