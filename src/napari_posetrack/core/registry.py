@@ -111,4 +111,5 @@ MODEL_KINDS = Registry("model kind", {
     "topdown": "a centroid network finds the animals, a centred-instance network their nodes",
     "bottomup": "every node of every animal at once, grouped into animals by part affinity fields",
     "topdown-id": "top-down plus an identity head: learns who each animal is (classes = track names)",
+    "bottomup-id": "bottom-up with one class map per identity instead of PAFs: nodes grouped by who they belong to",
 })

@@ -32,7 +32,8 @@ class Samples:
     transforms : float (M, 2, 3) crop-input px -> frame px (crops only; see :mod:`.align`);
     sampler : :class:`~.align.CropSampler` drawing augmented crops (crops only);
     headings : float (M, N, 2) heading-node positions in input px (full frames with a heading node).
-    classes : long (M,) identity class of each crop, -1 = none (multi-class top-down; see :mod:`.identity`).
+    classes : long (M,) identity class of each crop, -1 = none (multi-class top-down; see :mod:`.identity`);
+        for multi-class bottom-up, uint8 (M, N, C) one-hot class of each instance (see :mod:`.identity_bottomup`).
     """
 
     images: torch.Tensor
@@ -261,4 +262,8 @@ def build_samples(fs: FrameSet, cfg, crop_size: int = 0) -> Samples:
         from .identity import crop_classes
 
         samples.classes = crop_classes(fs, cfg)
+    elif cfg.model.type == "bottomup" and cfg.data.get("identity_classes"):
+        from .identity_bottomup import frame_classes
+
+        samples.classes = frame_classes(fs, samples.points.shape[1], len(cfg.data["identity_classes"]))
     return samples

@@ -22,7 +22,7 @@ from ..core.identity import assign_identities
 from ..core.posetable import PoseTable
 from .inference.predictors import TopDownPredictor
 
-__all__ = ["FrameResults", "TopDownIdentityPredictor"]
+__all__ = ["FrameResults", "IdentityTableMixin", "TopDownIdentityPredictor"]
 
 
 class FrameResults(list):
@@ -32,7 +32,30 @@ class FrameResults(list):
     identity: list
 
 
-class TopDownIdentityPredictor(TopDownPredictor):
+class IdentityTableMixin:
+    """Pose tables of identity predictors: ``track_id`` = class, ``tracking_score`` = its probability,
+    ``identity_probs`` = all class probabilities. ``run_batch`` returns a :class:`FrameResults` whose
+    ``identity`` holds ``(classes, probs)`` per frame; the class sets ``class_names``."""
+
+    class_names: list
+
+    @property
+    def track_names(self) -> list:
+        return list(self.class_names)
+
+    def to_table(self, results, frame_idx, video_id: int = 0) -> PoseTable:
+        table = super().to_table(results, frame_idx, video_id)
+        c = len(self.class_names)
+        ident = getattr(results, "identity", None)
+        if ident is None or not len(table):
+            return table.with_columns(identity_probs=np.full((len(table), c), np.nan, np.float32))
+        classes = np.concatenate([k for k, _ in ident]).astype(np.int32)
+        probs = np.concatenate([p for _, p in ident]).astype(np.float32).reshape(-1, c)
+        chosen = np.where(classes >= 0, probs[np.arange(len(classes)), np.clip(classes, 0, None)], np.nan)
+        return table.with_columns(track_id=classes, tracking_score=chosen.astype(np.float32), identity_probs=probs)
+
+
+class TopDownIdentityPredictor(IdentityTableMixin, TopDownPredictor):
     """Top-down poses with identities from the centred-instance model's ``identity`` head."""
 
     kind = "topdown-id"
@@ -45,10 +68,6 @@ class TopDownIdentityPredictor(TopDownPredictor):
         if self.settings.filters.max_instances is None:
             # known animals: at most one instance per class in a frame
             self.settings.filters.max_instances = len(self.class_names)
-
-    @property
-    def track_names(self) -> list:
-        return list(self.class_names)
 
     def _crop_extra(self, out):
         from .identity import identity_logits
@@ -67,14 +86,3 @@ class TopDownIdentityPredictor(TopDownPredictor):
             fr.append((p[keep], v[keep]))
             fr.identity.append((assign_identities(probs), probs))
         return fr
-
-    def to_table(self, results, frame_idx, video_id: int = 0) -> PoseTable:
-        table = super().to_table(results, frame_idx, video_id)
-        c = len(self.class_names)
-        ident = getattr(results, "identity", None)
-        if ident is None or not len(table):
-            return table.with_columns(identity_probs=np.full((len(table), c), np.nan, np.float32))
-        classes = np.concatenate([k for k, _ in ident]).astype(np.int32)
-        probs = np.concatenate([p for _, p in ident]).astype(np.float32).reshape(-1, c)
-        chosen = np.where(classes >= 0, probs[np.arange(len(classes)), np.clip(classes, 0, None)], np.nan)
-        return table.with_columns(track_id=classes, tracking_score=chosen.astype(np.float32), identity_probs=probs)

@@ -31,6 +31,7 @@ HEADS = {
     "offsets": lambda cfg: 2 if cfg.model.type == "centroid" else 2 * _n_nodes(cfg),
     "heading": lambda cfg: 2,
     "identity": lambda cfg: len(cfg.data.get("identity_classes") or []),
+    "classmaps": lambda cfg: len(cfg.data.get("identity_classes") or []),
 }
 
 
@@ -55,6 +56,8 @@ MODEL_HEADS = {
 
 def head_names(cfg) -> list[str]:
     names = list(MODEL_HEADS[cfg.model.type])
+    if cfg.model.type == "bottomup" and cfg.data.get("identity_classes"):
+        names = ["confmaps", "classmaps"]  # multi-class bottom-up: class maps group the nodes, no PAFs
     if cfg.model.offsets:
         names.append("offsets")
     if cfg.model.type == "centroid" and has_heading(cfg):

@@ -139,6 +139,12 @@ def _heading_target(batch, ctx):
     return heading_maps(batch["anchors"], batch["headings"], ctx["out_hw"], ctx["stride"], radius)
 
 
+def _classmap_target(batch, ctx):
+    from .identity_bottomup import classmap_target
+
+    return classmap_target(batch, ctx)
+
+
 def _identity_target(batch, ctx):
     from .identity import identity_target
 
@@ -147,7 +153,8 @@ def _identity_target(batch, ctx):
 
 #: head name -> target builder ``fn(batch, ctx)``
 TARGETS = {"confmaps": _confmap_target, "centroids": _centroid_target, "pafs": _paf_target,
-           "offsets": _offset_target, "heading": _heading_target, "identity": _identity_target}
+           "offsets": _offset_target, "heading": _heading_target, "identity": _identity_target,
+           "classmaps": _classmap_target}
 
 
 def make_targets(heads, batch: dict, ctx: dict) -> dict:

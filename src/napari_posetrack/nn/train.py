@@ -31,7 +31,7 @@ def prepare_config(base: TrainingConfig, model_type: str, dataset, overrides: di
     if note:
         cfg.data["anchor_note"] = note
     cfg.validate()
-    if model_type == "bottomup" and not sk.edges:
+    if model_type == "bottomup" and not sk.edges and not cfg.data.get("identity_classes"):
         raise ConfigError(f"A bottom-up model needs skeleton edges; skeleton {sk.name!r} has none.",
                           hint="Add edges to the skeleton, or train a single-instance or top-down model.")
     return cfg
@@ -122,9 +122,15 @@ def _topdown_id(dataset, base, out_dir, **kwargs):
     return (yield from iter_topdown_id(dataset, base, out_dir, **kwargs))
 
 
+def _bottomup_id(dataset, base, out_dir, **kwargs):
+    from .identity_bottomup import iter_bottomup_id
+
+    return (yield from iter_bottomup_id(dataset, base, out_dir, **kwargs))
+
+
 #: model kind -> generator function
 PIPELINES = {"single": _single_like("single"), "bottomup": _single_like("bottomup"), "topdown": _topdown,
-             "topdown-id": _topdown_id}
+             "topdown-id": _topdown_id, "bottomup-id": _bottomup_id}
 
 
 def iter_train(inputs, model: str = "single", out_dir="model", *, config=None, overrides: dict | None = None,
