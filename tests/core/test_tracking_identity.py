@@ -43,7 +43,7 @@ def test_weight_decides_between_tracklet_and_appearance_and_disagreements_are_fl
     assert "disagrees" in kept.messages[0]
     q = suspect_frames(t, identity_disagree=kept.disagree)
     assert (0, 3) in [tuple(f) for f in q.frames]
-    assert any("identity model disagrees" in r for r in q.reasons)
+    assert any("identity model disagrees with track" in r for r in q.reasons), q.reasons  # no probabilities in t
 
 
 def test_more_tracklets_in_a_frame_than_classes_leaves_one_unnamed():

@@ -43,7 +43,7 @@ def _screen(viewer, qtbot, dock_name, tmp_path, file_name):
     return shot.width(), shot.height()
 
 
-def test_training_dock_offers_topdown_id_and_refuses_labels_without_names(make_napari_viewer, qtbot, tmp_path):
+def test_training_dock_offers_identity_models_and_refuses_labels_without_names(make_napari_viewer, qtbot, tmp_path):
     from napari_posetrack._napari.session import shell_for
 
     path, _ = mouse_store(tmp_path, n_labels=6)  # the mouse labels have no track names
@@ -51,9 +51,10 @@ def test_training_dock_offers_topdown_id_and_refuses_labels_without_names(make_n
     _, dock = viewer.window.add_plugin_dock_widget("napari-posetrack", "Training", tabify=False)
     shell_for(viewer).open(path)
     kinds = [dock.kind_combo.itemText(i) for i in range(dock.kind_combo.count())]
-    assert "topdown-id" in kinds
+    assert "topdown-id" in kinds and "bottomup-id" in kinds
     i = kinds.index("topdown-id")
     assert "identity" in dock.kind_combo.itemData(i, Qt.ItemDataRole.ToolTipRole)
+    assert "class map" in dock.kind_combo.itemData(kinds.index("bottomup-id"), Qt.ItemDataRole.ToolTipRole)
     dock.kind_combo.setFocus()
     for _ in range(len(kinds)):  # the keyboard walks the list, as a person does
         if dock.kind_combo.currentText() == "topdown-id":
@@ -168,7 +169,7 @@ def test_proofreading_timeline_marks_identity_disagreements(make_napari_viewer, 
     marks = dock.timeline.identity_marks
     assert sorted(set(marks[:, 0].tolist())) == [40, 41, 42] and set(marks[:, 1].tolist()) == {0, 1}
     items = [dock.suspects.item(i).text() for i in range(dock.suspects.count())]
-    assert any("identity model disagrees" in t for t in items), items
+    assert any("identity model says" in t for t in items), items
     assert dock.identity_weight.isEnabled()
     # a click on a mark in the timeline goes to that frame
     tl = dock.timeline
@@ -190,5 +191,5 @@ def test_proofreading_timeline_marks_identity_disagreements(make_napari_viewer, 
     sel = (t.frame_idx >= 40) & (t.frame_idx <= 42)
     assert (t.track_id[sel] == t.identity_probs[sel].argmax(1)).all()
     assert len(dock.timeline.identity_marks) == 0
-    assert not any("identity model disagrees" in dock.suspects.item(i).text() for i in range(dock.suspects.count()))
+    assert not any("identity model says" in dock.suspects.item(i).text() for i in range(dock.suspects.count()))
     dock.session.store.close()

@@ -182,12 +182,16 @@ class MergeTracks(_TableEdit):
                 f"({_frames_text(clash)}); merging would give one animal two poses there.",
                 hint="Delete or reassign the extra instances in those frames first, or split a track.",
             )
+        from .identity_commands import merge_identity_columns
+
         out = {}
         for name in TABLES:
             t = getattr(ds, name)
             tid = t.track_id.copy()
             tid[self._in_video(t, self.video_id) & (tid == self.remove)] = self.keep
-            out[name] = t.with_columns(track_id=tid)
+            # identity-model probabilities: the two tracks' columns become one animal's
+            out[name] = merge_identity_columns(t.with_columns(track_id=tid), self.keep, self.remove,
+                                               rows=self._in_video(t, self.video_id))
         return out
 
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..posetable import PoseTable
 
-__all__ = ["SuspectQueue", "suspect_frames", "DEFAULT_WEIGHTS"]
+__all__ = ["SuspectQueue", "suspect_frames", "identity_reason", "DEFAULT_WEIGHTS"]
 
 DEFAULT_WEIGHTS = {"swap": 3.0, "crossing": 1.0, "jump": 2.0, "start_end": 1.0, "count": 0.5, "low_score": 1.0,
                    "identity": 3.0, "reprojection": 2.0}
@@ -195,9 +195,25 @@ def _reprojection_signal(t, frames, err, thr, node_names, sig, why, who) -> None
                 who.setdefault(f, (int(t.track_id[r]),))
 
 
+def identity_reason(table: PoseTable, row: int, track_names=None) -> str:
+    """Why row ``row`` is an identity suspect: ``"identity model says 'M' (0.97), track 'F'"`` (``class 1`` and
+    ``track 0`` without ``track_names``)."""
+    names = [str(n) for n in track_names] if track_names is not None else None
+
+    def name(j, unnamed):
+        return repr(names[j]) if names is not None and 0 <= j < len(names) else unnamed
+
+    track = int(table.track_id[row])
+    probs = table.identity_probs[row] if table.identity_probs.shape[1] else np.zeros(0)
+    if not np.isfinite(probs).any():
+        return f"identity model disagrees with track {name(track, str(track))}"
+    j = int(np.nanargmax(probs))
+    return f"identity model says {name(j, f'class {j}')} ({float(probs[j]):.2f}), track {name(track, str(track))}"
+
+
 def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: float = 0.3,
                    nms_window: int = 3, n: int | None = None, identity_disagree=None, reprojection_px=None,
-                   max_reprojection_px: float = 20.0, node_names=None) -> SuspectQueue:
+                   max_reprojection_px: float = 20.0, node_names=None, track_names=None) -> SuspectQueue:
     """Rank frames of ``table`` (tracked instances) by how likely they hold a tracking error.
 
     Parameters
@@ -213,7 +229,9 @@ def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: 
     n : int, optional
         Keep the ``n`` worst entries.
     identity_disagree : ndarray (N,) bool, optional
-        Rows of ``table`` where an identity model disagrees with the track (signal ``identity``).
+        Rows of ``table`` where an identity model disagrees with the track (signal ``identity``); the
+        reason names the class the model says (the largest of the row's ``identity_probs``, whose
+        column ``j`` is track ``j``) and the track, by ``track_names`` when given.
     reprojection_px : ndarray (N, K) float, optional
         Per row and node, the distance (px) of the label from the other camera views' 3D point
         (NaN: unknown); above ``max_reprojection_px`` it raises ``reprojection`` (scaled so that
@@ -230,7 +248,7 @@ def suspect_frames(table: PoseTable, *, weights: dict | None = None, min_score: 
             fpos = np.searchsorted(frames, t.frame_idx)
             for r in np.flatnonzero(dis):
                 sig["identity"][fpos[r]] = 1.0
-                why["identity"][fpos[r]] = f"identity model disagrees with track {int(t.track_id[r])}"
+                why["identity"].setdefault(fpos[r], identity_reason(t, r, track_names))  # the frame's first
                 who.setdefault(int(fpos[r]), (int(t.track_id[r]),))
         if reprojection_px is not None:
             err = np.asarray(reprojection_px, np.float64).reshape(len(table), -1)[table.video_id == vid]
