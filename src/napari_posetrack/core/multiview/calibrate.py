@@ -161,38 +161,57 @@ def calibrate_detections(detections: dict[str, list[Detection]], board: BoardSpe
         raise CalibrationError(f"Reference camera {ref!r} is not among the cameras {names}.",
                                hint="Pass one of those names as the reference.")
     report = CalibrationReport(reference=ref)
-    good: dict[str, list[Detection]] = {}
-    for cam in names:
-        keep, missing = [], []
-        for d in detections[cam]:
-            if len(d) < cfg.min_corners:
-                reason = ("board not found" if len(d) == 0 else
-                          f"only {len(d)} corners found, at least {cfg.min_corners} needed")
-                report.dropped.append({"camera": cam, "source": d.source, "reason": reason})
-                missing.append(d.source)
-            else:
-                keep.append(d)
-        if len(keep) < cfg.min_views:
-            shown = ", ".join(missing[:20]) + (f" ... ({len(missing)} in all)" if len(missing) > 20 else "")
-            raise CalibrationError(
-                f"Camera {cam!r}: the board was found in {len(keep)} of {len(detections[cam])} images, but at least "
-                f"{cfg.min_views} are needed. Not found (or too few corners) in: {shown or 'no images given'}.",
-                hint="Check the board description (squares, marker size, dictionary) and record more images in "
-                "which the whole board is sharp and visible.")
-        good[cam] = keep
+    good = {cam: _usable_detections(cam, detections[cam], cfg, report) for cam in names}
     sizes = {}
     for cam in names:
         s = (image_sizes or {}).get(cam) or good[cam][0].image_size
         sizes[cam] = (int(s[0]), int(s[1]))
-
     # 1. intrinsics and board poses per camera
     intr, poses = {}, {}
     for cam in names:
         rms, k, dist, p = _intrinsics(cv2, board, good[cam], sizes[cam], cfg)
         intr[cam] = (k, dist, rms)
         poses[cam] = p
+    # 2. extrinsics from the shared views; 3. board poses in the world frame
+    ext = _extrinsics(names, poses, ref, report)
+    boards = _world_board_poses(names, poses, good, ext)
+    cams = _initial_cameras(names, intr, ext, sizes, cfg)
+    # 4. adjust, dropping the worst outlying detection of each board view for a few rounds
+    group, errs = _adjust_dropping_outliers(cams, boards, good, board, cfg, ref, report)
+    _report_errors(report, names, good, errs)
+    group.metadata = {
+        "reference": ref,
+        "board": board.to_dict(),
+        "adjusted": True,
+        "error_px": {r["camera"]: {"median": r["median_px"], "p95": r["p95_px"]} for r in report.per_camera},
+        "dropped": [f"{d['camera']} {d['source']}: {d['reason']}" for d in report.dropped],
+    }
+    return group, report
 
-    # 2. extrinsics: breadth-first from the reference through shared views
+
+def _usable_detections(cam: str, dets: list[Detection], cfg: CalibrationConfig, report: CalibrationReport):
+    """The detections of ``cam`` with enough corners (the others listed as dropped); too few is an error."""
+    keep, missing = [], []
+    for d in dets:
+        if len(d) < cfg.min_corners:
+            reason = ("board not found" if len(d) == 0 else
+                      f"only {len(d)} corners found, at least {cfg.min_corners} needed")
+            report.dropped.append({"camera": cam, "source": d.source, "reason": reason})
+            missing.append(d.source)
+        else:
+            keep.append(d)
+    if len(keep) < cfg.min_views:
+        shown = ", ".join(missing[:20]) + (f" ... ({len(missing)} in all)" if len(missing) > 20 else "")
+        raise CalibrationError(
+            f"Camera {cam!r}: the board was found in {len(keep)} of {len(dets)} images, but at least "
+            f"{cfg.min_views} are needed. Not found (or too few corners) in: {shown or 'no images given'}.",
+            hint="Check the board description (squares, marker size, dictionary) and record more images in "
+            "which the whole board is sharp and visible.")
+    return keep
+
+
+def _extrinsics(names: list[str], poses: dict, ref: str, report: CalibrationReport) -> dict:
+    """camera -> 4x4 world-to-camera, breadth-first from the reference through board views seen together."""
     ext = {ref: np.eye(4)}
     keys_of = {cam: set(poses[cam]) for cam in names}
     counts = defaultdict(int)
@@ -217,15 +236,21 @@ def calibrate_detections(detections: dict[str, list[Detection]], board: BoardSpe
         a, b, _ = best
         cands = [poses[b][k] @ np.linalg.inv(poses[a][k]) @ ext[a] for k in keys_of[a] & keys_of[b]]
         ext[b] = _mean_pose(cands)
+    return ext
 
-    # 3. board poses in the world frame, from the camera that saw most corners
-    view_keys = sorted(set().union(*keys_of.values()))
+
+def _world_board_poses(names: list[str], poses: dict, good: dict, ext: dict) -> dict:
+    """Board view key -> 4x4 board-to-world, from the camera that saw most of its corners."""
     boards = {}
-    for key in view_keys:
+    for key in sorted(set().union(*(set(poses[c]) for c in names))):
         cam = max((c for c in names if key in poses[c]),
                   key=lambda c: next(len(d) for d in good[c] if d.key == key))
         boards[key] = np.linalg.inv(ext[cam]) @ poses[cam][key]
+    return boards
 
+
+def _initial_cameras(names, intr, ext, sizes, cfg: CalibrationConfig) -> list[Camera]:
+    """Cameras from OpenCV's intrinsics (one focal length, square pixels) and the extrinsics."""
     cams = []
     for cam in names:
         k, dist, _ = intr[cam]
@@ -233,20 +258,18 @@ def calibrate_detections(detections: dict[str, list[Detection]], board: BoardSpe
         kk = np.array([[f, 0, k[0, 2]], [0, f, k[1, 2]], [0, 0, 1]])
         d5 = np.array([dist[0], dist[1] if cfg.distortion == "k1k2" else 0.0, 0, 0, 0])
         cams.append(Camera(cam, sizes[cam], kk, d5, rodrigues_inverse(ext[cam][:3, :3]), ext[cam][:3, 3]))
+    return cams
 
-    # 4. adjust; drop the worst outlying detection of each board view; adjust again (a few rounds)
+
+def _adjust_dropping_outliers(cams, boards, good, board, cfg: CalibrationConfig, ref: str,
+                              report: CalibrationReport):
+    """Bundle adjustment; in each round the worst outlying detection of each board view is dropped."""
+    names = [c.name for c in cams]
     quick = min(cfg.max_nfev, 30)  # outlier rounds need no full convergence; the last adjustment does
     group, poses_w, errs, cost0, _ = bundle_adjust(cams, boards, good, board, cfg, ref, max_nfev=quick)
     report.cost_initial = cost0
     for _ in range(cfg.max_rounds):
-        med_all = np.median(np.concatenate([e for e in errs.values()]))
-        limit = max(cfg.outlier_px, cfg.outlier_factor * med_all)
-        worst: dict[int, tuple[float, str, Detection]] = {}
-        for cam in names:
-            for d in good[cam]:
-                m = float(np.median(errs[(cam, d.key)]))
-                if m > limit and (d.key not in worst or m > worst[d.key][0]):
-                    worst[d.key] = (m, cam, d)
+        worst, limit = _worst_per_view(names, good, errs, cfg)
         if not worst:
             break
         for m, cam, d in worst.values():
@@ -263,7 +286,23 @@ def calibrate_detections(detections: dict[str, list[Detection]], board: BoardSpe
         group, poses_w, errs, _, _ = bundle_adjust(group.cameras, poses_w, good, board, cfg, ref, max_nfev=quick)
     group, poses_w, errs, _, _ = bundle_adjust(group.cameras, poses_w, good, board, cfg, ref)
     report.cost_final = float(sum(float(np.sum(e ** 2)) for e in errs.values()))
+    return group, errs
 
+
+def _worst_per_view(names, good, errs, cfg: CalibrationConfig):
+    """Per board view key, ``(median px, camera, detection)`` of its worst detection above the limit; and the limit."""
+    med_all = np.median(np.concatenate([e for e in errs.values()]))
+    limit = max(cfg.outlier_px, cfg.outlier_factor * med_all)
+    worst: dict[int, tuple[float, str, Detection]] = {}
+    for cam in names:
+        for d in good[cam]:
+            m = float(np.median(errs[(cam, d.key)]))
+            if m > limit and (d.key not in worst or m > worst[d.key][0]):
+                worst[d.key] = (m, cam, d)
+    return worst, limit
+
+
+def _report_errors(report: CalibrationReport, names, good, errs) -> None:
     for cam in names:
         e = np.concatenate([errs[(cam, d.key)] for d in good[cam]])
         report.per_camera.append({"camera": cam, "views": len(good[cam]), "corners": int(e.size),
@@ -273,14 +312,6 @@ def calibrate_detections(detections: dict[str, list[Detection]], board: BoardSpe
             ev = errs[(cam, d.key)]
             report.per_view.append({"camera": cam, "key": int(d.key), "source": d.source, "corners": int(ev.size),
                                     "median_px": float(np.median(ev)), "max_px": float(ev.max())})
-    group.metadata = {
-        "reference": ref,
-        "board": board.to_dict(),
-        "adjusted": True,
-        "error_px": {r["camera"]: {"median": r["median_px"], "p95": r["p95_px"]} for r in report.per_camera},
-        "dropped": [f"{d['camera']} {d['source']}: {d['reason']}" for d in report.dropped],
-    }
-    return group, report
 
 
 def bundle_adjust(cameras: list[Camera], board_poses: dict, detections: dict[str, list[Detection]],
@@ -291,26 +322,10 @@ def bundle_adjust(cameras: list[Camera], board_poses: dict, detections: dict[str
     key)]`` holds the per-corner reprojection errors (px) of each detection.
     """
     from scipy.optimize import least_squares
-    from scipy.sparse import lil_matrix
 
     names = [c.name for c in cameras]
     keys = sorted(board_poses)
-    kidx = {k: i for i, k in enumerate(keys)}
-    ci, vi, pts, uv, owner = [], [], [], [], []
-    for c, cam in enumerate(names):
-        for d in detections[cam]:
-            if d.key not in kidx:
-                continue
-            n = len(d)
-            ci.append(np.full(n, c))
-            vi.append(np.full(n, kidx[d.key]))
-            pts.append(board.object_points[d.ids])
-            uv.append(d.corners)
-            owner += [(cam, d.key)] * n
-    ci, vi = np.concatenate(ci), np.concatenate(vi)
-    pts, uv = np.concatenate(pts), np.concatenate(uv)
-    n_obs, n_view = len(ci), len(keys)
-
+    ci, vi, pts, uv, owner = _observations(names, detections, {k: i for i, k in enumerate(keys)}, board)
     full_cam = np.array([np.r_[c.rvec, c.tvec, (c.matrix[0, 0] + c.matrix[1, 1]) / 2, c.matrix[0, 2],
                                c.matrix[1, 2], c.dist[0], c.dist[1]] for c in cameras])
     free = np.ones_like(full_cam, dtype=bool)
@@ -326,33 +341,13 @@ def bundle_adjust(cameras: list[Camera], board_poses: dict, detections: dict[str
     def unpack(x):
         cp = full_cam.copy()
         cp[free] = x[:n_free_cam]
-        return cp, x[n_free_cam:].reshape(n_view, 6)
+        return cp, x[n_free_cam:].reshape(len(keys), 6)
 
     def residuals(x):
         cp, vp = unpack(x)
-        rv, rc = rodrigues(vp[:, :3]), rodrigues(cp[:, :3])
-        xw = np.einsum("nij,nj->ni", rv[vi], pts) + vp[vi, 3:]
-        xc = np.einsum("nij,nj->ni", rc[ci], xw) + cp[ci, 3:6]
-        xy = xc[:, :2] / xc[:, 2:3]
-        r2 = (xy ** 2).sum(1)
-        radial = 1 + r2 * (cp[ci, 9] + r2 * cp[ci, 10])
-        proj = xy * radial[:, None] * cp[ci, 6:7] + cp[ci, 7:9]
-        return (proj - uv).ravel()
+        return (_project_corners(cp, vp, ci, vi, pts) - uv).ravel()
 
-    # sparsity: each corner depends on its camera's free parameters and its board pose
-    sp = lil_matrix((2 * n_obs, x0.size), dtype=np.int8)
-    col_of = np.full(full_cam.shape, -1)
-    col_of[free] = np.arange(n_free_cam)
-    rows = np.arange(n_obs)
-    for j in range(len(_CAM)):
-        cols = col_of[ci, j]
-        ok = cols >= 0
-        sp[2 * rows[ok], cols[ok]] = 1
-        sp[2 * rows[ok] + 1, cols[ok]] = 1
-    for j in range(6):
-        cols = n_free_cam + 6 * vi + j
-        sp[2 * rows, cols] = 1
-        sp[2 * rows + 1, cols] = 1
+    sp = _jacobian_sparsity(ci, vi, free, x0.size)
     r0 = residuals(x0)
     res = least_squares(residuals, x0, jac_sparsity=sp, method="trf", loss="huber", f_scale=cfg.huber_px,
                         x_scale="jac", max_nfev=max_nfev or cfg.max_nfev, ftol=1e-5, xtol=1e-7)
@@ -364,9 +359,62 @@ def bundle_adjust(cameras: list[Camera], board_poses: dict, detections: dict[str
         out.append(Camera(cam.name, cam.size, k, np.array([p[9], p[10], 0, 0, 0]), p[:3], p[3:6]))
     new_poses = {k: _pose(vp[i, :3], vp[i, 3:]) for i, k in enumerate(keys)}
     err = np.linalg.norm(residuals(res.x).reshape(-1, 2), axis=1)
+    return CameraGroup(out), new_poses, _errors_by_detection(err, owner), float(np.sum(r0 ** 2)), res
+
+
+def _observations(names, detections, kidx: dict, board: BoardSpec):
+    """Per observed corner: camera index, board view index, board point, pixel, and ``(camera, key)``."""
+    ci, vi, pts, uv, owner = [], [], [], [], []
+    for c, cam in enumerate(names):
+        for d in detections[cam]:
+            if d.key not in kidx:
+                continue
+            n = len(d)
+            ci.append(np.full(n, c))
+            vi.append(np.full(n, kidx[d.key]))
+            pts.append(board.object_points[d.ids])
+            uv.append(d.corners)
+            owner += [(cam, d.key)] * n
+    return np.concatenate(ci), np.concatenate(vi), np.concatenate(pts), np.concatenate(uv), owner
+
+
+def _project_corners(cp, vp, ci, vi, pts) -> np.ndarray:
+    """Pixels of the board corners ``pts`` (board frame) in camera ``ci`` for board pose ``vi`` (k1, k2 radial)."""
+    rv, rc = rodrigues(vp[:, :3]), rodrigues(cp[:, :3])
+    xw = np.einsum("nij,nj->ni", rv[vi], pts) + vp[vi, 3:]
+    xc = np.einsum("nij,nj->ni", rc[ci], xw) + cp[ci, 3:6]
+    xy = xc[:, :2] / xc[:, 2:3]
+    r2 = (xy ** 2).sum(1)
+    radial = 1 + r2 * (cp[ci, 9] + r2 * cp[ci, 10])
+    return xy * radial[:, None] * cp[ci, 6:7] + cp[ci, 7:9]
+
+
+def _jacobian_sparsity(ci, vi, free, n_params: int):
+    """Each corner's two residuals depend on its camera's free parameters and its board pose."""
+    from scipy.sparse import lil_matrix
+
+    n_obs, n_free_cam = len(ci), int(free.sum())
+    sp = lil_matrix((2 * n_obs, n_params), dtype=np.int8)
+    col_of = np.full(free.shape, -1)
+    col_of[free] = np.arange(n_free_cam)
+    rows = np.arange(n_obs)
+    for j in range(len(_CAM)):
+        cols = col_of[ci, j]
+        ok = cols >= 0
+        sp[2 * rows[ok], cols[ok]] = 1
+        sp[2 * rows[ok] + 1, cols[ok]] = 1
+    for j in range(6):
+        cols = n_free_cam + 6 * vi + j
+        sp[2 * rows, cols] = 1
+        sp[2 * rows + 1, cols] = 1
+    return sp
+
+
+def _errors_by_detection(err: np.ndarray, owner: list) -> dict:
+    """``(camera, key)`` -> the per-corner errors of that detection."""
     errs: dict = defaultdict(list)
     owner_arr = np.array([f"{a}\x00{b}" for a, b in owner])
     for tag in np.unique(owner_arr):
         cam, key = tag.split("\x00")
         errs[(cam, int(key))] = err[owner_arr == tag]
-    return CameraGroup(out), new_poses, dict(errs), float(np.sum(r0 ** 2)), res
+    return dict(errs)

@@ -174,10 +174,15 @@ class MultiviewSession:
     def load_views(self, *, table: str = "auto", allow_unequal: bool = False, n_frames: int | None = None) -> Views2D:
         """2D poses of every camera on the session's time axis (see :class:`Views2D`).
 
+        A camera whose labels were edited in the 3D dock's camera views (or opened and edited in
+        the Labeling dock) is read from the project store beside its labels file
+        (:func:`~.label_edits.labels_source`).
+
         ``n_frames`` fixes the length of that axis (frames beyond a camera's video stay NaN)
         instead of checking that the cameras' frame counts agree.
         """
         from ..io import load_dataset
+        from .label_edits import labels_source
 
         dsets = {}
         for c in self.cameras:
@@ -186,7 +191,7 @@ class MultiviewSession:
                                    + (f" ({c.labels} does not exist)." if c.labels else "."),
                                    hint="Set `labels` for it in the session file (a .slp or other labels file), "
                                    "or leave the camera out with --views.")
-            dsets[c.name] = load_dataset(c.labels, check_videos="ignore")
+            dsets[c.name] = load_dataset(labels_source(c), check_videos="ignore")
         first = self.cameras[0].name
         skel = dsets[first].skeleton
         for name, ds in dsets.items():
@@ -209,7 +214,8 @@ class MultiviewSession:
             ds = dsets[c.name]
             t = _pick(ds, table)
             if list(ds.skeleton.node_names) != list(skel.node_names):
-                t = t.remap_nodes([ds.skeleton.node_names.index(n) for n in skel.node_names], skel.n_nodes)
+                # node j of this camera goes to the first camera's position of the same name
+                t = t.remap_nodes([list(skel.node_names).index(n) for n in ds.skeleton.node_names], skel.n_nodes)
             tables[c.name] = (t, ds.track_names)
         individuals = _individuals(tables)
         k = skel.n_nodes

@@ -20,13 +20,15 @@ Frame numbers here are each camera's own (the session frame plus the camera's of
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .errors import SessionError
 from .poses3d import Poses3D
 
 __all__ = ["reprojection_suspects", "reprojection_errors_for", "suspect_queues", "reprojection_outlier_frames",
-           "write_suspects_csv"]
+           "write_suspects_csv", "camera_of_labels", "reprojection_errors_in_own_order"]
 
 
 def _offsets(poses: Poses3D) -> dict:
@@ -91,6 +93,39 @@ def reprojection_errors_for(poses: Poses3D, camera: str, table, track_names=()) 
     return out
 
 
+def camera_of_labels(session, *paths) -> str | None:
+    """The camera of ``session`` whose labels file, or the project store of its edits, is one of ``paths``."""
+    from .label_edits import edits_store_path
+
+    want = {Path(p).resolve() for p in paths if p is not None}
+    for view in session.cameras:
+        if view.labels is None:
+            continue
+        if {Path(view.labels).resolve(), edits_store_path(view.labels).resolve()} & want:
+            return view.name
+    return None
+
+
+def reprojection_errors_in_own_order(poses: Poses3D, camera: str, table, track_names=(), node_names=()) -> np.ndarray:
+    """:func:`reprojection_errors_for` of a table whose nodes are ``node_names`` (any order, by name).
+
+    Columns follow ``node_names``; a node the 3D poses do not have is NaN.
+    """
+    names = list(node_names)
+    known = [n for n in poses.node_names if n in names]
+    if not known:
+        return np.full((len(table), len(names)), np.nan)
+    order = list(poses.node_names)
+    in_poses = table.remap_nodes([order.index(n) if n in order else -1 for n in names],
+                                 len(order)) if names != order else table
+    err = reprojection_errors_for(poses, camera, in_poses, track_names)
+    out = np.full((len(table), len(names)), np.nan)
+    for k, n in enumerate(poses.node_names):
+        if n in names:
+            out[:, names.index(n)] = err[:, k]
+    return out
+
+
 def suspect_queues(session, poses: Poses3D, *, max_error_px: float = 20.0, table: str = "auto",
                    weights: dict | None = None) -> dict:
     """camera -> :class:`~napari_posetrack.core.tracking.suspects.SuspectQueue` of its 2D poses.
@@ -101,16 +136,18 @@ def suspect_queues(session, poses: Poses3D, *, max_error_px: float = 20.0, table
     """
     from ..io import load_dataset
     from ..tracking.suspects import suspect_frames
+    from .label_edits import labels_source
     from .session import _pick
 
     out = {}
     for cam in poses.cameras:
         view = session.camera(cam)
-        ds = load_dataset(view.labels, check_videos="ignore")
+        ds = load_dataset(labels_source(view), check_videos="ignore")
         t = _pick(ds, table)
         names = list(ds.skeleton.node_names)
-        if names != list(poses.node_names):
-            t = t.remap_nodes([names.index(n) for n in poses.node_names], len(poses.node_names))
+        if names != list(poses.node_names):  # node j of this camera is node order.index(name) of the poses
+            order = list(poses.node_names)
+            t = t.remap_nodes([order.index(n) for n in names], len(order))
         err = reprojection_errors_for(poses, cam, t, ds.track_names)
         out[cam] = suspect_frames(t, weights=weights, reprojection_px=err, max_reprojection_px=max_error_px,
                                   node_names=list(poses.node_names)) if len(t) else None

@@ -149,7 +149,7 @@ def walking_points(n_frames: int = 10, n_nodes: int = 5) -> np.ndarray:
 def write_synthetic_session(folder, group: CameraGroup, points_arc: np.ndarray, *, node_names=None, edges=(),
                             noise_px: float = 0.0, seed: int = 0, frame_counts: dict | None = None,
                             lead: dict | None = None, write_calibration: bool = True) -> Path:
-    """Write a session folder: per camera a tiny video and a ``.slp`` of the projected 2D points.
+    """Write a session folder: per camera a plain video (the camera's image size) and a ``.slp`` of the 2D points.
 
     ``points_arc`` (T, K, 3) are in the arc frame of :func:`synthetic_rig`; ``frame_counts``
     overrides a camera's video length, and ``lead`` starts a camera's recording that many frames
@@ -175,13 +175,14 @@ def write_synthetic_session(folder, group: CameraGroup, points_arc: np.ndarray, 
         early = int((lead or {}).get(cam.name, 0))
         n = (frame_counts or {}).get(cam.name, t_n + early)
         vid = d / f"{cam.name}.mp4"
+        width, height = (int(v) for v in cam.size)  # the camera's image size, so labels fit the video's frame
         with VideoWriter(vid, fps=30) as w:
             for i in range(n):
-                w.write(np.full((32, 48, 3), (i * 20) % 255, np.uint8))
+                w.write(np.full((height, width, 3), (i * 20) % 255, np.uint8))
         uv = cam.project(world) + rng.normal(0, noise_px, (t_n, k_n, 2))
         m = max(0, min(n - early, t_n))
         table = PoseTable.from_arrays(uv[:m].astype(np.float32), frame_idx=np.arange(m) + early)
-        ds = PoseDataset(skel, [VideoInfo(str(vid), n_frames=n, height=32, width=48, channels=3)], labels=table)
+        ds = PoseDataset(skel, [VideoInfo(str(vid), n_frames=n, height=height, width=width, channels=3)], labels=table)
         save_dataset(ds, d / f"{cam.name}.slp", overwrite=True)
     if write_calibration:
         g = CameraGroup(group.cameras, {})
