@@ -14,7 +14,9 @@ Models (UNet, 16 filters, 4 down blocks, output stride 2, as in benchmarks/train
 * ``single@192``: single-instance at 192x192 input (scale 0.1875), the DeepLabCut-Live setting;
 * ``single@192-lite``: the same input with a lighter UNet (8 filters, 3 down blocks);
 * ``topdown``: centroid at scale 0.25 (256x256) + centred-instance on 224 px crops at scale 0.5
-  (112x112), max 2 animals.
+  (112x112), max 2 animals;
+* ``topdown-default``: the scales ``posetrack train`` picks by default on these videos (input
+  scale auto, docs/training.md): centroid at 1/8 (128x128) + 192 px crops at 1/2 (96x96).
 
 Latency does not depend on accuracy, except through the number of top-down crops, so the
 single-instance weights and the centred-instance weights are random (a global peak is read
@@ -23,6 +25,10 @@ steps on two_flies.slp (thorax targets) so that it finds the two flies (about 2 
 the table reports the mean number of animals found).
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/live_latency.py --threads 1 --seconds 20
+
+``--breakdown N`` also predicts N frames per case unpaced under cProfile with the thread's CPU
+clock (so a busy machine slows it less than wall time) and prints where each frame's time goes:
+frame input, preprocessing (float conversion, resize), the networks, crops, peak finding, rest.
 
 bf16: torch autocast bfloat16 on the CPU. It pays off only on CPUs with AVX512-BF16 or AMX;
 elsewhere it is emulated (``POSETRACK_CPU_BF16=1`` forces it here so that it can be timed).
@@ -95,7 +101,7 @@ def _fit_centroid(model, cfg, steps: int, seed: int = 0):
     return model.eval()
 
 
-def build_models(work: Path, centroid_steps: int) -> dict:
+def build_models(work: Path, centroid_steps: int, cases=None) -> dict:
     import torch
 
     from napari_posetrack.core.io import load_dataset
@@ -120,6 +126,17 @@ def build_models(work: Path, centroid_steps: int) -> dict:
         save_checkpoint(d / "centered_instance", build_model(cfg), cfg, which=("best",))
         write_pipeline(d, "topdown")
     out["topdown"] = d
+    d = work / "topdown-default"
+    if cases is not None and "topdown-default" not in cases:
+        return out
+    if not (d / "config.yaml").is_file():
+        torch.manual_seed(1)  # after the others, with its own seed: the four models above stay as they were
+        cfg = _config("centroid", sk, 0.125)
+        save_checkpoint(d / "centroid", _fit_centroid(build_model(cfg), cfg, centroid_steps), cfg, which=("best",))
+        cfg = _config("centered_instance", sk, 0.5, crop_size=192, offsets=True)
+        save_checkpoint(d / "centered_instance", build_model(cfg), cfg, which=("best",))
+        write_pipeline(d, "topdown")
+    out["topdown-default"] = d
     return out
 
 
@@ -146,6 +163,44 @@ def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads
             "mean_animals": float(np.mean(animals)) if animals else 0.0, "seconds": st.duration_s}
 
 
+#: parts of a frame's time in --breakdown: label -> the (file, function) pairs whose cumulative time counts
+PARTS = {"input": (("live/predictor.py", "_input"),),
+         "preprocess": (("inference/predictors.py", "prepare"), ("inference/topdown.py", "crop_source")),
+         "network": (("inference/predictors.py", "forward"),),
+         "crops": (("nn/align.py", "sample_crops"),),
+         "peaks": (("inference/decode.py", "global_points"), ("inference/decode.py", "local_points"))}
+
+
+def breakdown(model_dir, video, backend: str, threads: int, frames: int) -> dict:
+    """CPU milliseconds per frame in each part of LivePredictor.predict (cProfile, thread CPU clock)."""
+    import cProfile
+    import pstats
+
+    from napari_posetrack.core.video import open_video
+    from napari_posetrack.nn.live.predictor import load_live_predictor
+
+    lp = load_live_predictor(model_dir, backend=backend, device="cpu", threads=threads, max_instances=2)
+    with open_video(video) as r:
+        imgs = np.ascontiguousarray(r.read_frames(np.arange(min(frames, 20)))[..., :1])
+    for im in imgs[:3]:
+        lp.predict(im)
+    prof = cProfile.Profile(time.thread_time)
+    prof.enable()
+    for i in range(frames):
+        lp.predict(imgs[i % len(imgs)])
+    prof.disable()
+    stats = pstats.Stats(prof).stats
+
+    def cum(pairs):
+        return sum(ct for (f, _, name), (_, _, _, ct, _) in stats.items()
+                   if any(f.replace("\\", "/").endswith(suffix) and name == fn for suffix, fn in pairs))
+
+    out = {"total": cum((("live/predictor.py", "predict"),))}
+    out.update({label: cum(pairs) for label, pairs in PARTS.items()})
+    out["rest"] = out["total"] - sum(out[label] for label in PARTS)
+    return {k: v * 1e3 / frames for k, v in out.items()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/posetrack-live-bench", help="folder for the models and exports")
@@ -156,6 +211,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", default="single@192-lite,single@192,single@512,topdown")
     ap.add_argument("--backends", default="torch,torch-bf16,onnx")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--breakdown", type=int, default=0, metavar="N",
+                    help="also profile N unpaced frames per case and print where the time goes (CPU ms per frame)")
     args = ap.parse_args(argv)
     if not DATA.is_dir():
         print(f"skipped: the fly data folder {DATA} is absent", file=sys.stderr)
@@ -166,10 +223,11 @@ def main(argv=None) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    models = build_models(work, args.centroid_steps)
+    models = build_models(work, args.centroid_steps, args.cases.split(","))
     print(f"models ready in {time.perf_counter() - t:.0f} s", flush=True)
     videos = {"single@512": DATA / "single_fly.mp4", "single@192": DATA / "single_fly.mp4",
-              "single@192-lite": DATA / "single_fly.mp4", "topdown": DATA / "two_flies.mp4"}
+              "single@192-lite": DATA / "single_fly.mp4", "topdown": DATA / "two_flies.mp4",
+              "topdown-default": DATA / "two_flies.mp4"}
     rows = []
     for case in args.cases.split(","):
         for b in args.backends.split(","):
@@ -180,6 +238,8 @@ def main(argv=None) -> int:
                          args.unpaced_frames)
             os.environ.pop("POSETRACK_CPU_BF16", None)
             r["case"] = case
+            if args.breakdown and not half:
+                r["breakdown_cpu_ms"] = breakdown(models[case], videos[case], backend, args.threads, args.breakdown)
             rows.append(r)
             print(f"{case:11s} {b:10s} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}  p99 {r['p99_ms']:7.1f} ms  "
                   f"{r['sustained_fps']:5.1f} fps sustained  dropped {r['dropped']}/{r['arrived']}  "
@@ -193,6 +253,15 @@ def main(argv=None) -> int:
         print(f"| {r['case']} | {r['backend']} {r['precision']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['sustained_fps']:.1f} | {r['dropped']} / {r['arrived']} | "
               f"{r['unpaced_fps']:.1f} |")
+    if args.breakdown:
+        print(f"\nwhere a frame's time goes (CPU ms per frame, {args.breakdown} unpaced frames under cProfile):")
+        labels = ["total", *PARTS, "rest"]
+        print("| model | backend | " + " | ".join(labels) + " |")
+        print("|---|---|" + "---|" * len(labels))
+        for r in rows:
+            if "breakdown_cpu_ms" in r:
+                b = r["breakdown_cpu_ms"]
+                print(f"| {r['case']} | {r['backend']} | " + " | ".join(f"{b[k]:.1f}" for k in labels) + " |")
     if args.out:
         Path(args.out).write_text(json.dumps({"cpu": cpu, "threads": args.threads, "rows": rows}, indent=1))
     return 0

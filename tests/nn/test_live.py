@@ -157,6 +157,28 @@ def test_udp_output_and_condition_in_the_loop():
     recv.close()
 
 
+def test_topdown_live_matches_offline_with_one_preallocated_input():
+    # two blobs a frame; input scale 0.5 for both stages, so the crop source is the shrunk frame too
+    rng = np.random.default_rng(3)
+    poses = rng.uniform(16, 80, (6, 2, 1, 2))
+    poses[:, 1] += [[40, 0]]
+    frames = blob_frames(poses, 96, 128, sigma=3.0)
+    pred = TopDownPredictor(echo_stages("topdown", SK, input_scale=0.5, crop_size=32), CPU)
+    pred.settings.filters.oks_threshold = None
+    ref = pred.predict_frames(frames)
+    lp = LivePredictor(pred)
+    got = [lp.predict(f) for f in frames]
+    assert sum(len(p) for p, _ in got) == len(ref) == 12
+    np.testing.assert_allclose(np.concatenate([p for p, _ in got]), ref.points, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([s for _, s in got]), ref.score, atol=1e-6)
+    # one float input buffer for every frame of a size (and both stages), a new one for a new size
+    ptr = lp._fbuf.data_ptr()
+    lp.predict(frames[0])
+    assert lp.n_allocations == 1 and lp._fbuf.data_ptr() == ptr and lp._fbuf.dtype == torch.float32
+    lp.predict(frames[0][:64, :96])
+    assert lp.n_allocations == 2
+
+
 def test_resize_or_refuse_a_frame_size_mismatch(caplog):
     truth = np.array([[20.3, 30.6], [50.2, 11.7]])  # one blob per frame: the echo model puts every node on it
     frames = blob_frames(truth[:, None, None], 64, 64, sigma=3.0)

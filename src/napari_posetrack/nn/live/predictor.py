@@ -4,8 +4,9 @@ It wraps the offline predictors (torch or onnxruntime backend, see
 :func:`napari_posetrack.nn.export.runtime.load_backend_predictor`) so that peak finding and
 crops are the same code as ``posetrack predict``. What it adds for live use:
 
-* one frame at a time into a preallocated input tensor (allocated once per frame size, then
-  filled with ``copy_``), warmed up before the first real frame;
+* one frame at a time into a preallocated float input tensor (allocated once per frame size,
+  then filled with ``copy_`` and scaled to [0, 1] in place), shared by the stages of a
+  top-down model, warmed up before the first real frame;
 * an optional half precision: bfloat16 on CPUs that compute it natively, float16 on CUDA;
 * a frame-size check against the size the model was exported for: resize (points are mapped
   back to the frame's pixels) or refuse, with a message either way.
@@ -63,7 +64,9 @@ class LivePredictor:
         self.on_size_mismatch = on_size_mismatch
         first = next(iter(predictor.stages.values()))
         self.channels = int(first.channels)
-        self._buf = None
+        self._fbuf = None
+        #: how many times the input buffers were (re)allocated: once per frame size
+        self.n_allocations = 0
         self._size_note_shown = set()
         self._torch = torch
 
@@ -78,19 +81,32 @@ class LivePredictor:
             return "float32 (onnxruntime)"
         return "float16" if st.fp16 else "bfloat16" if st.bf16 else "float32"
 
-    def _input(self, image: np.ndarray):
-        """The preallocated (1, H, W, C) uint8 device tensor, filled with ``image``."""
+    def _input(self, image):
+        """The frame as the predictors take it, in buffers allocated once per frame size.
+
+        ``image``: (H, W, C) uint8 array, or a tensor of whole grey levels (a resized frame).
+        Returns the preallocated ``(1, H, W, C)`` float32 device tensor holding ``image / 255``,
+        which is what ``_Stage.prepare`` computes from uint8, bit for bit. Filling it costs one
+        conversion and an in-place division, with no allocation. (Given uint8, the predictors
+        convert the frame into a new float tensor in every stage, twice per frame for top-down:
+        centroid input and crop source; for a 1024x1024 frame that was 2-3 ms per copy.)
+        """
         torch = self._torch
         shape = (1,) + tuple(image.shape)
-        if self._buf is None or tuple(self._buf.shape) != shape:
-            pin = self.device.type == "cuda"
-            self._host = torch.empty(shape, dtype=torch.uint8, pin_memory=pin)
-            self._buf = self._host if self.device.type == "cpu" else torch.empty(shape, dtype=torch.uint8,
-                                                                                   device=self.device)
-        self._host[0].copy_(torch.from_numpy(image))
-        if self._buf is not self._host:
+        if self._fbuf is None or tuple(self._fbuf.shape) != shape:
+            self._fbuf = torch.empty(shape, dtype=torch.float32, device=self.device)
+            if self.device.type == "cuda":  # pinned staging buffer + device copy: asynchronous upload
+                self._host = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+                self._buf = torch.empty(shape, dtype=torch.uint8, device=self.device)
+            self.n_allocations += 1
+        src = torch.from_numpy(image) if isinstance(image, np.ndarray) else image
+        if self.device.type == "cuda" and src.device.type != "cuda":
+            self._host[0].copy_(src)
             self._buf.copy_(self._host, non_blocking=True)
-        return self._buf
+            self._fbuf.copy_(self._buf)
+        else:
+            self._fbuf[0].copy_(src)
+        return self._fbuf.div_(255.0)
 
     def check_size(self, shape) -> tuple[float, float] | None:
         """None when frames of ``shape`` (H, W, ...) go in as they are, else the (sy, sx) resize factors.
@@ -124,15 +140,17 @@ class LivePredictor:
             image = image[..., None]
         scale = self.check_size(image.shape)
         with torch.inference_mode():
-            x = self._input(np.ascontiguousarray(image))
-            if scale is not None:
+            if scale is None:
+                x = self._input(np.ascontiguousarray(image))
+            else:
                 import torch.nn.functional as F
 
                 eh, ew = self.frame_size
-                t = x.permute(0, 3, 1, 2).float()
+                t = torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1)[None].float()
                 t = F.interpolate(t, size=(eh, ew), mode="bilinear", align_corners=False,
                                   antialias=scale[0] < 1 or scale[1] < 1)
-                x = t.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+                # whole grey levels, as a camera of that size would deliver them
+                x = self._input(t.round_().clamp_(0, 255)[0].permute(1, 2, 0))
             pts, scores = self.predictor.run_batch(x)[0]
         if scale is not None and len(pts):
             sy, sx = scale
