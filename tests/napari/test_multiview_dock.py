@@ -179,3 +179,162 @@ def test_camera_views_side_by_side_with_reprojections_epipolar_lines_and_suspect
     assert viewer.dims.ndisplay == 3 and viewer.dims.point[0] == 2
     dock.shutdown()
     assert len(viewer.layers) == 0
+
+
+def _row(layer, cam, node, frame):
+    f = layer.features
+    hit = np.flatnonzero((f["camera"] == cam) & (f["node"] == node) & (layer.data[:, 0] == frame))
+    assert len(hit) == 1, (cam, node, frame, hit)
+    return int(hit[0])
+
+
+def _curve(viewer, cam, node, frame):
+    """The epipolar curve drawn for ``node`` at ``frame`` in ``cam``: its points (y, x) in the views plane."""
+    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES
+
+    epi = viewer.layers[VIEW_LAYER_NAMES[2]]
+    sel = (epi.features["camera"] == cam) & (epi.features["node"] == node) & (epi.data[:, 0, 0] == frame)
+    return epi.data[sel, 0, 1:]
+
+
+def _camera_views_session(tmp_path):
+    group = synthetic_rig(4, size=(320, 240), focal=300.0, radius=420, height=300)
+    folder = write_synthetic_session(tmp_path / "sess", group, walking_points(5, 3), node_names=["a", "b", "c"],
+                                     edges=[(0, 1), (1, 2)], noise_px=0.1)
+    _one_view_only(folder, ["cam1", "cam2", "cam3"], node=2, frame=1)  # c at frame 1: cam0 only
+    _one_view_only(folder, ["cam2", "cam3"], node=0, frame=3)  # a at frame 3: cam0 and cam1 only
+    _move_label(folder, "cam2", node=1, frame=2, shift=(30.0, 25.0))  # b at frame 2: wrong in cam2
+    return folder, group
+
+
+def test_camera_views_edit_a_label_it_is_saved_and_the_other_views_follow(make_napari_viewer, qtbot, tmp_path):
+    from labeling_helpers import drag
+
+    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES, MultiviewDock
+    from napari_posetrack.core.io import load_dataset
+    from napari_posetrack.core.multiview import epipolar_curve, predict_in_views
+
+    folder, group = _camera_views_session(tmp_path)
+    viewer = make_napari_viewer(show=True)
+    dock = MultiviewDock(viewer)
+    viewer.window.add_dock_widget(dock, name="3D")
+    messages = []
+    dock.notify = lambda text, level="info": messages.append((level, text))
+    qtbot.keyClicks(dock.session_edit, str(folder))
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    dock.mode_combo.setFocus()
+    qtbot.keyClick(dock.mode_combo, Qt.Key.Key_Down)
+    labels = viewer.layers[VIEW_LAYER_NAMES[0]]
+    assert viewer.layers.selection.active is labels and labels.mode == "select"
+    assert dock.suspect_list.count() == 1 and not dock.undo_button.isEnabled()
+    origin = dock.cell_origin
+
+    # 1. the wrong label (b, frame 2, cam2): drag it onto the ring where the other cameras put it
+    viewer.dims.set_point(0, 2)
+    j = _row(labels, "cam2", "b", 2)
+    reproj = viewer.layers[VIEW_LAYER_NAMES[1]]
+    ring = reproj.data[_row(reproj, "cam2", "b", 2), 1:].copy()
+    start = labels.data[j, 1:].copy()
+    drag(labels, 2, start[::-1], ring[::-1])
+    np.testing.assert_allclose(labels.data[j, 1:], ring, atol=1e-6)
+    store = folder / "cam2" / "cam2.posetrack.zarr"
+    assert store.is_dir()  # saved at once, in the project store beside cam2.slp
+    assert any("saved to a new project store" in t and "cam2.slp is not changed" in t for _, t in messages)
+    saved = load_dataset(store)
+    row = int(np.flatnonzero(saved.labels.frame_idx == 2)[0])
+    np.testing.assert_allclose(saved.labels.points[row, 1], ring[::-1] - origin["cam2"][::-1], atol=1e-3)
+    slp = load_dataset(folder / "cam2" / "cam2.slp", check_videos="ignore")
+    np.testing.assert_allclose(slp.labels.points[row, 1], start[::-1] - origin["cam2"][::-1], atol=1e-3)
+    # the other views follow: no red line, no suspect, the label sits on its reprojection
+    assert VIEW_LAYER_NAMES[3] not in viewer.layers and dock.suspect_list.count() == 0
+    reproj = viewer.layers[VIEW_LAYER_NAMES[1]]
+    assert float(reproj.features["error_px"][_row(reproj, "cam2", "b", 2)]) < 1.0
+    assert viewer.layers.selection.active is labels and dock.undo_button.isEnabled()
+    assert "Moved 1 label(s); saved (cam2 -> cam2.posetrack.zarr)" in dock.status_label.text()
+
+    # 2. a at frame 3 is labelled in cam0 and cam1 only: moving cam1's label moves the rings in cam2 and cam3
+    viewer.dims.set_point(0, 3)
+    j = _row(labels, "cam1", "a", 3)
+    a0 = labels.data[_row(labels, "cam0", "a", 3), 1:] - origin["cam0"]
+    start = labels.data[j, 1:].copy()
+    end = start + (-8.0, 12.0)
+    before = {c: reproj.data[_row(reproj, c, "a", 3), 1:].copy() for c in ("cam2", "cam3")}
+    drag(labels, 3, start[::-1], end[::-1])
+    reproj = viewer.layers[VIEW_LAYER_NAMES[1]]
+    want = predict_in_views(group, {"cam0": a0[::-1], "cam1": (end - origin["cam1"])[::-1]})
+    for c in ("cam2", "cam3"):
+        now = reproj.data[_row(reproj, c, "a", 3), 1:]
+        assert np.linalg.norm(now - before[c]) > 2.0
+        np.testing.assert_allclose(now - origin[c], np.asarray(want[c])[::-1], atol=0.5)
+    assert (folder / "cam1" / "cam1.posetrack.zarr").is_dir()
+
+    # 3. c at frame 1 is labelled in cam0 only: moving it moves the epipolar curves in the other cameras
+    viewer.dims.set_point(0, 1)
+    j = _row(labels, "cam0", "c", 1)
+    c_start = labels.data[j, 1:].copy()
+    end = c_start + (10.0, 15.0)
+    old_curve = _curve(viewer, "cam1", "c", 1)
+    drag(labels, 1, c_start[::-1], end[::-1])
+    new_curve = _curve(viewer, "cam1", "c", 1)
+    expect = epipolar_curve(group, "cam0", (end - origin["cam0"])[::-1], "cam1", near=10.0, far=10_000.0, n=48)
+    np.testing.assert_allclose(new_curve, expect[:-1, ::-1] + origin["cam1"], atol=1e-3)
+    assert old_curve.shape != new_curve.shape or np.abs(old_curve - new_curve).max() > 1.0
+    epi = viewer.layers[VIEW_LAYER_NAMES[2]].features
+    assert set(epi["camera"][epi["node"] == "c"]) == {"cam1", "cam2", "cam3"}  # (a at frame 3: cam0 <-> cam1)
+
+    # 4. a label dragged out of its camera's picture: refused with a reason, put back, nothing saved
+    viewer.dims.set_point(0, 0)
+    j = _row(labels, "cam3", "b", 0)
+    start = labels.data[j, 1:].copy()
+    drag(labels, 0, start[::-1], (origin["cam3"][1] - 25.0, start[0]))
+    assert "outside that camera's image (320 x 240 px)" in messages[-1][1] and messages[-1][0] == "error"
+    np.testing.assert_allclose(labels.data[j, 1:], start)
+    assert not (folder / "cam3" / "cam3.posetrack.zarr").exists()
+
+    # 5. Undo edit: c at frame 1 in cam0 goes back, in the layer, the store and the curves
+    qtbot.mouseClick(dock.undo_button, Qt.MouseButton.LeftButton)
+    j = _row(labels, "cam0", "c", 1)
+    np.testing.assert_allclose(labels.data[j, 1:], c_start)
+    back = load_dataset(folder / "cam0" / "cam0.posetrack.zarr")
+    np.testing.assert_allclose(back.labels.points[int(np.flatnonzero(back.labels.frame_idx == 1)[0]), 2],
+                               (c_start - origin["cam0"])[::-1], atol=1e-3)
+    np.testing.assert_allclose(_curve(viewer, "cam1", "c", 1), old_curve, atol=1e-3)
+    assert "Undid the last edit in cam0" in dock.status_label.text()
+
+    # 6. triangulating again reads the edits: the suspect is gone for good
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    assert dock.suspect_list.count() == 0
+    np.testing.assert_allclose(dock.views.points[2, 2, 0, 1], ring[::-1] - origin["cam2"][::-1], atol=1e-3)
+    dock.shutdown()
+    assert len(viewer.layers) == 0
+
+
+def test_proofreading_queue_gets_the_reprojection_signal_of_the_open_session(make_napari_viewer, qtbot, tmp_path):
+    from napari_posetrack._napari.multiview_dock import MultiviewDock
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack._napari.session import shell_for
+
+    folder, _ = _camera_views_session(tmp_path)
+    viewer = make_napari_viewer(show=True)
+    shell = shell_for(viewer)
+    shell.notify = lambda text, level="info": None
+    shell.open(folder / "cam2" / "cam2.slp", show=False)  # proofread one camera of the session
+    proof = ProofreadingDock(viewer)
+    viewer.window.add_dock_widget(proof, name="Proofreading")
+    before = list(proof.queue.reasons) if proof.queue is not None else []
+    assert not any("from the other views" in r for r in before)
+
+    dock = MultiviewDock(viewer)
+    viewer.window.add_dock_widget(dock, name="3D")
+    qtbot.keyClicks(dock.session_edit, str(folder))
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    # the triangulation reached the Proofreading dock: frame 2 (b, 30 x 25 px off in cam2) leads its queue
+    assert proof.queue is not None
+    assert int(proof.queue.frames[0, 1]) == 2
+    assert "b " in proof.queue.reasons[0] and "px from the other views" in proof.queue.reasons[0]
+    assert proof.suspects.item(0).text().startswith("frame 2  [")
+
+    # closing the 3D dock withdraws the signal
+    dock.shutdown()
+    assert proof.queue is None or not any("from the other views" in r for r in proof.queue.reasons)
+    proof.shutdown()

@@ -54,6 +54,9 @@ class ProofreadingDock(PoseDock):
 
         self.listen(self.viewer.dims.events.current_step, self._on_step)
         self.shell.connect(self, session=self._set_session, change=lambda action, cmd: self.refresh())
+        from . import multiview_context
+
+        multiview_context.connect(self.viewer, self, lambda: self.session is not None and self.refresh())
         if self.shell.session is not None:
             self._set_session(self.shell.session)
         self._enable()
@@ -225,7 +228,12 @@ class ProofreadingDock(PoseDock):
         disagree = identity_disagreements(t)
         self.timeline.set_identity_marks(t.frame_idx[disagree], t.track_id[disagree])
         self.identity_weight.setEnabled(t.identity_probs.shape[1] >= 2)
-        self.queue = suspect_frames(t, identity_disagree=disagree if disagree.any() else None) if len(t) else None
+        # a multi-camera session open in the 3D dock adds each label's distance from the other cameras
+        from .multiview_context import reprojection_signal
+
+        rep = reprojection_signal(self.viewer, self.session, self.shell.source, t)
+        self.queue = (suspect_frames(t, identity_disagree=disagree if disagree.any() else None, **rep)
+                      if len(t) else None)
         self.suspects.blockSignals(True)
         self.suspects.clear()
         if self.queue is not None:
