@@ -79,7 +79,7 @@ def select_device(name: str = "auto") -> torch.device:
 def compute_loss(outputs: dict, targets: dict, foreground_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
     """Sum of per-head losses. Returns (total, parts).
 
-    Confidence and centroid maps: mean squared error, each pixel weighted ``1 + foreground_weight *
+    Confidence, centroid and class maps: mean squared error, each pixel weighted ``1 + foreground_weight *
     target`` so that the few pixels under a peak are not outweighed by the background (a plain MSE
     run learns to output zeros for nodes it is not yet sure of). PAFs: MSE. Offsets: masked L1.
     Heading: masked MSE of the unit vectors near each anchor.
@@ -100,7 +100,7 @@ def compute_loss(outputs: dict, targets: dict, foreground_weight: float = 0.0) -
 
             vec, weight = tgt
             parts[name] = (weight * (out - vec) ** 2).sum() / (2 * weight.sum()).clamp_min(1.0) * HEADING_LOSS_WEIGHT
-        elif foreground_weight and name in ("confmaps", "centroids"):
+        elif foreground_weight and name in ("confmaps", "centroids", "classmaps"):
             parts[name] = ((1.0 + foreground_weight * tgt) * (out - tgt) ** 2).mean()
         else:
             parts[name] = F.mse_loss(out, tgt)
