@@ -4,9 +4,10 @@ Usage::
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/identity.py --minutes 20 --out /tmp/identity
 
-Train ``--model topdown-id`` (default settings, ``train.max_minutes`` CPU-minutes with
-``time_clock: cpu`` and ``--threads`` torch threads) on two_flies frames 0-95 (tracks F and M),
-predict frames 96-127 and score them against the F/M ground truth:
+Train ``topdown-id`` and ``bottomup-id`` (``--model``, one or both; default settings,
+``train.max_minutes`` CPU-minutes each with ``time_clock: cpu`` and ``--threads`` torch threads) on
+two_flies frames 0-95 (tracks F and M), predict frames 96-127 and score them against the F/M ground
+truth:
 
 * ``identity only``: each frame on its own, classes by Hungarian matching on the class
   probabilities (tracks named after the classes);
@@ -22,7 +23,7 @@ Each row: identity accuracy per class (ground-truth instances matched at OKS >= 
 prediction carries their class), IDF1, ID switches and MOTA (core.metrics.tracking, OKS >= 0.5),
 PCK@5px (core.metrics.pose). The same is repeated on the test frames in a shuffled order (what a
 video with cuts looks like): identity-only figures must not change, a temporal tracker's do.
-``bottomup-id`` is not built yet; the script says so instead of scoring it.
+Each model is written to ``OUT/<model>`` and its rows to ``OUT/identity_<model>.json``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def split(ds, last_train: int = 95):
             PoseDataset(ds.skeleton, ds.videos, list(ds.track_names), te))
 
 
-def train(train_ds, out: Path, minutes: float, threads: int) -> dict:
+def train(train_ds, out: Path, minutes: float, threads: int, kind: str = "topdown-id") -> dict:
     import torch
 
     from napari_posetrack.nn.train import iter_train
@@ -59,7 +60,7 @@ def train(train_ds, out: Path, minutes: float, threads: int) -> dict:
     torch.set_num_threads(threads)
     ov = {"train": {"max_minutes": minutes, "time_clock": "cpu"}}
     t0, c0 = time.time(), time.process_time()
-    gen = iter_train(train_ds, "topdown-id", out, overrides=ov)
+    gen = iter_train(train_ds, kind, out, overrides=ov)
     steps = 0
     try:
         while True:
@@ -160,7 +161,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--identity-weight", type=float, default=0.5)
     ap.add_argument("--out", default="/tmp/identity_bench")
-    ap.add_argument("--model-dir", help="score an already trained topdown-id model instead of training")
+    ap.add_argument("--model", action="append", choices=["topdown-id", "bottomup-id"],
+                    help="model kind to train and score (repeat for both; default both, one after the other)")
+    ap.add_argument("--model-dir", help="score this already trained model (of the one --model) instead of training")
     args = ap.parse_args(argv)
     if not FLIES.is_file():
         print(f"needs {FLIES} (../shared/data)", file=sys.stderr)
@@ -174,26 +177,31 @@ def main(argv=None) -> int:
     train_ds, test_ds = split(ds)
     spec = identity_classes(test_ds)
     gt = test_ds.labels.with_columns(track_id=spec.labels.astype(np.int32))
-    report = {"minutes": args.minutes, "threads": args.threads}
-    model_dir = Path(args.model_dir) if args.model_dir else out / "topdown-id"
-    if not args.model_dir:
-        print(f"training topdown-id on frames 0-95 for {args.minutes:g} CPU-minutes ({args.threads} thread(s))")
-        tr = train(train_ds, model_dir, args.minutes, args.threads)
-        report["train"] = {k: tr[k] for k in ("wall_s", "cpu_s", "steps")}
-        print(f"  trained: {tr['steps']} steps, {tr['cpu_s'] / 60:.1f} CPU-min, {tr['wall_s'] / 60:.1f} wall-min")
+    kinds = args.model or ["topdown-id", "bottomup-id"]
+    if args.model_dir and len(kinds) != 1:
+        ap.error("--model-dir scores one model: name its kind with one --model")
     test_frames = np.unique(gt.frame_idx)
     video = ds.videos[0].path
-    for label, order in (("in time order", test_frames),
-                         ("shuffled in time", np.random.default_rng(0).permutation(test_frames))):
-        table, probs, names, secs = predict(model_dir, video, order)
-        pos = {int(f): i for i, f in enumerate(order)}
-        g = gt.with_columns(frame_idx=np.asarray([pos[int(f)] for f in gt.frame_idx]))
-        rows = rows_for(g, table, probs, names, args.identity_weight)
-        print_rows(rows, names, f"two_flies frames 96-127, {label} ({len(order)} frames, predicted in {secs:.1f} s)")
-        report[label] = rows
-    print("\nbottomup-id: not built yet (no multi-class bottom-up model to score).")
-    (out / "identity.json").write_text(json.dumps(report, indent=1, default=float))
-    print(f"\nwritten {out / 'identity.json'}")
+    for kind in kinds:
+        report = {"model": kind, "minutes": args.minutes, "threads": args.threads}
+        model_dir = Path(args.model_dir) if args.model_dir else out / kind
+        if not args.model_dir:
+            print(f"training {kind} on frames 0-95 for {args.minutes:g} CPU-minutes ({args.threads} thread(s))")
+            tr = train(train_ds, model_dir, args.minutes, args.threads, kind)
+            report["train"] = {k: tr[k] for k in ("wall_s", "cpu_s", "steps")}
+            print(f"  trained: {tr['steps']} steps, {tr['cpu_s'] / 60:.1f} CPU-min, {tr['wall_s'] / 60:.1f} wall-min")
+        for label, order in (("in time order", test_frames),
+                             ("shuffled in time", np.random.default_rng(0).permutation(test_frames))):
+            table, probs, names, secs = predict(model_dir, video, order)
+            pos = {int(f): i for i, f in enumerate(order)}
+            g = gt.with_columns(frame_idx=np.asarray([pos[int(f)] for f in gt.frame_idx]))
+            rows = rows_for(g, table, probs, names, args.identity_weight)
+            print_rows(rows, names, f"{kind}: two_flies frames 96-127, {label} ({len(order)} frames, predicted in "
+                       f"{secs:.1f} s)")
+            report[label] = rows
+        path = out / f"identity_{kind}.json"
+        path.write_text(json.dumps(report, indent=1, default=float))
+        print(f"\nwritten {path}")
     return 0
 
 
