@@ -118,3 +118,63 @@ def test_sections_fold_advanced_settings(make_napari_viewer, qtbot):
     qtbot.wait(10)
     assert dock.settings_section.expanded and dock.body.sizeHint().height() > folded + 100
     assert np.isfinite(folded)
+
+
+ALL_DOCKS = DOCKS + ["Live", "3D"]
+
+
+def _fly_store(tmp_path):
+    """A project store of ../shared/data/flies/two_flies.slp (13 nodes with long names, alignment nodes)."""
+    from conftest import shared_file
+
+    from napari_posetrack.core.io import load_dataset
+    from napari_posetrack.core.store import ProjectStore
+
+    ds = load_dataset(shared_file("flies", "two_flies.slp"))
+    path = tmp_path / "flies.posetrack.zarr"
+    st = ProjectStore.create(path, ds.skeleton, videos=ds.videos)
+    st.save(ds)
+    st.close()
+    return path
+
+
+def test_no_dock_scrolls_sideways_at_1366x768(make_napari_viewer, qtbot, tmp_path):
+    """Every dock (the 3D and Live docks too), shown alone on a 1366x768 screen with the fly project open,
+    fits its dock area: no horizontal scroll bar, nothing cut at the right edge (the Skeleton dock's
+    Delete buttons were). The Skeleton dock's screenshot (with the alignment box) is taken here."""
+    from qtpy.QtWidgets import QPushButton
+
+    from napari_posetrack._napari.session import shell_for
+
+    path = _fly_store(tmp_path)
+    viewer = make_napari_viewer(show=True)
+    win = viewer.window._qt_window
+    widgets = {}
+    for name in ALL_DOCKS:
+        _, widgets[name] = viewer.window.add_plugin_dock_widget("napari-posetrack", name, tabify=False)
+    shell_for(viewer).open(path)
+    win.showNormal()
+    win.resize(1366, 768)
+    out_dir = Path(os.environ.get("POSETRACK_SCREENSHOT_DIR", tmp_path))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wide = {}
+    for name, w in widgets.items():
+        for other in widgets:
+            _dock_widget(viewer, other).setVisible(other == name)
+        qtbot.wait(150)
+        bar = w.scroll.horizontalScrollBar()
+        viewport = w.scroll.viewport().width()
+        if bar.isVisible() or bar.maximum() > 0 or w.body.width() > viewport:
+            wide[name] = (w.body.minimumSizeHint().width(), viewport)
+        if name == "Skeleton":
+            assert w.alignment_label.text() and w.anchor_combo.count() > 2  # the alignment box is there
+            right = w.scroll.viewport().mapToGlobal(w.scroll.viewport().rect().topRight()).x()
+            for b in w.findChildren(QPushButton):
+                if b.isVisible():  # every button (Delete included) ends inside the visible area
+                    assert b.mapToGlobal(b.rect().topRight()).x() <= right, b.text()
+            w.scroll.ensureWidgetVisible(w.alignment_label)  # the screenshot shows the alignment box
+            qtbot.wait(50)
+            shot = viewer.screenshot(str(out_dir / "skeleton_dock_alignment.png"), canvas_only=False)
+            assert shot.shape[0] <= 768 and shot.shape[1] <= 1366
+    assert not wide, f"docks wider than their area at 1366x768 (body minimum width, viewport width): {wide}"
+    shell_for(viewer).session.store.close()

@@ -52,6 +52,10 @@ class Section(QWidget):
         return self.toggle.isChecked()
 
 
+#: the widest a dock asks to be (px): the content of every dock fits in this at 1366x768 (tests/napari)
+MAX_MIN_WIDTH = 480
+
+
 class PoseDock(QWidget):
     """Base of the docks: ``self.shell`` (the viewer's session shell), ``self.body_layout``
     (inside a scroll area), :meth:`_guard` (the shell's one error policy, reported through
@@ -81,7 +85,11 @@ class PoseDock(QWidget):
     def minimumSizeHint(self):  # noqa: N802 (Qt name)
         hint = super().minimumSizeHint()
         hint.setHeight(min(hint.height(), 160))  # the scroll area shows the rest
-        hint.setWidth(max(hint.width(), min(self.body.minimumSizeHint().width(), 380)))
+        # as wide as the content and its vertical scroll bar (up to MAX_MIN_WIDTH), so that the dock area
+        # never scrolls sideways: a horizontal scroll bar cuts the buttons at the right edge
+        # (+ 8 px: napari's stylesheet draws the bar a few px wider than its size hint says)
+        bar = self.scroll.verticalScrollBar().sizeHint().width() + 8
+        hint.setWidth(max(hint.width(), min(self.body.minimumSizeHint().width() + bar, MAX_MIN_WIDTH)))
         return hint
 
     # ------------------------------------------------------------------ listeners
