@@ -5,6 +5,7 @@ POSETRACK_SCREENSHOT_DIR=docs/images to refresh the documentation's)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -169,7 +170,9 @@ def test_proofreading_timeline_marks_identity_disagreements(make_napari_viewer, 
     marks = dock.timeline.identity_marks
     assert sorted(set(marks[:, 0].tolist())) == [40, 41, 42] and set(marks[:, 1].tolist()) == {0, 1}
     items = [dock.suspects.item(i).text() for i in range(dock.suspects.count())]
-    assert any("identity model says" in t for t in items), items
+    # the reason names the animals: the class the model says and the track's name, not their numbers
+    said = [re.search(r"identity model says '(\w+)' \(\d\.\d\d\), track '(\w+)'", t) for t in items]
+    assert any(m and {m.group(1), m.group(2)} == {"F", "M"} for m in said), items
     assert dock.identity_weight.isEnabled()
     # a click on a mark in the timeline goes to that frame
     tl = dock.timeline

@@ -232,8 +232,8 @@ class ProofreadingDock(PoseDock):
         from .multiview_context import reprojection_signal
 
         rep = reprojection_signal(self.viewer, self.session, self.shell.source, t)
-        self.queue = (suspect_frames(t, identity_disagree=disagree if disagree.any() else None, **rep)
-                      if len(t) else None)
+        self.queue = (suspect_frames(t, identity_disagree=disagree if disagree.any() else None,
+                                     track_names=self.session.dataset.track_names, **rep) if len(t) else None)
         self.suspects.blockSignals(True)
         self.suspects.clear()
         if self.queue is not None:
