@@ -20,7 +20,9 @@ SK = Skeleton.from_names(["a", "b", "c"], [("a", "b"), ("b", "c")])
 def assets(tmp_path):
     from napari_posetrack.nn.inference.toy import blob_frames, save_random_checkpoint, write_video
 
-    poses = np.random.default_rng(0).uniform(8, 56, (50, 1, 3, 2))
+    # 30 s at 25 frames/s: still running when a loaded machine first draws the layers (a 2 s clip had ended by
+    # then, and the label already said "Stopped.")
+    poses = np.random.default_rng(0).uniform(8, 56, (750, 1, 3, 2))
     video = write_video(tmp_path / "clip.mp4", blob_frames(poses, 64, 64), fps=25)
     model = save_random_checkpoint(tmp_path / "single", "single", SK, head_bias=1.0)
     bottomup = save_random_checkpoint(tmp_path / "bu", "bottomup", SK)
