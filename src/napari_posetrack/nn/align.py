@@ -292,7 +292,8 @@ class CropSampler:
                 label = f"{names[left]}|{names[right]}" if len(names) > max(left, right) else f"{left}|{right}"
                 shown.append(f"{label} {max(share, 1 - share):.0%}")
         return out, (f"{len(out)} left/right node pairs keep their side in the aligned training crops "
-                     f"({', '.join(shown)}): at inference the two nodes of a pair never share a peak"
+                     f"({', '.join(shown)}): at inference the two nodes of a pair do not share a peak when their "
+                     "maps show two"
                      if out else "")
 
     def _animals_darker(self) -> bool:

@@ -45,7 +45,8 @@ def auto_sigma(fs: FrameSet, cfg) -> tuple[float, str]:
     Centroid maps: the spacing of two animals side by side (:func:`closest_spacing`), scaled to the input,
     over :data:`SIGMAS_APART`, between 0.75 x the output stride (finer peaks fall between output cells) and
     :data:`DEFAULT_SIGMA`. In the fly benchmark the 2.5 px default at 1/8 scale merged flies closer than about
-    60 px into one peak (27 of 384 test flies missed); 1.5 px missed 6. Other models: :data:`DEFAULT_SIGMA`.
+    60 px into one peak (27 of 384 test flies missed); one 1.5 px centroid missed 6, another 32 (the training
+    flies are never that close, so it varies between runs). Other models: :data:`DEFAULT_SIGMA`.
     """
     if cfg.model.type != "centroid":
         return DEFAULT_SIGMA, f"the default for {cfg.model.type} models"
@@ -62,8 +63,9 @@ def auto_sigma(fs: FrameSet, cfg) -> tuple[float, str]:
 
 
 def resolve_auto(frames: FrameSet, train_fs: FrameSet, cfg) -> tuple[Samples, list[str]]:
-    """Fill the config's ``auto`` settings from the data (input scale, output stride, flip, crop size, training
-    windows, normalisation) and build the training samples. Returns (samples, one message per choice)."""
+    """Fill the config's ``auto`` settings from the data (input scale, output stride, sigma, flip, crop size,
+    training windows, normalisation), record the left/right pair sides of aligned crops (``data.pair_sides``)
+    and build the training samples. Returns (samples, one message per choice)."""
     auto_msgs = []
     if not cfg.preprocess.input_scale:
         from .batches import auto_input_scale
