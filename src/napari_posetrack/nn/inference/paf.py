@@ -187,13 +187,10 @@ def group_instances(
     assign: list[np.ndarray] = []  # per instance: (K,) peak index or -1
     escore: list[float] = []
     owner: dict[tuple[int, int], int] = {}
-    if not edges:
-        for node in range(k):
-            for p in range(len(peaks[node])):
-                row = np.full(k, -1, np.int64)
-                row[node] = p
-                assign.append(row)
-                escore.append(0.0)
+    if not edges:  # every peak its own instance
+        assign = [np.where(np.arange(k) == node, p, -1).astype(np.int64) for node in range(k)
+                  for p in range(len(peaks[node]))]
+        escore = [0.0] * len(assign)
     for e in edge_order(k, edges):
         s, d = edges[e]
         if 2 * e + 1 >= pafs.shape[0]:
@@ -227,6 +224,12 @@ def group_instances(
                     owner[(int(node), int(rb[node]))] = a
                 rb[:] = -1
                 escore[b] = 0.0
+    return _instances(assign, escore, peaks, values)
+
+
+def _instances(assign: list, escore: list, peaks, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (I, K, 2), node scores (I, K) and edge scores (I,) of the non-empty assignment rows."""
+    k = len(peaks)
     rows = [r for r in assign if (r >= 0).any()]
     keep_scores = [escore[i] for i, r in enumerate(assign) if (r >= 0).any()]
     n = len(rows)

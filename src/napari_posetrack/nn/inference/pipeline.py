@@ -272,6 +272,77 @@ def _status(store, video_id: int, **values) -> None:
                          hint="Check free disk space and write permission.") from None
 
 
+class _Output:
+    """Where one video's predictions go: kept in memory (no store), or streamed into the store every
+    ``flush_every`` frames. Counts frames and instances in ``result``."""
+
+    def __init__(self, store, video_id: int, n_nodes: int, result, flush_every: int):
+        self.store, self.video_id, self.n_nodes, self.result = store, video_id, n_nodes, result
+        self.flush_every = flush_every
+        self.tables, self.pending, self.pending_frames = [], [], []
+
+    def add(self, tab, idx) -> None:
+        self.result.n_frames += len(idx)
+        self.result.n_instances += len(tab)
+        if self.store is None:
+            self.tables.append(tab)
+            return
+        self.pending.append(tab)
+        self.pending_frames.extend(idx.tolist())
+        if len(self.pending_frames) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        store = self.store
+        if store is None or not self.pending_frames:
+            return
+        tab = PoseTable.concat(self.pending, n_nodes=self.n_nodes)
+        fr = np.column_stack([np.full(len(self.pending_frames), self.video_id, np.int64),
+                              np.asarray(self.pending_frames)])
+        try:
+            store.append_predictions(tab, frames=fr)
+        except PoseTrackError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - disk full, permissions...
+            raise StoreError(
+                f"Writing predictions to {store.path} failed after {self.result.n_frames} frames of video "
+                f"{self.video_id}: {exc}. Frames written before are kept and the store is still readable.",
+                path=store.path, hint="Free disk space (or fix permissions) and run again: it resumes.") from None
+        self.pending.clear()
+        self.pending_frames.clear()
+
+    def finish(self, model_dir, skipped: list, truncated: list) -> None:
+        """The video's status in the store, or the in-memory table in ``result``."""
+        result = self.result
+        if self.store is not None:
+            status = "cancelled" if result.cancelled else ("complete" if result.complete else "incomplete")
+            _status(self.store, self.video_id, status=status, model=model_dir,
+                    skipped_frames=[int(i) for i in skipped][:1000],
+                    truncated=list(truncated[0]) if truncated else None)
+        else:
+            result.table = PoseTable.concat(self.tables, n_nodes=self.n_nodes) if self.tables else \
+                PoseTable.empty(self.n_nodes)
+
+
+def _progress(result, n_todo: int, elapsed: float) -> ProgressEvent:
+    return ProgressEvent("predict", result.n_frames, int(n_todo),
+                         metrics={"fps": result.n_frames / elapsed if elapsed else 0.0,
+                                  "instances": result.n_instances})
+
+
+def _decode_warnings(result, video_id: int, path, skipped: list, truncated: list) -> None:
+    """Record frames that could not be decoded and a video shorter than its metadata in ``result``."""
+    if skipped:
+        result.skipped_frames[video_id] = sorted(skipped)
+        result.warnings.append(f"video {video_id}: {len(skipped)} frame(s) could not be decoded and were skipped "
+                               f"(first: {sorted(skipped)[:10]}).")
+    if truncated:
+        a, b = truncated[0]
+        result.truncated[video_id] = (int(a), int(b))
+        result.warnings.append(f"video {video_id} ({path}) ends at frame {a} but its "
+                               f"metadata says {b} frames: frames {a}..{b - 1} were not predicted.")
+
+
 def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size: int = 8, store=None,
                  flush_every: int = 256, resume: bool = True, cancel: CancelToken | None = None,
                  prefetch: int = 4, threads: int | None = None, progress_every: float = 0.5):
@@ -279,13 +350,11 @@ def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size
 
     Parameters
     ----------
-    predictor : Predictor
-    video : path, VideoInfo or VideoReader
+    predictor : Predictor; video : path, VideoInfo or VideoReader
     video_id : int
         Written into the table (and used for resume in the store).
     frames : None, (start, stop), range, slice or array of int
         Which frames: all, a contiguous range (sequential decode) or a set (random access).
-    batch_size : int
     store : ProjectStore, optional
         Stream predictions into it (and skip frames it already has when ``resume``).
     flush_every : int
@@ -301,9 +370,7 @@ def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size
     import torch
 
     configure_threads(threads)
-    cancel = CancelToken() if cancel is None else cancel
-    t0 = time.perf_counter()
-    result = PredictResult()
+    cancel, t0, result = (CancelToken() if cancel is None else cancel), time.perf_counter(), PredictResult()
     if store is not None:  # before anything is read or written
         predictor.check_skeleton(store.skeleton, source=f"the project {store.path}")
     reader, owned = _open(video)
@@ -316,26 +383,7 @@ def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size
         yield ProgressEvent("predict", 0, int(len(todo)), message=f"video {video_id}: {len(todo)} frames to predict"
                             + (f" ({len(done)} already done)" if len(done) else ""))
         skipped, truncated = [], []
-        tables, pending, pending_frames = [], [], []
-        stats = {"frames": 0, "instances": 0}
-
-        def flush():
-            if store is None or not pending_frames:
-                return
-            tab = PoseTable.concat(pending, n_nodes=predictor.n_nodes)
-            fr = np.column_stack([np.full(len(pending_frames), video_id, np.int64), np.asarray(pending_frames)])
-            try:
-                store.append_predictions(tab, frames=fr)
-            except PoseTrackError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - disk full, permissions...
-                raise StoreError(
-                    f"Writing predictions to {store.path} failed after {result.n_frames} frames of video "
-                    f"{video_id}: {exc}. Frames written before are kept and the store is still readable.",
-                    path=store.path, hint="Free disk space (or fix permissions) and run again: it resumes.") from None
-            pending.clear()
-            pending_frames.clear()
-
+        out = _Output(store, video_id, predictor.n_nodes, result, flush_every)
         if len(todo):
             feeder = _Feeder(predictor.device)
             stop_event = threading.Event()
@@ -351,52 +399,22 @@ def iter_predict(predictor, video, *, video_id: int = 0, frames=None, batch_size
                         idx, x = nxt[0], feeder.ready(nxt_dev)
                         nxt = next(batches, None)  # decode + copy of the next batch overlap this one
                         nxt_dev = feeder.send(nxt[1]) if nxt is not None else None
-                        tab = predictor.to_table(predictor.run_batch(x), idx, video_id)
-                        stats["frames"] += len(idx)
-                        stats["instances"] += len(tab)
-                        result.n_frames += len(idx)
-                        result.n_instances += len(tab)
-                        if store is None:
-                            tables.append(tab)
-                        else:
-                            pending.append(tab)
-                            pending_frames.extend(idx.tolist())
-                            if len(pending_frames) >= flush_every:
-                                flush()
+                        out.add(predictor.to_table(predictor.run_batch(x), idx, video_id), idx)
                         now = time.perf_counter()
                         if now - last_report >= progress_every or nxt is None:
                             last_report = now
-                            el = now - t0
-                            yield ProgressEvent("predict", result.n_frames, int(len(todo)),
-                                                metrics={"fps": result.n_frames / el if el else 0.0,
-                                                         "instances": result.n_instances})
+                            yield _progress(result, len(todo), now - t0)
                         if cancel.cancelled:
                             result.cancelled = True
                             break
             finally:
                 stop_event.set()
                 batches.close()
-            flush()
-        if skipped:
-            result.skipped_frames[video_id] = sorted(skipped)
-            result.warnings.append(f"video {video_id}: {len(skipped)} frame(s) could not be decoded and were skipped "
-                                   f"(first: {sorted(skipped)[:10]}).")
-        if truncated:
-            a, b = truncated[0]
-            result.truncated[video_id] = (int(a), int(b))
-            result.warnings.append(f"video {video_id} ({getattr(reader, 'path', '')}) ends at frame {a} but its "
-                                   f"metadata says {b} frames: frames {a}..{b - 1} were not predicted.")
+            out.flush()
+        _decode_warnings(result, video_id, getattr(reader, "path", ""), skipped, truncated)
         for w in result.warnings:
             yield ProgressEvent("predict", result.n_frames, int(len(todo)), message="warning: " + w)
-        if store is not None:
-            status = "cancelled" if result.cancelled else ("complete" if result.complete else "incomplete")
-            _status(store, video_id, status=status, model=predictor.model_dir,
-                    skipped_frames=[int(i) for i in skipped][:1000],
-                    truncated=list(truncated[0]) if truncated else None)
-        elif tables:
-            result.table = PoseTable.concat(tables, n_nodes=predictor.n_nodes)
-        else:
-            result.table = PoseTable.empty(predictor.n_nodes)
+        out.finish(predictor.model_dir, skipped, truncated)
     finally:
         if owned:
             reader.close()
