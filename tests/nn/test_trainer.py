@@ -411,3 +411,20 @@ def test_top_down_uses_the_skeletons_alignment_choice():
     # an explicit config value still wins over the skeleton
     cfg = prepare_config(TrainingConfig(), "centroid", ds, {"model": {"anchor_node": "head", "heading_node": "tail"}})
     assert (cfg.model.anchor_node, cfg.model.heading_node) == ("head", "tail")
+
+
+def test_time_budget_keeps_room_for_the_final_scoring():
+    """A budget-limited run stops early enough for the last validation and the final scoring (about one pose
+    validation each), so --max-minutes is not overrun by them."""
+    from napari_posetrack.nn.config import TrainingConfig
+    from napari_posetrack.nn.trainer import _Budget, _finish_reserve
+
+    cfg = TrainingConfig().update({"train": {"max_minutes": 1.0}})
+    b = _Budget(cfg.train, 50)
+    now = [b.start + 50.0]
+    b.clock = lambda: now[0]
+    assert not b.over() and not b.over(_finish_reserve((4.0, 0.0)))  # 10 s left, 8 s kept
+    now[0] = b.start + 53.0
+    assert not b.over() and b.over(_finish_reserve((4.0, 0.0)))  # 7 s left: stop now
+    assert b.left()["budget_left_s"] == 7.0
+    assert _Budget(TrainingConfig().train, 50).over(1e9) is False  # no time limit: never over

@@ -261,6 +261,13 @@ def _train_step(net, opt, scaler, autocast, x, batch: dict, cfg, heads, edges) -
     return float(loss.detach())
 
 
+def _finish_reserve(eval_clock) -> float:
+    """Seconds of a time budget kept for after the last step: the last epoch's validation and the final
+    scoring of the best model each cost about one pose validation (measured: ``eval_clock[0]``), so a
+    budget-limited run stops that much earlier instead of running past its ``--max-minutes``."""
+    return 2.0 * float(eval_clock[0])
+
+
 def _set_lr(opt, lr: float) -> None:
     for g in opt.param_groups:
         g["lr"] = lr
@@ -346,8 +353,9 @@ class _Budget:
         self.deadline = self.start + self.seconds if self.seconds else math.inf
         self.total_steps = max(1, tc.epochs * steps_per_epoch)
 
-    def over(self) -> bool:
-        return self.clock() > self.deadline
+    def over(self, reserve: float = 0.0) -> bool:
+        """Is the time up, keeping ``reserve`` seconds for what follows the last step?"""
+        return self.clock() > self.deadline - reserve
 
     def left(self) -> dict:
         """``{"budget_left_s": seconds}`` with a time limit (shown by the progress bar), else ``{}``."""
@@ -418,7 +426,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         net.train()
         losses = []
         for step in range(steps):
-            if cancel.cancelled or (budget.over() and (step or epoch > start_epoch)):
+            if cancel.cancelled or (budget.over(_finish_reserve(eval_clock)) and (step or epoch > start_epoch)):
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
             idx = gidx[dist.rank * tc.batch_size:(dist.rank + 1) * tc.batch_size]
@@ -429,7 +437,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             losses.append(_train_step(net, opt, scaler, autocast, x, batch, cfg, heads, edges))
             global_step += 1
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1], **budget.left()})
-        interrupted = cancel.cancelled or budget.over()
+        interrupted = cancel.cancelled or budget.over(_finish_reserve(eval_clock))
         if not losses:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
