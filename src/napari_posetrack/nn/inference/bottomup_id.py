@@ -146,13 +146,8 @@ class BottomUpIdentityPredictor(IdentityTableMixin, BottomUpPredictor):
             self.settings.filters.max_instances = len(self.class_names)
 
     def run_batch(self, frames_u8):
-        from .decode import local_points
-
         st = self.stages["bottomup"]
-        s = self.settings
-        out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
-        offsets = out.get("offsets") if st.has_offsets else None
-        b, c, xy, val = local_points(out["confmaps"], offsets, st.stride, s.peak_threshold, s.refine)
+        out, b, c, xy, val = self._peaks(frames_u8)
         groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), frames_u8.shape[0], self.n_nodes)
         h, w = frames_u8.shape[1:3]
         n_classes = len(self.class_names)

@@ -325,16 +325,23 @@ class BottomUpPredictor(Predictor):
 
     kind = "bottomup"
 
-    def run_batch(self, frames_u8):
-        from .decode import group_frames, local_points
+    def _peaks(self, frames_u8):
+        """The network's outputs on a batch and every local peak of every node: (out, b, c, xy, val)."""
+        from .decode import local_points
 
         st = self.stages["bottomup"]
-        s = self.settings
         out = st.forward(st.prepare(frames_u8.permute(0, 3, 1, 2)))
         offsets = out.get("offsets") if st.has_offsets else None
-        b, c, xy, val = local_points(out["confmaps"], offsets, st.stride, s.peak_threshold, s.refine)
+        return (out, *local_points(out["confmaps"], offsets, st.stride, self.settings.peak_threshold,
+                                   self.settings.refine))
+
+    def run_batch(self, frames_u8):
+        from .decode import group_frames
+
+        st = self.stages["bottomup"]
+        out, b, c, xy, val = self._peaks(frames_u8)
         groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), frames_u8.shape[0], self.n_nodes,
-                              self.skeleton.edges, s)
+                              self.skeleton.edges, self.settings)
         h, w = frames_u8.shape[1:3]
         return [self._filtered(_inside_frame(_unscale_np(pts, st), h, w), node_scores)
                 for pts, node_scores, _ in groups]
