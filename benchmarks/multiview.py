@@ -13,7 +13,11 @@ Prints tables:
    this measures the calibration alone).
 3. **Triangulation** of the proofread 2D labels from all 4 views: reprojection error per node.
 4. **Held-out view**: triangulate from 3 views, project into the 4th, compare with its
-   proofread labels (median and p90 px per held-out camera), for our calibration and the reference.
+   proofread labels (median and p90 px per held-out camera), for our calibration and the reference;
+   then per node (median / p90 px and the median offset vector), checks of the geometry on the
+   mouse's part of the scene (labels inside the board's image region, mouse inside the board's
+   3D box, one offset common to all nodes vs each node's own), and the synchronisation check
+   (the held-out camera's labels shifted by -2..+2 frames, all frames and moving frames).
 5. **Bone lengths**: coefficient of variation of each bone over the 120 frames (ours and the
    reference ``points3d.h5``).
 6. **Reference points3d.h5**: its reprojection error in each camera with its own calibration,
@@ -64,6 +68,128 @@ def _held_out(views, group, cam_index, config=None, weighted=False):
     p3 = triangulate_views(v3, group, config)
     proj = group[views.cameras[cam_index]].project(p3.points)
     return np.linalg.norm(proj - views.points[cam_index], axis=-1)
+
+
+def _shifted(proj, lab, shift):
+    """(proj[t], lab[t + shift]) over the frames where both exist."""
+    n = len(lab)
+    if shift >= 0:
+        return proj[: n - shift], lab[shift:]
+    return proj[-shift:], lab[: n + shift]
+
+
+def _held_out_projection(views, group, cam_index):
+    """(T, I, K, 2) pixels in camera ``cam_index`` of the 3D points of the other cameras' labels."""
+    from napari_posetrack.core.multiview import triangulate_views
+
+    keep = [c for j, c in enumerate(views.cameras) if j != cam_index]
+    v3 = dataclasses.replace(views, points=np.delete(views.points, cam_index, 0),
+                             scores=np.delete(views.scores, cam_index, 0), cameras=keep)
+    return group[views.cameras[cam_index]].project(triangulate_views(v3, group).points)
+
+
+def _held_out_per_node(views, group) -> dict:
+    """Median and p90 px of each node's held-out error, per held-out camera; and the median offset vector."""
+    import warnings
+
+    per, offsets = {}, {}
+    for ci, c in enumerate(views.cameras):
+        proj = _held_out_projection(views, group, ci)[:, 0]
+        d = views.points[ci, :, 0] - proj  # (T, K, 2): label minus where the other cameras put the node
+        e = np.linalg.norm(d, axis=-1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            off = np.nanmedian(d, axis=0)
+        for k, node in enumerate(views.node_names):
+            x = e[:, k][np.isfinite(e[:, k])]
+            per.setdefault(node, {})[c] = [float(np.median(x)), float(np.percentile(x, 90)), int(len(x))] if len(x) \
+                else None
+        offsets[c] = {views.node_names[k]: off[k].tolist() for k in range(len(views.node_names))
+                      if np.isfinite(off[k]).all()}
+    rows = [[node] + [f"{v[0]:.1f} / {v[1]:.1f}" if v else "-" for v in (per[node][c] for c in views.cameras)]
+            for node in views.node_names]
+    _table("Held-out view per node: median / p90 px of each camera's labels from the other three cameras' 3D point",
+           ["node"] + list(views.cameras), rows, [16] + [15] * len(views.cameras))
+    print("median offset (label - reprojection, x, y px) per node:")
+    for c in views.cameras:
+        print(f"  {c}: " + ", ".join(f"{n} ({x:+.0f},{y:+.0f})" for n, (x, y) in offsets[c].items()))
+    return {"per_node": per, "offsets": offsets}
+
+
+def _geometry_checks(views, group, dets, corners) -> dict:
+    """Checks of the calibration on the mouse's part of the scene, independent of the labels' accuracy.
+
+    * the labels lie inside the image region the board covered (convex hull of all detected
+      corners), so the lens model is not extrapolated;
+    * the mouse's 3D points lie inside the box spanned by the board corners in 3D;
+    * a camera whose extrinsics were off would shift all nodes alike: the median offset vector
+      common to the nodes against the nodes' own offsets.
+    """
+    import cv2
+
+    from napari_posetrack.core.multiview import triangulate_points, triangulate_views
+
+    out, rows = {}, []
+    poses = triangulate_views(views, group)
+    board3d = triangulate_points(group.subset(list(dets)), corners).points3d
+    b = board3d[np.isfinite(board3d).all(1)]
+    m = poses.points.reshape(-1, 3)
+    m = m[np.isfinite(m).all(1)]
+    lo, hi = b.min(0), b.max(0)
+    inside3d = float(((m >= lo) & (m <= hi)).all(1).mean())
+    for ci, c in enumerate(views.cameras):
+        allc = np.concatenate([d.corners for d in dets[c]]).astype(np.float32)
+        hull = cv2.convexHull(allc)
+        lab = views.points[ci][np.isfinite(views.points[ci]).all(-1)]
+        inside = float(np.mean([cv2.pointPolygonTest(hull, (float(x), float(y)), False) >= 0 for x, y in lab]))
+        proj = _held_out_projection(views, group, ci)[:, 0]
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            off = np.nanmedian(views.points[ci, :, 0] - proj, axis=0)
+        off = off[np.isfinite(off).all(1)]
+        common = np.median(off, 0)
+        own = float(np.median(np.linalg.norm(off, axis=1)))
+        left = float(np.median(np.linalg.norm(off - common, axis=1)))
+        rows.append([c, inside, float(np.linalg.norm(common)), own, left])
+        out[c] = {"labels_inside_board_hull": inside, "common_shift_px": common.tolist(), "node_offset_px": own,
+                  "after_common_shift_px": left}
+    _table("Geometry on the mouse: labels inside the board's image region; one shift common to all nodes vs "
+           "each node's own offset (medians, px)",
+           ["camera", "in board", "common px", "node px", "node - common"], rows)
+    box = ", ".join(f"{a} {lo[j]:.0f}..{hi[j]:.0f}" for j, a in enumerate("xyz"))
+    span = ", ".join(f"{a} {m[:, j].min():.0f}..{m[:, j].max():.0f}" for j, a in enumerate("xyz"))
+    print(f"mouse 3D points inside the board corners' 3D box: {inside3d:.3f} (board {box} mm; mouse {span} mm)")
+    out["mouse_inside_board_box_3d"] = inside3d
+    return out
+
+
+def _sync_check(views, group, shifts=(-2, -1, 0, 1, 2), moving_px: float = 1.0) -> dict:
+    """Held-out median when the held-out camera's labels are shifted by ``shifts`` frames.
+
+    All frames, and the frames where that camera's nodes move more than ``moving_px`` (median
+    over nodes) to the next frame, where a synchronisation error would show most.
+    """
+    out, rows = {}, []
+    for ci, c in enumerate(views.cameras):
+        proj = _held_out_projection(views, group, ci)
+        lab = views.points[ci]
+        motion = np.nanmedian(np.linalg.norm(np.diff(lab[:, 0], axis=0), axis=-1), axis=1)
+        moving = np.flatnonzero(motion > moving_px)
+        row_all, row_mov = [], []
+        for sh in shifts:
+            p, q = _shifted(proj, lab, sh)
+            row_all.append(float(np.nanmedian(np.linalg.norm(p - q, axis=-1))))
+            idx = np.array([t for t in moving if 0 <= t + sh < len(lab)], int)
+            row_mov.append(float(np.nanmedian(np.linalg.norm(proj[idx] - lab[idx + sh], axis=-1))) if len(idx)
+                           else float("nan"))
+        rows.append([c, "all"] + row_all)
+        rows.append([c, f"moving ({len(moving)})"] + row_mov)
+        out[c] = {"shifts": list(shifts), "all": row_all, "moving": row_mov, "moving_frames": int(len(moving))}
+    _table("Synchronisation: held-out median (px) with the held-out camera's labels shifted by s frames",
+           ["camera", "frames"] + [f"s={s:+d}" for s in shifts], rows, [8, 13] + [9] * len(shifts))
+    return out
 
 
 def _umeyama(src, dst):
@@ -216,6 +342,10 @@ def main(argv=None) -> int:
                  for k in range(len(views.node_names)) if np.isfinite(med[k, k]) and np.argmin(med[k]) != k]
         out["confusions"][c] = found
         print(f"  {c}: " + ("; ".join(f"{a} -> {b} ({x:.1f} vs {y:.1f})" for a, b, x, y in found) or "none"))
+
+    out["held_out_per_node"] = _held_out_per_node(views, group)
+    out["geometry"] = _geometry_checks(views, group, dets, corners)
+    out["synchronisation"] = _sync_check(views, group)
 
     # 5. bone lengths ------------------------------------------------------------------------
     with h5py.File(DATA / "points3d.h5", "r") as f:
