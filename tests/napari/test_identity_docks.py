@@ -196,3 +196,92 @@ def test_proofreading_timeline_marks_identity_disagreements(make_napari_viewer, 
     assert len(dock.timeline.identity_marks) == 0
     assert not any("identity model says" in dock.suspects.item(i).text() for i in range(dock.suspects.count()))
     dock.session.store.close()
+
+
+def _select_instance(viewer, table, row, source):
+    """Select the points of instance ``row`` (of the labels, source 0, or predictions, 1) in the keypoints layer,
+    at its frame."""
+    viewer.dims.set_current_step(0, int(table.frame_idx[row]))
+    layer = viewer.layers["keypoints"]
+    f = layer.features
+    mine = (f["instance"].to_numpy() == row) & (f["source"].to_numpy() == source)
+    assert mine.any(), f"instance {row} is not drawn"
+    layer.selected_data = set(np.flatnonzero(mine).tolist())
+
+
+def test_proofreading_dock_names_the_animals(make_napari_viewer, qtbot, tmp_path):
+    """A project whose labels have no tracks: the user names the two flies in the Proofreading dock (type a name,
+    'Selected → new track'; the same name again joins that track), renames one (Enter), and a rename that would
+    give one animal two poses in a frame is refused; the store keeps the names and the assignments."""
+    from napari_posetrack._napari.proofreading_dock import ProofreadingDock
+    from napari_posetrack.core.identity import identity_classes
+    from napari_posetrack.core.store import ProjectStore
+
+    path, ds = fly_store(tmp_path, with_labels=False)
+    lab = ds.labels.with_columns(track_id=np.full(len(ds.labels), -1, np.int32))
+    st = ProjectStore.open(path)
+    st.save(labels=lab, track_names=[])
+    st.close()
+    viewer = make_napari_viewer(show=True)
+    dock = ProofreadingDock(viewer)
+    said = []
+    dock.notify = lambda text, level="info": said.append((level, text))
+    viewer.window.add_dock_widget(dock, name="Proofreading")
+    dock.open_path(path)
+    session = dock.session
+    assert session.dataset.track_names == [] and dock.track_a.count() == 0
+    click = lambda b: qtbot.mouseClick(b, Qt.MouseButton.LeftButton)  # noqa: E731
+
+    frames = np.unique(lab.frame_idx)[:3]
+    rows = {f: np.flatnonzero(lab.frame_idx == f) for f in frames}
+    truth = ds.labels.track_id  # the file's own F/M assignment (tracks F = 0, M = 1)
+    for f in frames:
+        for r in rows[f]:
+            _select_instance(viewer, lab, int(r), 0)
+            assert dock.selected_instances() == [int(r)]
+            qtbot.keyClicks(dock.track_name, ["F", "M"][truth[r]])
+            click(dock.new_track_btn)
+            assert dock.track_name.text() == ""  # cleared once done
+    t = session.dataset.labels
+    first = int(truth[rows[frames[0]][0]])  # the first instance named started track 0
+    assert session.dataset.track_names == [["F", "M"][first], ["F", "M"][1 - first]]
+    named = [session.dataset.track_names[i] for i in t.track_id[np.concatenate(list(rows.values()))]]
+    assert named == [["F", "M"][truth[r]] for f in frames for r in rows[f]]
+    assert dock.timeline.lanes == [0, 1]
+
+    # rename M to 'male' by typing the name and pressing Enter
+    m = session.dataset.track_names.index("M")
+    dock.track_a.setCurrentIndex(dock.track_a.findData(m))
+    qtbot.keyClicks(dock.track_name, "male")
+    qtbot.keyClick(dock.track_name, Qt.Key.Key_Return)
+    assert session.dataset.track_names[m] == "male"
+    assert dock.track_a.currentText() == f"{m}: male"
+    # 'male' -> 'F' would join the two flies, which share frames: refused with the frames, nothing changed
+    before = session.dataset.labels.track_id.copy()
+    qtbot.keyClicks(dock.track_name, "F")
+    click(dock.rename_btn)
+    assert said and said[-1][0] == "error" and "both have an instance in 3 frame(s)" in said[-1][1], said
+    assert session.dataset.track_names[m] == "male"
+    np.testing.assert_array_equal(session.dataset.labels.track_id, before)
+    dock.track_name.clear()
+    click(dock.undo_btn)  # one step back: the rename
+    assert session.dataset.track_names[m] == "M"
+    click(dock.redo_btn)
+    w, h = _screen(viewer, qtbot, "Proofreading", tmp_path, "proofreading_dock_rename.png")
+    assert h <= 768
+    click(dock.save_btn)
+    assert not session.dirty
+    session.store.close()
+    store = ProjectStore.open(path, mode="r")
+    try:
+        saved = store.load()
+    finally:
+        store.close()
+    names, ids = list(saved.track_names), saved.labels.track_id
+    assert sorted(names) == ["F", "male"]
+    done = np.concatenate(list(rows.values()))
+    assert [names[i] for i in ids[done]] == [["F", "male"][truth[r]] for r in done]
+    assert (np.delete(ids, done) == -1).all()
+    # the names typed here are the classes an identity model trains on
+    spec = identity_classes(saved, min_instances=1)
+    assert spec.class_names == ["F", "male"] and spec.n_unnamed == len(ids) - len(done)

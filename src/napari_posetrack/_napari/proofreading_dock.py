@@ -7,6 +7,7 @@ project store. Errors are shown as napari notifications; the dock never raises i
 The instances are drawn once, in the Labeling dock's ``keypoints`` layer (opened with the
 session), coloured by identity while proofreading (the same colours as the ``identities``
 trails and the timeline); select an instance's points there for "Selected instance -> track A".
+Name the animals (the identity classes) with "Selected → new track" and "Rename track A" (a typed name).
 Keys (while the ``identities`` layer is selected): ``n`` next suspect, ``Shift+n`` previous suspect.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QListWidget, QMenu, QProgressBar
+from qtpy.QtWidgets import QFileDialog, QFormLayout, QGroupBox, QLineEdit, QListWidget, QMenu, QProgressBar
 
 from ..core.errors import PoseTrackError
 from ..core.session import EditSession
@@ -132,8 +133,19 @@ class ProofreadingDock(PoseDock):
         self.delete_low_btn = button("Delete below score in range", self._delete_low)
         self.assign_btn = button("Selected instance → track A", self._assign_selected)
         self.delete_inst_btn = button("Delete selected instance", self._delete_selected)
+        # naming the animals (the identity classes are the track names): rename track A, or start a named track
+        self.track_name = QLineEdit()
+        self.track_name.setPlaceholderText("name, e.g. F")
+        self.track_name.setToolTip("An animal's name. 'Rename track A' gives it to track A (the name of another "
+                                   "track merges the two); 'Selected → new track' starts a track of that name.")
+        self.track_name.returnPressed.connect(self._rename)
+        self.rename_btn = button("Rename track A", self._rename)
+        self.new_track_btn = button("Selected → new track", self._assign_new,
+                                    tip="The selected instance goes to a new track with the typed name (or to the "
+                                        "track of that name if there is one)")
         for r in (row(self.swap_btn, self.swap_range_btn), row(self.merge_btn, self.split_btn, self.delete_track_btn),
-                  row(self.min_score, self.delete_low_btn), row(self.assign_btn, self.delete_inst_btn)):
+                  row(self.min_score, self.delete_low_btn), row(self.assign_btn, self.delete_inst_btn),
+                  row(self.track_name, self.rename_btn, self.new_track_btn)):
             g.addRow(r)
         return edit
 
@@ -187,6 +199,7 @@ class ProofreadingDock(PoseDock):
         on = self.session is not None
         for w in (self.track_btn, self.swap_btn, self.swap_range_btn, self.merge_btn, self.split_btn,
                   self.delete_track_btn, self.delete_low_btn, self.assign_btn, self.delete_inst_btn, self.undo_btn,
+                  self.track_name, self.rename_btn, self.new_track_btn,
                   self.redo_btn, self.save_btn,
                   self.next_btn, self.prev_btn):
             w.setEnabled(on)
@@ -374,6 +387,42 @@ class ProofreadingDock(PoseDock):
         if not self._need_tracks(self.track_a):
             return False
         return self.push(AssignTrack(self._table_name(), rows[0], self.track_a.currentData()))
+
+    def _rename(self) -> bool:
+        """Give track A the typed name (the name of another track merges A into it); the field is cleared."""
+        from ..core.identity_commands import RenameTrack
+
+        if not self._need_tracks(self.track_a):
+            return False
+        ok = self.push(RenameTrack(self.track_a.currentData(), self.track_name.text()))
+        if ok:
+            self.track_name.clear()
+        return ok
+
+    def _assign_new(self) -> bool:
+        """The selected instance to the track with the typed name: that track if the project has it, else a new
+        one (named ``track_<i>`` when nothing is typed), in one undo step."""
+        from ..core.errors import TrackingError
+        from ..core.identity_commands import RenameTrack
+        from ..core.labeling import CompoundCommand
+        from ..core.proofread import AssignTrack
+
+        rows = self.selected_instances()
+        if len(rows) != 1:
+            return self._ok(self._raise, TrackingError(f"Select the points of one instance (got {len(rows)}).",
+                                                          hint="Select its points in the keypoints layer."))
+        name = self.track_name.text().strip()
+        names = [str(n) for n in self.session.dataset.track_names]
+        if name in names:
+            cmd = AssignTrack(self._table_name(), rows[0], names.index(name))
+        else:
+            cmd = AssignTrack(self._table_name(), rows[0], None)
+            if name:
+                cmd = CompoundCommand([cmd, RenameTrack(len(names), name)], text=f"new track {name!r}")
+        ok = self.push(cmd)
+        if ok:
+            self.track_name.clear()
+        return ok
 
     def _delete_selected(self) -> bool:
         from ..core.proofread import DeleteInstances
