@@ -24,12 +24,14 @@ import numpy as np
 
 from .errors import PoseTrackError
 
-__all__ = ["IdentityError", "IdentitySpec", "MIN_INSTANCES_PER_CLASS", "parse_identity_map", "identity_classes",
+__all__ = ["IdentityError", "IdentitySpec", "MIN_INSTANCES_PER_CLASS", "IDENTITY_KINDS", "parse_identity_map",
+           "identity_classes", "check_identity_map_kind",
            "check_model_classes", "assign_identities", "identity_accuracy", "class_probabilities",
            "align_classes", "align_class_probs", "score_identities"]
 
 #: fewest labeled instances a class needs to be learned at all
 MIN_INSTANCES_PER_CLASS = 5
+IDENTITY_KINDS = ("topdown-id", "bottomup-id")  # the model kinds that learn identity classes (posetrack train --model)
 
 
 class IdentityError(PoseTrackError):
@@ -175,6 +177,16 @@ def identity_classes(dataset, *, identity_map=None, min_instances: int = MIN_INS
                 "animal appears at most once per frame.",
                 hint="Fix the track assignment in that frame (Labeling dock track tools), or map the names apart.")
     return IdentitySpec(class_names, labels, counts, int((~has_name).sum()))
+
+
+def check_identity_map_kind(identity_map, kind) -> None:
+    """Raise :class:`IdentityError` when an identity map is given for a model kind that learns no identities
+    (the map would be silently ignored)."""
+    if identity_map and str(kind) not in IDENTITY_KINDS:
+        raise IdentityError(
+            f"--identity-map renames track names to identity classes, but --model {kind} learns no identities "
+            f"(the identity models are {list(IDENTITY_KINDS)}).",
+            hint="Train --model topdown-id or bottomup-id to use the map, or drop --identity-map.")
 
 
 def check_model_classes(model_classes, project_classes, *, model: str = "the model",

@@ -21,8 +21,9 @@ def train(inputs, *, model: str = "single", out="model", config=None, epochs=Non
                             "device": device, "seed": seed}.items() if v is not None}
     overrides = {"train": tr} if tr else {}
     if identity_map:
-        from ..core.identity import parse_identity_map
+        from ..core.identity import check_identity_map_kind, parse_identity_map
 
+        check_identity_map_kind(identity_map, model)
         overrides["data"] = {"identity_map": parse_identity_map(identity_map)}
     gen = iter_train(list(inputs), model, out, config=config, overrides=overrides or None,
                      resume=resume, cancel=cancel, dist=dist)
