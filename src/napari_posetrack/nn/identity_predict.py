@@ -22,7 +22,7 @@ from ..core.identity import assign_identities
 from ..core.posetable import PoseTable
 from .inference.predictors import TopDownPredictor
 
-__all__ = ["FrameResults", "IdentityTableMixin", "TopDownIdentityPredictor"]
+__all__ = ["FrameResults", "IdentityTableMixin", "TopDownIdentityPredictor", "identity_predictor_class"]
 
 
 class FrameResults(list):
@@ -86,3 +86,20 @@ class TopDownIdentityPredictor(IdentityTableMixin, TopDownPredictor):
             fr.append((p[keep], v[keep]))
             fr.identity.append((assign_identities(probs), probs))
         return fr
+
+
+def identity_predictor_class(kind: str, configs: dict):
+    """The identity predictor for a checkpoint of ``kind`` (``"topdown"``, ``"bottomup"``) whose stage configs
+    (``{stage name: config dict}``) list identity classes (``data.identity_classes``); None for a model without
+    identity. Both backends ask this, so a model's identity is decoded the same from checkpoints and from an
+    ONNX export."""
+    def has_classes(stage):
+        return bool(((configs.get(stage) or {}).get("data") or {}).get("identity_classes"))
+
+    if kind == "topdown" and has_classes("centered_instance"):
+        return TopDownIdentityPredictor
+    if kind == "bottomup" and has_classes("bottomup"):
+        from .inference.bottomup_id import BottomUpIdentityPredictor
+
+        return BottomUpIdentityPredictor
+    return None
