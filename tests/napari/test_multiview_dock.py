@@ -238,7 +238,9 @@ def test_camera_views_edit_a_label_it_is_saved_and_the_other_views_follow(make_n
     drag(labels, 2, start[::-1], ring[::-1])
     np.testing.assert_allclose(labels.data[j, 1:], ring, atol=1e-6)
     store = folder / "cam2" / "cam2.posetrack.zarr"
-    assert store.is_dir()  # saved at once, in the project store beside cam2.slp
+    dock.wait_saved()  # the store is created and written in the background
+    qtbot.waitUntil(lambda: "saved (" in dock.status_label.text())
+    assert store.is_dir()  # in the project store beside cam2.slp
     assert any("saved to a new project store" in t and "cam2.slp is not changed" in t for _, t in messages)
     saved = load_dataset(store)
     row = int(np.flatnonzero(saved.labels.frame_idx == 2)[0])
@@ -266,6 +268,7 @@ def test_camera_views_edit_a_label_it_is_saved_and_the_other_views_follow(make_n
         now = reproj.data[_row(reproj, c, "a", 3), 1:]
         assert np.linalg.norm(now - before[c]) > 2.0
         np.testing.assert_allclose(now - origin[c], np.asarray(want[c])[::-1], atol=0.5)
+    dock.wait_saved()
     assert (folder / "cam1" / "cam1.posetrack.zarr").is_dir()
 
     # 3. c at frame 1 is labelled in cam0 only: moving it moves the epipolar curves in the other cameras
@@ -293,6 +296,7 @@ def test_camera_views_edit_a_label_it_is_saved_and_the_other_views_follow(make_n
 
     # 5. Undo edit: c at frame 1 in cam0 goes back, in the layer, the store and the curves
     qtbot.mouseClick(dock.undo_button, Qt.MouseButton.LeftButton)
+    dock.wait_saved()
     j = _row(labels, "cam0", "c", 1)
     np.testing.assert_allclose(labels.data[j, 1:], c_start)
     back = load_dataset(folder / "cam0" / "cam0.posetrack.zarr")
@@ -338,3 +342,85 @@ def test_proofreading_queue_gets_the_reprojection_signal_of_the_open_session(mak
     dock.shutdown()
     assert proof.queue is None or not any("from the other views" in r for r in proof.queue.reasons)
     proof.shutdown()
+
+
+def test_first_edit_recomputes_only_its_frame_reads_no_file_and_updates_layers_in_place(make_napari_viewer, qtbot,
+                                                                                        tmp_path, monkeypatch):
+    """The first camera-view edit of a session: the work it does, not how long it takes.
+
+    Only the edited frame is predicted and triangulated again; the labels read by the
+    triangulation are reused (no labels file is read again); the aid layers keep their layer
+    objects (data replaced in place, no layer removed or added); the store is created and
+    written in the background, after the views are updated.
+    """
+    from labeling_helpers import drag
+
+    import napari_posetrack.core.io as io_mod
+    import napari_posetrack.core.multiview.consistency as consistency
+    import napari_posetrack.core.multiview.pipeline as pipeline
+    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES, MultiviewDock
+    from napari_posetrack.core.io import load_dataset
+
+    folder, group = _camera_views_session(tmp_path)
+    viewer = make_napari_viewer(show=True)
+    dock = MultiviewDock(viewer)
+    viewer.window.add_dock_widget(dock, name="3D")
+    dock.notify = lambda text, level="info": None
+    qtbot.keyClicks(dock.session_edit, str(folder))
+    dock.mode_combo.setCurrentText("camera views")
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    assert len(dock.views.frames) == 5
+    layers_before = {name: viewer.layers[name] for name in VIEW_LAYER_NAMES if name in viewer.layers}
+    assert set(layers_before) == set(VIEW_LAYER_NAMES)  # the wrong label of cam2 has its outlier line
+
+    work = {"triangulated": [], "predicted": [], "read": []}
+
+    def spy(module, name, key, frames_of):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            work[key].append(frames_of(*args))
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, wrapper)
+
+    spy(pipeline, "triangulate_views", "triangulated", lambda views, *a: len(views.frames))
+    spy(consistency, "predict_views", "predicted", lambda views, *a: len(views.frames))
+    spy(io_mod, "load_dataset", "read", lambda path, *a: str(path))
+    removed, inserted = [], []
+    viewer.layers.events.removed.connect(lambda e: removed.append(e.value.name))
+    viewer.layers.events.inserted.connect(lambda e: inserted.append(e.value.name))
+
+    labels = viewer.layers[VIEW_LAYER_NAMES[0]]
+    viewer.dims.set_point(0, 3)
+    j = _row(labels, "cam1", "a", 3)
+    start = labels.data[j, 1:].copy()
+    drag(labels, 3, start[::-1], (start + (-8.0, 12.0))[::-1])
+    # done in the handler: one frame predicted (leave one camera out) and one triangulated, nothing read
+    assert work["predicted"] == [1] and work["triangulated"] == [1]
+    assert work["read"] == [] and dock.edits.loaded_from_disk == []
+    # the aid layers are the same objects, updated in place; the labels layer was not rebuilt either
+    assert removed == [] and inserted == []
+    assert all(viewer.layers[name] is layer for name, layer in layers_before.items())
+    assert viewer.layers[VIEW_LAYER_NAMES[0]] is labels
+    # the write starts after the update: not yet on disk, the status says so, then it is saved
+    store = folder / "cam1" / "cam1.posetrack.zarr"
+    assert "saving (cam1 -> cam1.posetrack.zarr)" in dock.status_label.text()
+    dock.wait_saved()
+    qtbot.waitUntil(lambda: "saved (cam1 -> cam1.posetrack.zarr)" in dock.status_label.text())
+    assert store.is_dir() and work["read"] == []
+    saved = load_dataset(store)
+    row = int(np.flatnonzero(saved.labels.frame_idx == 3)[0])
+    np.testing.assert_allclose(saved.labels.points[row, 0], (start + (-8.0, 12.0) - dock.cell_origin["cam1"])[::-1],
+                               atol=1e-3)
+    # a second edit of the same camera: again one frame, still no file read
+    viewer.dims.set_point(0, 4)
+    j = _row(labels, "cam1", "b", 4)
+    start = labels.data[j, 1:].copy()
+    drag(labels, 4, start[::-1], (start + (5.0, 5.0))[::-1])
+    assert work["predicted"] == [1, 1] and work["triangulated"] == [1, 1] and work["read"] == []
+    dock.wait_saved()
+    saved = load_dataset(store)
+    row = int(np.flatnonzero(saved.labels.frame_idx == 4)[0])
+    np.testing.assert_allclose(saved.labels.points[row, 1], (start + (5.0, 5.0) - dock.cell_origin["cam1"])[::-1],
+                               atol=1e-3)
+    dock.shutdown()

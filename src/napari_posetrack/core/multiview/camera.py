@@ -108,7 +108,13 @@ class Camera:
 
     @property
     def rotation(self) -> np.ndarray:
-        return rodrigues(self.rvec)
+        """(3, 3) world-to-camera rotation of ``rvec`` (kept until ``rvec`` changes: projection asks for it often)."""
+        key = self.rvec.tobytes()
+        cached = self.__dict__.get("_rotation_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, rodrigues(self.rvec))
+            self.__dict__["_rotation_cache"] = cached
+        return cached[1].copy()
 
     @property
     def center(self) -> np.ndarray:

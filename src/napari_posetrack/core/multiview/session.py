@@ -171,15 +171,12 @@ class MultiviewSession:
         return int(min(known.values()))
 
     # ------------------------------------------------------------------ 2D poses
-    def load_views(self, *, table: str = "auto", allow_unequal: bool = False, n_frames: int | None = None) -> Views2D:
-        """2D poses of every camera on the session's time axis (see :class:`Views2D`).
+    def load_datasets(self) -> dict:
+        """``{camera: PoseDataset}``: every camera's 2D labels as :meth:`load_views` reads them.
 
         A camera whose labels were edited in the 3D dock's camera views (or opened and edited in
         the Labeling dock) is read from the project store beside its labels file
         (:func:`~.label_edits.labels_source`).
-
-        ``n_frames`` fixes the length of that axis (frames beyond a camera's video stay NaN)
-        instead of checking that the cameras' frame counts agree.
         """
         from ..io import load_dataset
         from .label_edits import labels_source
@@ -192,6 +189,24 @@ class MultiviewSession:
                                    hint="Set `labels` for it in the session file (a .slp or other labels file), "
                                    "or leave the camera out with --views.")
             dsets[c.name] = load_dataset(labels_source(c), check_videos="ignore")
+        return dsets
+
+    def load_views(self, *, table: str = "auto", allow_unequal: bool = False, n_frames: int | None = None,
+                   datasets: dict | None = None) -> Views2D:
+        """2D poses of every camera on the session's time axis (see :class:`Views2D`).
+
+        The labels are read by :meth:`load_datasets`, or taken from ``datasets`` (its result,
+        kept by a caller that edits them later, so they are not read twice).
+
+        ``n_frames`` fixes the length of that axis (frames beyond a camera's video stay NaN)
+        instead of checking that the cameras' frame counts agree.
+        """
+        dsets = dict(datasets) if datasets is not None else self.load_datasets()
+        missing = [c.name for c in self.cameras if c.name not in dsets]
+        if missing:
+            raise SessionError(f"No 2D labels were given for camera(s) {missing}; the session has {self.names}.",
+                               hint="Pass the result of load_datasets() for this session.")
+        dsets = {c.name: dsets[c.name] for c in self.cameras}
         first = self.cameras[0].name
         skel = dsets[first].skeleton
         for name, ds in dsets.items():
@@ -208,7 +223,7 @@ class MultiviewSession:
         n_t = int(n_frames) if n_frames is not None else self.n_frames(allow_unequal=allow_unequal)
         if n_t == 0:
             n_t = 1 + max(int(ds.instances.frame_idx.max()) - c.offset if len(ds.instances) else 0
-                          for c, ds in zip(self.cameras, dsets.values()))
+                          for c, ds in ((c, dsets[c.name]) for c in self.cameras))
         tables = {}
         for c in self.cameras:
             ds = dsets[c.name]
