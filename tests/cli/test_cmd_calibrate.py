@@ -83,3 +83,26 @@ def test_calibrate_without_a_board_description(rig_session, tmp_path, capsys):
     (tmp_path / "b.toml").write_text("board_x = 8\nsquare_length = 24.0\n")
     assert main(["calibrate", str(folder), "--board", str(tmp_path / "b.toml"), "--out", str(tmp_path / "c.toml")]) == 1
     assert "lacks ['board_y']" in capsys.readouterr().err
+
+
+def test_failed_calibration_leaves_the_project_store_untouched(rig_session, tmp_path, capsys):
+    import cv2
+
+    from napari_posetrack.core.multiview import CalibrationError
+    from napari_posetrack.core.skeleton import Skeleton
+    from napari_posetrack.core.store import ProjectStore
+
+    folder, _ = rig_session
+    proj = tmp_path / "p.posetrack.zarr"
+    ProjectStore.create(proj, Skeleton.from_names(["n0", "n1", "n2"])).close()
+    before = {str(p.relative_to(proj)): p.read_bytes() for p in sorted(proj.rglob("*")) if p.is_file()}
+    for p in sorted((folder / "cam1" / "calibration_images").glob("*.png"))[2:]:
+        cv2.imwrite(str(p), np.full((480, 640), 90, np.uint8))  # the board left the view
+    assert main(["calibrate", str(folder), "--out", str(tmp_path / "c.toml"), "--store", str(proj)]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"Camera 'cam1': the board was found in [0-2] of 8 images, but at least 3 are needed", err)
+    assert "cam1-2.png" in err and not (tmp_path / "c.toml").exists()
+    after = {str(p.relative_to(proj)): p.read_bytes() for p in sorted(proj.rglob("*")) if p.is_file()}
+    assert after == before
+    with pytest.raises(CalibrationError, match="holds no camera calibration"):
+        load_from_store(proj)

@@ -102,3 +102,48 @@ def test_reprojection_suspects_csv(session, tmp_path, capsys):
     cam, frame, ind, node, err, rejected = rows[1].split(",")
     assert (cam, frame, ind, node, rejected) == ("cam1", "3", "animal", "b", "1") and 45 < float(err) < 55
     assert len(rows) == 2
+
+
+def _fingerprint(folder):
+    """{relative path: bytes} of every file under ``folder`` (a store is untouched when this is unchanged)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_bad_input_leaves_the_project_store_untouched(session, tmp_path, capsys):
+    """Each bad input of the issue with ``--store``: a clear message, no output, the store byte for byte as it was."""
+    from napari_posetrack.core.multiview import load_session, save_to_store
+    from napari_posetrack.core.skeleton import Skeleton
+    from napari_posetrack.core.store import ProjectStore
+
+    folder, group, _ = session
+    proj, partial = tmp_path / "p.posetrack.zarr", tmp_path / "partial.posetrack.zarr"
+    for path, cal in ((proj, group), (partial, group.subset(["cam0", "cam1"]))):
+        ProjectStore.create(path, Skeleton.from_names(["a", "b", "c"])).close()
+        save_to_store(path, cal, load_session(folder))
+    before = {p: _fingerprint(p) for p in (proj, partial)}
+    out = tmp_path / "p.csv"
+
+    def fails(args, *expected):
+        assert main(["triangulate", *map(str, args), "--out", str(out)]) == 1
+        err = capsys.readouterr().err
+        for text in expected:
+            assert text in err, (text, err)
+
+    # a camera with no calibration (the store's calibration lacks cam2)
+    fails([folder, "--store", partial], "Camera(s) ['cam2'] of the session have no calibration", "--views")
+    # a calibration file from another tool with missing fields
+    (tmp_path / "foreign.toml").write_text('[cam_0]\nname = "cam0"\nsize = [640, 480]\n')
+    fails([folder, "--calibration", tmp_path / "foreign.toml"], "[cam_0]",
+          "lacks the field(s) ['matrix', 'distortions', 'rotation', 'translation']")
+    # unsynchronised videos with different frame counts: the counts, and offsets to try
+    uneven = write_synthetic_session(tmp_path / "uneven", group, walking_points(6, 3), node_names=["a", "b", "c"],
+                                     frame_counts={"cam1": 8})
+    fails([uneven, "--store", proj], "different frame counts", "cam0 6, cam1 8, cam2 6", "offset")
+    # a skeleton that differs between views
+    path = folder / "cam1" / "cam1.slp"
+    ds = load_dataset(path, check_videos="ignore")
+    save_dataset(PoseDataset(Skeleton.from_names(["a", "b", "x"]), ds.videos, labels=ds.labels), path,
+                 overwrite=True)
+    fails([folder, "--store", proj], "camera 'cam1' differs from that of 'cam0'", "['x']", "['c']")
+    assert not out.exists()
+    assert {p: _fingerprint(p) for p in (proj, partial)} == before

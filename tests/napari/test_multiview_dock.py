@@ -424,3 +424,46 @@ def test_first_edit_recomputes_only_its_frame_reads_no_file_and_updates_layers_i
     np.testing.assert_allclose(saved.labels.points[row, 1], (start + (5.0, 5.0) - dock.cell_origin["cam1"])[::-1],
                                atol=1e-3)
     dock.shutdown()
+
+
+def test_an_edit_that_cannot_be_saved_is_refused_and_nothing_is_written(make_napari_viewer, qtbot, tmp_path,
+                                                                       monkeypatch):
+    from labeling_helpers import drag
+
+    import napari_posetrack._napari.multiview_edits as edits_mod
+    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES, MultiviewDock
+
+    folder, _ = _camera_views_session(tmp_path)
+    viewer = make_napari_viewer(show=True)
+    dock = MultiviewDock(viewer)
+    viewer.window.add_dock_widget(dock, name="3D")
+    messages = []
+    dock.notify = lambda text, level="info": messages.append((level, text))
+    qtbot.keyClicks(dock.session_edit, str(folder))
+    dock.mode_combo.setCurrentText("camera views")
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    labels = viewer.layers[VIEW_LAYER_NAMES[0]]
+    # something else appeared at cam0's store path after the triangulation
+    (folder / "cam0" / "cam0.posetrack.zarr").mkdir()
+    j = _row(labels, "cam0", "b", 0)
+    start = labels.data[j, 1:].copy()
+    drag(labels, 0, start[::-1], (start + 6.0)[::-1])
+    assert messages[-1][0] == "error" and "Cannot edit camera 'cam0': its edits store" in messages[-1][1]
+    assert "is not a napari-posetrack project store" in messages[-1][1] and "Move that folder away" in messages[-1][1]
+    np.testing.assert_allclose(labels.data[j, 1:], start)
+    # cam1's folder cannot be written
+    real_access = edits_mod.os.access
+    monkeypatch.setattr(edits_mod.os, "access",
+                        lambda p, mode: False if str(p) == str(folder / "cam1") else real_access(p, mode))
+    j = _row(labels, "cam1", "b", 0)
+    start1 = labels.data[j, 1:].copy()
+    drag(labels, 0, start1[::-1], (start1 + 6.0)[::-1])
+    assert messages[-1][0] == "error" and "is not writable, so the move was not kept" in messages[-1][1]
+    np.testing.assert_allclose(labels.data[j, 1:], start1)
+    dock.wait_saved()
+    assert not dock.edits.history and not dock.undo_button.isEnabled()
+    assert list((folder / "cam0" / "cam0.posetrack.zarr").iterdir()) == []
+    assert not (folder / "cam1" / "cam1.posetrack.zarr").exists()
+    # the views were not changed by the refused moves
+    np.testing.assert_allclose(dock.views.points[0, 0, 0, 1], (start - dock.cell_origin["cam0"])[::-1], atol=1e-6)
+    dock.shutdown()

@@ -80,7 +80,14 @@ class CameraEdits(QObject):
             if src is not None and src.is_dir():  # an edits store: open it for writing (it detects other writers)
                 from ..core.store import ProjectStore
 
-                self.edits[cam] = EditSession.from_store(ProjectStore.open(src, mode="r+"))
+                try:
+                    self.edits[cam] = EditSession.from_store(ProjectStore.open(src, mode="r+"))
+                except PoseTrackError as exc:
+                    raise PoseTrackError(f"Cannot edit camera {cam!r}: its edits store {src} cannot be opened "
+                                         f"({str(exc).split(chr(10))[0]}), so the move was "
+                                         "not kept.", path=src,
+                                         hint="Move that folder away if it is not this camera's project store, then "
+                                         "triangulate again.") from exc
                 self.loaded_from_disk.append(cam)
             elif cam in self.datasets:
                 self.edits[cam] = EditSession(self.datasets[cam])
