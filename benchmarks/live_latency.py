@@ -26,6 +26,9 @@ the table reports the mean number of animals found).
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/live_latency.py --threads 1 --seconds 20
 
+``--threads auto`` (the default, as in live mode) lets the live predictor measure 1 thread against
+all cores on the replayed frames and keep the faster (nn/live/threads.py); the row says what it chose.
+
 ``--breakdown N`` also predicts N frames per case unpaced under cProfile with the thread's CPU
 clock (so a busy machine slows it less than wall time) and prints where each frame's time goes:
 frame input, preprocessing (float conversion, resize), the networks, crops, peak finding, rest.
@@ -160,7 +163,8 @@ def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads
             "max_ms": max(st.latency_ms), "infer_p50_ms": float(np.percentile(st.infer_ms, 50)),
             "sustained_fps": st.fps, "source_fps": st.source_fps, "arrived": st.n_arrived,
             "processed": st.n_processed, "dropped": st.n_dropped, "unpaced_fps": fast.fps,
-            "mean_animals": float(np.mean(animals)) if animals else 0.0, "seconds": st.duration_s}
+            "mean_animals": float(np.mean(animals)) if animals else 0.0, "seconds": st.duration_s,
+            "threads": st.threads}
 
 
 #: parts of a frame's time in --breakdown: label -> the (file, function) pairs whose cumulative time counts
@@ -205,7 +209,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/posetrack-live-bench", help="folder for the models and exports")
     ap.add_argument("--seconds", type=float, default=20.0, help="replay time per case")
-    ap.add_argument("--threads", type=int, default=1, help="torch / onnxruntime threads")
+    ap.add_argument("--threads", default="auto",
+                    help="torch / onnxruntime threads: a count, or auto (live mode's default: measured per frame)")
     ap.add_argument("--centroid-steps", type=int, default=60, help="Adam steps fitting the centroid model")
     ap.add_argument("--unpaced-frames", type=int, default=40, help="frames for the unpaced throughput")
     ap.add_argument("--cases", default="single@192-lite,single@192,single@512,topdown")
@@ -219,7 +224,10 @@ def main(argv=None) -> int:
         return 0
     import torch
 
-    torch.set_num_threads(args.threads)
+    from napari_posetrack.nn.live.threads import parse_threads
+
+    args.threads = parse_threads(args.threads)
+    torch.set_num_threads(args.threads if args.threads != "auto" else os.cpu_count() or 1)  # model building
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
@@ -243,7 +251,8 @@ def main(argv=None) -> int:
             rows.append(r)
             print(f"{case:11s} {b:10s} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}  p99 {r['p99_ms']:7.1f} ms  "
                   f"{r['sustained_fps']:5.1f} fps sustained  dropped {r['dropped']}/{r['arrived']}  "
-                  f"unpaced {r['unpaced_fps']:5.1f} fps  animals {r['mean_animals']:.2f}", flush=True)
+                  f"unpaced {r['unpaced_fps']:5.1f} fps  animals {r['mean_animals']:.2f}  threads {r['threads']}",
+                  flush=True)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     print(f"\nCPU: {cpu}, {os.cpu_count()} cores, {args.threads} thread(s); torch {torch.__version__}; "
           f"python {platform.python_version()}")

@@ -225,3 +225,28 @@ def test_heading_aligned_topdown_matches_torch(tmp_path):
     assert len(t_ref) >= 3
     # random weights: map values reach 1.6 and the rotated crops are resampled, so scores agree to 1e-3
     _same_poses(t_ref, got.predict_frames(frames), score_atol=1e-3)
+
+
+def test_live_onnx_threads_one_session_per_count_same_poses(trained, tmp_path):
+    from napari_posetrack.nn.live.predictor import ONNX_SPINNING, load_live_predictor
+    from napari_posetrack.nn.live.threads import ThreadTuner
+
+    model_dir, frames = trained["topdown"]
+    export_model(model_dir, tmp_path / "x")
+    ref = load_live_predictor(model_dir, backend="torch", device="cpu", threads=1, max_instances=2)
+    lp = load_live_predictor(tmp_path / "x", backend="onnx", threads="auto", max_instances=2)
+    lp.tuner = ThreadTuner([1, 2], lp.set_threads, warm=2, probe_every=2)  # both counts on 6 frames
+    lp.warmup(frames.shape[1:], 1)
+    modules = [st.model for st in lp.predictor.stages.values()]
+    assert all(sorted(m._sessions) == [1, 2] and m.spinning is ONNX_SPINNING is False for m in modules)
+    n_found = 0
+    for f in frames:
+        (p0, s0), (p1, s1) = ref.predict(f), lp.predict(f)
+        np.testing.assert_allclose(p1, p0, atol=1e-3, rtol=0)
+        np.testing.assert_allclose(s1, s0, atol=1e-4, rtol=0)
+        n_found += len(p0)
+    assert n_found >= len(frames) and lp.tuner.counts[1] >= 2 and lp.tuner.counts[2] >= 2
+    opts = modules[0]._sessions[2].get_session_options()
+    assert opts.intra_op_num_threads == 2 and opts.inter_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    torch.set_num_threads(1)

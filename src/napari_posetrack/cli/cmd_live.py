@@ -29,7 +29,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
     parser.add_argument("--half", action="store_true",
                         help="bfloat16 on a CPU with native support, float16 on CUDA (torch backend)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
+    parser.add_argument("--threads", default=None, metavar="N|auto",
+                        help="CPU threads for the network and decoder: a count, or auto (default, unless "
+                             "OMP_NUM_THREADS is set): measured on the live frames, the faster of 1 and all "
+                             "cores (at most 4), re-checked every 200 frames")
     parser.add_argument("--max-instances", type=int, default=None, help="keep at most N animals per frame")
     parser.add_argument("--peak-threshold", type=float, default=0.2, help="minimum node confidence (default 0.2)")
     parser.add_argument("--frame-size", default=None, metavar="HxW",
@@ -80,10 +83,6 @@ def _run(args) -> int:
     from ..nn.live import NodesWithin
     from ..workflows.export_model import parse_size
 
-    if args.threads:
-        from ..nn.inference.pipeline import configure_threads
-
-        configure_threads(int(args.threads))
     condition = None
     if args.when_near:
         a, b, d = args.when_near

@@ -62,28 +62,28 @@ class OnnxModule:
     device : torch.device where the outputs are put (inputs may be anywhere)
     threads : int, optional
         onnxruntime intra-op threads (default: torch's thread count).
+    spinning : bool, optional
+        Whether onnxruntime's intra-op worker threads spin while they wait for work
+        (``session.intra_op.allow_spinning``; onnxruntime's default, True, when None). Spinning
+        saves the wake-up of the workers at each operator but keeps them busy, which slows down
+        other threads of the process (a live grabber, torch's decoder) on a machine with few
+        cores; it matters only with more than one thread.
     """
 
     def __init__(self, path, heads, in_channels: int, device=None, *, threads: int | None = None,
-                 providers=None):
+                 providers=None, spinning: bool | None = None):
         import torch
 
-        _, ort = require_onnx("The onnx backend")
+        require_onnx("The onnx backend")
         self.path = str(path)
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.in_channels = int(in_channels)
         self.training = False
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(threads or torch.get_num_threads())
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(self.path, opts, providers=providers or onnx_providers(self.device))
-        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
-            raise ExportError(f"onnxruntime cannot load {self.path}: {exc}", path=self.path,
-                              hint="Export the model again with `posetrack export-model`.") from None
+        self.spinning = spinning
+        self._providers = providers or onnx_providers(self.device)
+        self._sessions = {}
+        self.threads = int(threads or torch.get_num_threads())
+        self.session = self._session(self.threads)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         missing = set(heads) - set(self.output_names)
@@ -92,6 +92,32 @@ class OnnxModule:
                               f"(missing {sorted(missing)}).", path=self.path,
                               hint="The .onnx file and export.json come from different exports; export again.")
         self.heads = list(heads)
+
+    def _session(self, threads: int):
+        """The session with ``threads`` intra-op threads (made once per count)."""
+        if threads in self._sessions:
+            return self._sessions[threads]
+        _, ort = require_onnx("The onnx backend")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        if self.spinning is not None:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spinning else "0")
+        try:
+            sess = ort.InferenceSession(self.path, opts, providers=self._providers)
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign file
+            raise ExportError(f"onnxruntime cannot load {self.path}: {exc}", path=self.path,
+                              hint="Export the model again with `posetrack export-model`.") from None
+        self._sessions[threads] = sess
+        return sess
+
+    def set_threads(self, threads: int) -> None:
+        """Run on ``threads`` intra-op threads from now on (one session per count, kept for switching back)."""
+        self.session = self._session(int(threads))
+        self.threads = int(threads)
 
     # the torch.nn.Module surface the predictors touch
     def to(self, *args, **kwargs):
@@ -115,7 +141,8 @@ class OnnxModule:
         return f"OnnxModule({self.path!r}, heads={self.heads}, providers={self.session.get_providers()})"
 
 
-def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | None = None, **kwargs):
+def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | None = None,
+                        spinning: bool | None = None, **kwargs):
     """A predictor whose networks run in onnxruntime.
 
     Parameters
@@ -128,6 +155,8 @@ def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | Non
     settings : PredictorSettings, optional
     threads : int, optional
         onnxruntime threads per session (default: torch's thread count).
+    spinning : bool, optional
+        onnxruntime's ``session.intra_op.allow_spinning`` (see :class:`OnnxModule`).
     **kwargs
         Fields of PredictorSettings / FilterConfig to override, as for ``load_predictor``.
         ``compile``, ``fp16`` and ``cpu_bf16`` do not apply (the graph is float32) and are
@@ -170,10 +199,14 @@ def load_onnx_predictor(path, device="cpu", settings=None, *, threads: int | Non
     if missing:
         raise ExportError(f"The export {d} of a {kind} model lacks the stage(s) {missing}.", path=d,
                           hint="Export the model again.")
+    from ..identity_predict import identity_predictor_class  # topdown-id / bottomup-id: decoded with identities
+
+    cls = identity_predictor_class(kind, {n: meta["stages"][n].get("config") for n in names}) or cls
     stages = {}
     for n in names:
         st = meta["stages"][n]
-        module = OnnxModule(d / st["file"], list(st["heads"]), st["input"]["channels"], dev, threads=threads)
+        module = OnnxModule(d / st["file"], list(st["heads"]), st["input"]["channels"], dev, threads=threads,
+                            spinning=spinning)
         stages[n] = (module, st["config"])
     pred = cls(stages, dev, settings, model_dir=d)
     pred.backend = "onnx"

@@ -99,6 +99,8 @@ class LiveStats:
     warnings: list = field(default_factory=list)
     recorded_frames: int = 0
     record: str | None = None
+    #: CPU threads: the count, or what the "auto" tuner chose and measured
+    threads: str = ""
 
     @staticmethod
     def _pct(values, q) -> float:
@@ -130,7 +132,7 @@ class LiveStats:
                 "infer_p50_ms": self._pct(self.infer_ms, 50), "callback_errors": dict(self.callback_errors),
                 "n_slow_callbacks": self.n_slow_callbacks, "source_error": self.source_error,
                 "n_reconnects": self.n_reconnects, "recorded_frames": self.recorded_frames,
-                "warnings": list(self.warnings)}
+                "threads": self.threads, "warnings": list(self.warnings)}
 
     def summary(self) -> str:
         lines = [
@@ -145,6 +147,8 @@ class LiveStats:
             f"network + decoder per frame (ms): p50 {self._pct(self.infer_ms, 50):.1f}  "
             f"p99 {self._pct(self.infer_ms, 99):.1f}",
         ]
+        if self.threads:
+            lines.append(f"CPU threads: {self.threads}")
         if self.callback_ms:
             lines.append(f"callbacks: {len(self.callback_ms)} calls ({self.n_triggers} when the condition held), "
                          f"p50 {self._pct(self.callback_ms, 50):.2f} ms, max {max(self.callback_ms):.2f} ms"
@@ -447,6 +451,7 @@ class LiveSession:
                 if rec.error:
                     self._warn(rec.error)
             st.n_arrived, st.n_dropped = src.n_arrived, src.n_dropped
+            st.threads = pred.tuner.summary() if pred.tuner is not None else str(pred.threads)
             st.source_error, st.n_reconnects = src.error, src.n_reconnects
         return st
 

@@ -9,24 +9,51 @@ crops are the same code as ``posetrack predict``. What it adds for live use:
   top-down model, warmed up before the first real frame;
 * an optional half precision: bfloat16 on CPUs that compute it natively, float16 on CUDA;
 * a frame-size check against the size the model was exported for: resize (points are mapped
-  back to the frame's pixels) or refuse, with a message either way.
+  back to the frame's pixels) or refuse, with a message either way;
+* the CPU thread count: fixed, or measured on the live frames (``threads="auto"``, the default
+  unless ``OMP_NUM_THREADS`` is set; see :mod:`.threads`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ...core.errors import ConfigError
 
-__all__ = ["LIVE_KINDS", "LivePredictor", "load_live_predictor"]
+__all__ = ["LIVE_KINDS", "ONNX_SPINNING", "LivePredictor", "live_threads", "load_live_predictor"]
 
 log = logging.getLogger(__name__)
 
 #: model kinds live mode runs (bottom-up grouping is not bounded in time, so it is not offered)
 LIVE_KINDS = ("single", "topdown")
+
+#: onnxruntime's intra-op workers spin between operators (``session.intra_op.allow_spinning``): off,
+#: because they then take CPU from the grabber and the decoder's torch threads (docs/live.md, measured)
+ONNX_SPINNING = False
+
+
+def live_threads(threads=None) -> int | str:
+    """The thread setting of live mode: ``threads`` (a count, or ``"auto"``), else ``OMP_NUM_THREADS`` when
+    it is set, else ``"auto"`` (measured on the live frames, :class:`.threads.ThreadTuner`)."""
+    from .threads import parse_threads
+
+    if threads is None:
+        env = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if env.isdigit() and int(env) >= 1:
+            return int(env)
+    return parse_threads(threads)
+
+
+def _set_torch_threads(n: int) -> None:
+    import torch
+
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)  # process-wide
 
 
 class LivePredictor:
@@ -39,9 +66,14 @@ class LivePredictor:
         The size frames must have (default: the ``frame_size`` recorded at export, if any).
     on_size_mismatch : {"resize", "refuse"}
         What to do with a frame of another size.
+    threads : int or "auto", optional
+        CPU threads of the networks and the decoder (torch's setting is process-wide; the
+        onnxruntime sessions follow). ``"auto"``: measured per frame by a
+        :class:`.threads.ThreadTuner` (see :attr:`tuner`). None (the default here): torch's
+        current setting, untouched.
     """
 
-    def __init__(self, predictor, *, frame_size=None, on_size_mismatch: str = "resize"):
+    def __init__(self, predictor, *, frame_size=None, on_size_mismatch: str = "resize", threads=None):
         import torch
 
         if predictor.kind not in LIVE_KINDS:
@@ -69,6 +101,26 @@ class LivePredictor:
         self.n_allocations = 0
         self._size_note_shown = set()
         self._torch = torch
+        #: the thread tuner when ``threads="auto"`` (its ``summary()`` says what it chose), else None
+        self.tuner = None
+        if threads is None:
+            self.threads = int(torch.get_num_threads())
+        elif threads == "auto":
+            from .threads import ThreadTuner, thread_candidates
+
+            self.tuner = ThreadTuner(thread_candidates(), self.set_threads)
+            self.threads = "auto"
+        else:
+            self.set_threads(int(threads))
+
+    def set_threads(self, n: int) -> None:
+        """Run the networks and the decoder on ``n`` CPU threads (torch: process-wide; onnxruntime: per session)."""
+        _set_torch_threads(int(n))
+        for st in self.predictor.stages.values():
+            if hasattr(st.model, "set_threads"):
+                st.model.set_threads(int(n))
+        if self.tuner is None:
+            self.threads = int(n)
 
     @property
     def node_names(self) -> list[str]:
@@ -130,8 +182,17 @@ class LivePredictor:
     def warmup(self, shape, n: int = 2) -> None:
         """Run ``n`` blank frames of ``shape`` (H, W, C) so the first real frame is not slowed by setup."""
         blank = np.zeros(tuple(shape), np.uint8)
-        for _ in range(n):
-            self.predict(blank)
+        tuner, self.tuner = self.tuner, None
+        try:
+            for c in (tuner.candidates if tuner is not None else [None]):  # every thread count gets ready
+                if c is not None:
+                    self.set_threads(c)
+                for _ in range(n):
+                    self.predict(blank)
+        finally:
+            self.tuner = tuner
+            if tuner is not None:
+                tuner.current = None  # the next frame applies the tuner's own choice
 
     def predict(self, image: np.ndarray):
         """``image`` (H, W) or (H, W, C) uint8 -> (points (I, K, 2) float32 frame px, scores (I, K))."""
@@ -139,6 +200,9 @@ class LivePredictor:
         if image.ndim == 2:
             image = image[..., None]
         scale = self.check_size(image.shape)
+        if self.tuner is not None:
+            self.tuner.before_frame()
+            t0 = time.perf_counter()
         with torch.inference_mode():
             if scale is None:
                 x = self._input(np.ascontiguousarray(image))
@@ -152,6 +216,8 @@ class LivePredictor:
                 # whole grey levels, as a camera of that size would deliver them
                 x = self._input(t.round_().clamp_(0, 255)[0].permute(1, 2, 0))
             pts, scores = self.predictor.run_batch(x)[0]
+        if self.tuner is not None:
+            self.tuner.after_frame((time.perf_counter() - t0) * 1e3)
         if scale is not None and len(pts):
             sy, sx = scale
             pts = pts.copy()
@@ -162,15 +228,21 @@ class LivePredictor:
 
 def load_live_predictor(model, *, backend: str = "torch", device: str = "auto", half: bool = False,
                         frame_size=None, on_size_mismatch: str = "resize", threads: int | None = None,
-                        **settings) -> LivePredictor:
+                        spinning: bool | None = None, **settings) -> LivePredictor:
     """A :class:`LivePredictor` for a model directory, an ONNX export, or a loaded ``Predictor``.
 
     ``half``: bfloat16 on a CPU with native support (ignored with a note elsewhere), float16
     on CUDA (torch backend only; onnxruntime runs the float32 graph).
+
+    ``threads``: CPU threads for the networks and the decoder, a count or ``"auto"`` (see
+    :func:`live_threads`; torch's setting is process-wide). ``spinning``: whether onnxruntime's
+    worker threads spin between operators (default: :data:`ONNX_SPINNING`).
     """
     from ..export.runtime import load_backend_predictor
     from ..inference.predictors import cpu_has_bf16
+    from .threads import thread_candidates
 
+    threads = live_threads(threads)
     if isinstance(model, LivePredictor):
         return model
     if hasattr(model, "run_batch") and hasattr(model, "stages"):
@@ -185,6 +257,8 @@ def load_live_predictor(model, *, backend: str = "torch", device: str = "auto", 
             if half and not cpu_has_bf16():
                 log.warning("half precision: this CPU has no native bfloat16 (AVX512-BF16/AMX); float32 is used "
                             "on CPU (float16 still applies on CUDA)")
-        extra = {"threads": threads} if backend == "onnx" and threads else {}
-        pred = load_backend_predictor(model, device, backend=backend, **extra, **settings)
-    return LivePredictor(pred, frame_size=frame_size, on_size_mismatch=on_size_mismatch)
+        if backend == "onnx":
+            first = max(thread_candidates()) if threads == "auto" else threads
+            settings.update(threads=first, spinning=ONNX_SPINNING if spinning is None else bool(spinning))
+        pred = load_backend_predictor(model, device, backend=backend, **settings)
+    return LivePredictor(pred, frame_size=frame_size, on_size_mismatch=on_size_mismatch, threads=threads)

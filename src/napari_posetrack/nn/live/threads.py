@@ -1,0 +1,150 @@
+"""How many CPU threads a live frame gets: fixed, or picked by measuring (``threads="auto"``).
+
+On a machine with few cores, more intra-op threads are faster only while the cores are free.
+Each network operator splits its work between the threads and waits for the slowest, so when
+another process (or the frame grabber, or the viewer) takes one of two cores, two threads wait
+for the one that is not running: measured on this project's 2-core machine while training runs
+of other developers kept it busy, two threads made a frame 3-6x slower than one (docs/live.md).
+Which count is faster depends on what else runs, and that changes during a session, so
+:class:`ThreadTuner` measures it on the live frames themselves:
+
+* the first frames alternate between the candidate counts (``warm`` frames each);
+* then the fastest (lowest median time of its last ``window`` frames) runs every frame, and
+  every ``probe_every`` frames one frame tries another count, so a change of load is noticed;
+* it switches only when the other count's median is ``margin`` faster than the current one.
+
+Probing costs one frame in ``probe_every`` (0.5% at the default 200) at the other count's speed,
+so it stays out of a p99; the price is that a count that became faster is noticed only after
+``window // 2 + 1`` probes (600 frames, 24 s at 25 frames/s), while a count that became slower
+is left within a few frames (its own window fills at once).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+
+import numpy as np
+
+from ...core.errors import ConfigError
+
+__all__ = ["AUTO", "ThreadTuner", "thread_candidates", "usable_cores", "parse_threads"]
+
+#: the ``threads`` value that asks for the measured choice
+AUTO = "auto"
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def thread_candidates(cores: int | None = None, most: int = 4) -> list[int]:
+    """Thread counts the tuner compares: 1 and the usable cores (at most ``most``; batch-1 networks
+    this small gain little beyond a few threads, and the grabber needs a core)."""
+    top = max(1, min(int(cores or usable_cores()), int(most)))
+    return sorted({1, top})
+
+
+def parse_threads(value) -> int | str:
+    """``None``/``"auto"`` -> ``"auto"``; a whole number >= 1 -> int; anything else is refused."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == AUTO):
+        return AUTO
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if isinstance(value, float) and value != int(value):
+        n = 0
+    if n < 1:
+        raise ConfigError(f"threads should be 'auto' or a whole number of at least 1, got {value!r}.",
+                          hint="Pass --threads auto (measure, the default), or --threads 1, 2, ...")
+    return n
+
+
+class ThreadTuner:
+    """Pick the thread count of each frame from the measured frame times.
+
+    Parameters
+    ----------
+    candidates : list of int
+        Thread counts to compare (see :func:`thread_candidates`).
+    apply : callable(int)
+        Sets the thread count (torch and onnxruntime); called only when it changes.
+    warm : int
+        Frames per candidate at the start, alternating.
+    window : int
+        Recent frames per candidate whose median is compared.
+    probe_every : int
+        Frames between two probes of another candidate, after the start.
+    margin : float
+        Relative gain needed to switch (0.1: the other count must be 10% faster).
+    """
+
+    def __init__(self, candidates, apply, *, warm: int = 4, window: int = 5, probe_every: int = 200,
+                 margin: float = 0.1):
+        self.candidates = sorted({int(c) for c in candidates})
+        if not self.candidates or self.candidates[0] < 1:
+            raise ConfigError(f"Thread candidates should be whole numbers >= 1, got {list(candidates)}.",
+                              hint="Use thread_candidates().")
+        self.apply = apply
+        self.warm, self.probe_every, self.margin = int(warm), max(2, int(probe_every)), float(margin)
+        self.times = {c: deque(maxlen=int(window)) for c in self.candidates}
+        self.best = self.candidates[-1]
+        self.current = None
+        self.n_frames = 0
+        self._next_probe = 0
+        self._probe_turn = -1
+        #: frames run at each count, and every switch of the best count (frame, from, to)
+        self.counts = {c: 0 for c in self.candidates}
+        self.switches: list[tuple[int, int, int]] = []
+
+    def _set(self, n: int) -> int:
+        if n != self.current:
+            self.apply(n)
+            self.current = n
+        return n
+
+    def median(self, n: int) -> float:
+        t = self.times[n]
+        return float(np.median(t)) if t else float("nan")
+
+    def before_frame(self) -> int:
+        """The thread count of the next frame (applied)."""
+        i, k = self.n_frames, len(self.candidates)
+        if k == 1:
+            return self._set(self.candidates[0])
+        if i < self.warm * k:  # start: alternate
+            return self._set(self.candidates[i % k])
+        if i >= self._next_probe:  # one frame on another count, in turn
+            others = [c for c in self.candidates if c != self.best]
+            self._probe_turn += 1
+            self._next_probe = i + self.probe_every
+            return self._set(others[self._probe_turn % len(others)])
+        return self._set(self.best)
+
+    def after_frame(self, ms: float) -> None:
+        """Record the time of the frame just run (at :attr:`current` threads) and update the choice."""
+        n = self.current
+        self.times[n].append(float(ms))
+        self.counts[n] += 1
+        self.n_frames += 1
+        start = self.warm * len(self.candidates)
+        if self.n_frames < start or len(self.candidates) == 1:
+            return
+        meds = {c: self.median(c) for c in self.candidates if self.times[c]}
+        fastest = min(meds, key=meds.get)
+        if self.n_frames == start:  # end of the start: the fastest, and the first probe later
+            self.best = fastest
+            self._next_probe = self.n_frames + self.probe_every
+        elif fastest != self.best and meds[fastest] < (1.0 - self.margin) * meds[self.best]:
+            self.switches.append((self.n_frames, self.best, fastest))
+            self.best = fastest
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{c} thread{'s' if c > 1 else ''}: {self.counts[c]} frames (median "
+                          f"{self.median(c):.1f} ms)" for c in self.candidates)
+        return f"threads auto, now {self.best}; {parts}; {len(self.switches)} switch(es)"
