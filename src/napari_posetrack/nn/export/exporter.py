@@ -11,10 +11,13 @@ Layout of an export directory (``posetrack export-model MODEL_DIR --format onnx 
 Each graph takes ``image``: float32 ``(batch, channels, height, width)`` in [0, 1], already
 scaled by the stage's ``input_scale`` and zero-padded at the bottom/right to a multiple of
 ``pad_to``; batch, height and width are dynamic axes. It returns one output per head
-(``confmaps``, ``pafs``, ``centroids``, ``offsets``), each ``(batch, n, height / stride,
-width / stride)``. Peak finding, grouping and crops are *not* in the graph: they are the
-decoder's job (:mod:`napari_posetrack.nn.inference`), which the onnxruntime backend
-(:mod:`.runtime`) reuses unchanged.
+(``confmaps``, ``pafs``, ``centroids``, ``offsets``; ``classmaps`` of a ``bottomup-id`` model), each
+``(batch, n, height / stride, width / stride)``; the ``identity`` head of a ``topdown-id``
+centred-instance network gives ``(batch, classes, 1, 1)`` logits. The sidecar's
+``identity_classes`` names those classes (empty for a model without identity). Peak finding,
+grouping and crops are *not* in the graph: they are the decoder's job
+(:mod:`napari_posetrack.nn.inference`), which the onnxruntime backend (:mod:`.runtime`) reuses
+unchanged.
 
 Every export is checked before it is kept: onnxruntime runs the graph at two input sizes
 other than the traced one and its outputs must match torch (max abs difference below
@@ -114,7 +117,7 @@ def _check_exportable(name: str, model, cfg, stage_dir: Path) -> None:
     """Refuse what the exported graph + sidecar could not reproduce."""
     from ..model import PoseModel
 
-    from ..model import HEADS, MODEL_HEADS
+    from ..model import HEADS, MODEL_HEADS, head_names
 
     mtype = cfg.model.type
     if mtype not in MODEL_HEADS:
@@ -127,11 +130,12 @@ def _check_exportable(name: str, model, cfg, stage_dir: Path) -> None:
                           hint="Export models built by napari_posetrack.nn.model.build_model.")
     heads = set(model.heads.keys())
     unknown = heads - set(HEADS)
-    missing = set(MODEL_HEADS[mtype]) - heads
+    need = set(head_names(cfg))  # its config's heads: an identity model has class maps instead of PAFs
+    missing = need - heads
     if unknown or missing:
         raise ExportError(
             f"The {name} model in {stage_dir} has heads {sorted(heads)}; the decoder reads {sorted(HEADS)} and a "
-            f"{mtype!r} model needs {sorted(MODEL_HEADS[mtype])} (unknown: {sorted(unknown)}, missing: "
+            f"{mtype!r} model needs {sorted(need)} (unknown: {sorted(unknown)}, missing: "
             f"{sorted(missing)}). An export would decode wrongly.", path=stage_dir,
             hint="Teach nn/model.py and the decoder the new head first, then export.")
     if float(cfg.preprocess.input_scale) <= 0:
@@ -237,12 +241,22 @@ def export_model(model_dir, out_dir, *, format: str = "onnx", opset: int = 17, w
                                                            verify=verify, threads=threads)
             if skeleton.get("node_names"):
                 meta["skeleton"] = skeleton
+        meta["identity_classes"] = _identity_classes(meta["stages"])
         (tmp / SIDECAR).write_text(json.dumps(meta, indent=1, default=float))
         _replace_dir(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return meta
+
+
+def _identity_classes(stages: dict) -> list:
+    """The identity classes of an exported model (``data.identity_classes`` of its stage configs), or []."""
+    for st in stages.values():
+        classes = ((st.get("config") or {}).get("data") or {}).get("identity_classes")
+        if classes:
+            return [str(c) for c in classes]
+    return []
 
 
 def _check_export_args(format, model_dir, out_dir, frame_size, overwrite: bool):
