@@ -207,6 +207,24 @@ def _camera_views_session(tmp_path):
     return folder, group
 
 
+def _camera_views_open(make_napari_viewer, qtbot, folder):
+    """A viewer with the 3D dock: ``folder`` typed in, "camera views" chosen, Triangulate clicked.
+
+    Returns (viewer, dock, messages) with the dock's notifications collected in ``messages``.
+    """
+    from napari_posetrack._napari.multiview_dock import MultiviewDock
+
+    viewer = make_napari_viewer(show=True)
+    dock = MultiviewDock(viewer)
+    viewer.window.add_dock_widget(dock, name="3D")
+    messages = []
+    dock.notify = lambda text, level="info": messages.append((level, text))
+    qtbot.keyClicks(dock.session_edit, str(folder))
+    dock.mode_combo.setCurrentText("camera views")
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    return viewer, dock, messages
+
+
 def test_camera_views_edit_a_label_it_is_saved_and_the_other_views_follow(make_napari_viewer, qtbot, tmp_path):
     from labeling_helpers import drag
 
@@ -358,17 +376,11 @@ def test_first_edit_recomputes_only_its_frame_reads_no_file_and_updates_layers_i
     import napari_posetrack.core.io as io_mod
     import napari_posetrack.core.multiview.consistency as consistency
     import napari_posetrack.core.multiview.pipeline as pipeline
-    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES, MultiviewDock
+    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES
     from napari_posetrack.core.io import load_dataset
 
     folder, group = _camera_views_session(tmp_path)
-    viewer = make_napari_viewer(show=True)
-    dock = MultiviewDock(viewer)
-    viewer.window.add_dock_widget(dock, name="3D")
-    dock.notify = lambda text, level="info": None
-    qtbot.keyClicks(dock.session_edit, str(folder))
-    dock.mode_combo.setCurrentText("camera views")
-    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    viewer, dock, _ = _camera_views_open(make_napari_viewer, qtbot, folder)
     assert len(dock.views.frames) == 5
     layers_before = {name: viewer.layers[name] for name in VIEW_LAYER_NAMES if name in viewer.layers}
     assert set(layers_before) == set(VIEW_LAYER_NAMES)  # the wrong label of cam2 has its outlier line
@@ -431,17 +443,10 @@ def test_an_edit_that_cannot_be_saved_is_refused_and_nothing_is_written(make_nap
     from labeling_helpers import drag
 
     import napari_posetrack._napari.multiview_edits as edits_mod
-    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES, MultiviewDock
+    from napari_posetrack._napari.multiview_dock import VIEW_LAYER_NAMES
 
     folder, _ = _camera_views_session(tmp_path)
-    viewer = make_napari_viewer(show=True)
-    dock = MultiviewDock(viewer)
-    viewer.window.add_dock_widget(dock, name="3D")
-    messages = []
-    dock.notify = lambda text, level="info": messages.append((level, text))
-    qtbot.keyClicks(dock.session_edit, str(folder))
-    dock.mode_combo.setCurrentText("camera views")
-    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    viewer, dock, messages = _camera_views_open(make_napari_viewer, qtbot, folder)
     labels = viewer.layers[VIEW_LAYER_NAMES[0]]
     # something else appeared at cam0's store path after the triangulation
     (folder / "cam0" / "cam0.posetrack.zarr").mkdir()
