@@ -152,12 +152,15 @@ def _geometry_checks(views, group, dets, corners) -> dict:
         common = np.median(off, 0)
         own = float(np.median(np.linalg.norm(off, axis=1)))
         left = float(np.median(np.linalg.norm(off - common, axis=1)))
-        rows.append([c, inside, float(np.linalg.norm(common)), own, left])
+        # the held-out error if this camera's image were moved by the common offset: the most any
+        # correction of its pose could give (fitted on its own labels, so an optimistic bound)
+        moved = float(np.nanmedian(np.linalg.norm(views.points[ci, :, 0] - common - proj, axis=-1)))
+        rows.append([c, inside, float(np.linalg.norm(common)), own, left, moved])
         out[c] = {"labels_inside_board_hull": inside, "common_shift_px": common.tolist(), "node_offset_px": own,
-                  "after_common_shift_px": left}
+                  "after_common_shift_px": left, "held_out_median_after_common_shift_px": moved}
     _table("Geometry on the mouse: labels inside the board's image region; one shift common to all nodes vs "
-           "each node's own offset (medians, px)",
-           ["camera", "in board", "common px", "node px", "node - common"], rows)
+           "each node's own offset (medians, px); held-out median with the common shift removed",
+           ["camera", "in board", "common px", "node px", "node - common", "held-out"], rows)
     box = ", ".join(f"{a} {lo[j]:.0f}..{hi[j]:.0f}" for j, a in enumerate("xyz"))
     span = ", ".join(f"{a} {m[:, j].min():.0f}..{m[:, j].max():.0f}" for j, a in enumerate("xyz"))
     print(f"mouse 3D points inside the board corners' 3D box: {inside3d:.3f} (board {box} mm; mouse {span} mm)")
