@@ -13,6 +13,8 @@ Models (UNet, 16 filters, 4 down blocks, output stride 2, as in benchmarks/train
 * ``single@512``: single-instance at input scale 0.5 (512x512 network input);
 * ``single@192``: single-instance at 192x192 input (scale 0.1875), the DeepLabCut-Live setting;
 * ``single@192-lite``: the same input with a lighter UNet (8 filters, 3 down blocks);
+* ``single@192-tiny``: the lightest measured: 8 filters, 3 down blocks, one convolution per
+  block, no normalisation, output stride 4 (docs/live.md has its accuracy after a short training);
 * ``topdown``: centroid at scale 0.25 (256x256) + centred-instance on 224 px crops at scale 0.5
   (112x112), max 2 animals;
 * ``topdown-default``: the scales ``posetrack train`` picks by default on these videos (input
@@ -53,13 +55,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "flies"
 ARCH = {"filters": 16, "down_blocks": 4}
 LITE = {"filters": 8, "down_blocks": 3}  # a lighter network for the 192x192 (DeepLabCut-Live-style) setting
+# the lightest one measured: one convolution per level, no normalisation, output stride 4 (48x48 maps at 192x192)
+TINY = {"filters": 8, "down_blocks": 3, "convs_per_block": 1, "norm": "none"}
 
 
-def _config(kind, skeleton, scale, crop_size=0, offsets=False, arch=None):
+def _config(kind, skeleton, scale, crop_size=0, offsets=False, arch=None, stride=2):
     from napari_posetrack.nn.config import TrainingConfig
 
     return TrainingConfig.from_dict({
-        "model": {"type": kind, "output_stride": 2, "crop_size": crop_size, "offsets": offsets, "sigma": 4.0,
+        "model": {"type": kind, "output_stride": stride, "crop_size": crop_size, "offsets": offsets, "sigma": 4.0,
                   "backbone": {"name": "unet", **(arch or ARCH)}},
         "preprocess": {"input_scale": scale, "channels": 1},
         "skeleton": skeleton.to_dict(), "data": {"channels": 1, "crop_size": crop_size}})
@@ -129,6 +133,12 @@ def build_models(work: Path, centroid_steps: int, cases=None) -> dict:
         save_checkpoint(d / "centered_instance", build_model(cfg), cfg, which=("best",))
         write_pipeline(d, "topdown")
     out["topdown"] = d
+    d = work / "single_192-tiny"
+    if not (d / "config.yaml").is_file():
+        torch.manual_seed(2)  # its own seed, after the others: the models above stay as they were
+        cfg = _config("single", sk, 0.1875, arch=TINY, stride=4)
+        save_checkpoint(d, build_model(cfg), cfg, which=("best",))
+    out["single@192-tiny"] = d
     d = work / "topdown-default"
     if cases is not None and "topdown-default" not in cases:
         return out
@@ -234,7 +244,8 @@ def main(argv=None) -> int:
     models = build_models(work, args.centroid_steps, args.cases.split(","))
     print(f"models ready in {time.perf_counter() - t:.0f} s", flush=True)
     videos = {"single@512": DATA / "single_fly.mp4", "single@192": DATA / "single_fly.mp4",
-              "single@192-lite": DATA / "single_fly.mp4", "topdown": DATA / "two_flies.mp4",
+              "single@192-lite": DATA / "single_fly.mp4", "single@192-tiny": DATA / "single_fly.mp4",
+              "topdown": DATA / "two_flies.mp4",
               "topdown-default": DATA / "two_flies.mp4"}
     rows = []
     for case in args.cases.split(","):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -65,6 +66,7 @@ def test_start_shows_live_poses_and_latency_then_stop(make_napari_viewer, qtbot,
     assert not messages, messages
     qtbot.waitUntil(lambda: IMAGE_LAYER in viewer.layers and POSE_LAYER in viewer.layers, timeout=90000)
     qtbot.waitUntil(lambda: "latency p50" in dock.stats_label.text(), timeout=90000)
+    assert re.search(r"CPU threads (\d+ \(auto\)|\d+)$", dock.stats_label.text()), dock.stats_label.text()
     assert not dock.start_button.isEnabled() and dock.stop_button.isEnabled()
     img = viewer.layers[IMAGE_LAYER].data
     assert img.shape == (64, 64) and len(viewer.layers[POSE_LAYER].data) == 3

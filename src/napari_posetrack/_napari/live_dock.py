@@ -132,9 +132,12 @@ class LiveDock(PoseDock):
             p50, p99 = np.percentile(lat, [50, 99])
             arrived = s.source.n_arrived if s.source is not None else st.n_arrived
             dropped = s.source.n_dropped if s.source is not None else st.n_dropped
+            pred = s.predictor
+            tuner = getattr(pred, "tuner", None)
+            threads = f"{tuner.best} (auto)" if tuner is not None else getattr(pred, "threads", "?")
             self.stats_label.setText(
                 f"latency p50 {p50:.1f} ms · p99 {p99:.1f} ms · {len(lat)} processed · dropped {dropped} of "
-                f"{arrived} frames")
+                f"{arrived} frames · CPU threads {threads}")
         if not s.running:
             self.timer.stop()
             self.start_button.setEnabled(True)
