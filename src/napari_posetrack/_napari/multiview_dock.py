@@ -122,7 +122,7 @@ class MultiviewDock(PoseDock):
         self.suspect_list.currentRowChanged.connect(lambda row: self._guard(self.goto_suspect, row))
         lay.addWidget(self.suspect_list)
         self.undo_button = QPushButton("Undo edit")
-        self.undo_button.setToolTip("Undo the last label moved in the camera views (saved at once)")
+        self.undo_button.setToolTip("Undo the last label moved in the camera views (saved like the move)")
         self.undo_button.setEnabled(False)
         self.undo_button.clicked.connect(lambda: self._guard(self.undo_edit))
         lay.addWidget(self.undo_button)

@@ -232,7 +232,7 @@ class CameraViews:
         return (f"{len(views.cameras)} camera views; {int(labelled.sum())} labels, {int(have.sum())} reprojections "
                 f"from the other cameras ({int((have & ~labelled).sum())} where a camera has no label yet), "
                 f"{n_curves} epipolar lines, {n_far} labels more than {self.threshold():.0f} px from their "
-                "reprojection. Drag a label to correct it (saved at once).")
+                "reprojection. Drag a label to correct it (saved to its camera's project store).")
 
     def centre_on(self, camera: str, t_index: int, individual: int, node: int) -> None:
         """Centre the view on a label (zoomed in to at least 2x)."""
