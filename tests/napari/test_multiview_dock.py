@@ -435,6 +435,17 @@ def test_first_edit_recomputes_only_its_frame_reads_no_file_and_updates_layers_i
     row = int(np.flatnonzero(saved.labels.frame_idx == 4)[0])
     np.testing.assert_allclose(saved.labels.points[row, 1], (start + (5.0, 5.0) - dock.cell_origin["cam1"])[::-1],
                                atol=1e-3)
+    # a triangulation that fails (no such calibration) leaves the views as they were: an edit still
+    # works, reading that camera's labels (its store) again
+    qtbot.keyClicks(dock.calibration_edit, str(tmp_path / "missing.toml"))
+    qtbot.mouseClick(dock.triangulate_button, Qt.MouseButton.LeftButton)
+    assert dock.edits is None and viewer.layers[VIEW_LAYER_NAMES[0]] is labels
+    drag(labels, 4, (start + (5.0, 5.0))[::-1], (start + (9.0, 5.0))[::-1])
+    dock.wait_saved()
+    assert dock.edits.loaded_from_disk == ["cam1"]
+    saved = load_dataset(store)
+    np.testing.assert_allclose(saved.labels.points[row, 1], (start + (9.0, 5.0) - dock.cell_origin["cam1"])[::-1],
+                               atol=1e-3)
     dock.shutdown()
 
 

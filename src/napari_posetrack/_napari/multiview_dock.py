@@ -192,7 +192,6 @@ class MultiviewDock(PoseDock):
     # ------------------------------------------------------------------ triangulate
     def triangulate(self) -> None:
         from ..core.multiview import TriangulationConfig, load_calibration, predict_views, triangulate_views
-        from .multiview_edits import CameraEdits
 
         session = self._session()
         self._close_edits()  # pending camera-view edits are saved first, and read back below
@@ -216,9 +215,7 @@ class MultiviewDock(PoseDock):
         self.session, self.group, self.views, self.config = session, group, views, cfg
         self.predictions = predict_views(views, group, cfg)
         self.poses = poses
-        self.edits = CameraEdits(session, datasets)
-        self.edits.saved.connect(self._edits_saved)
-        self.edits.failed.connect(self._edits_failed)
+        self._camera_edits(datasets)
         self.camera_views.set_session(session, group, views, self.predictions)
         self._fill_suspects()
         self._publish()
@@ -289,21 +286,26 @@ class MultiviewDock(PoseDock):
         layer = self.viewer.layers[VIEW_LAYER_NAMES[0]]
         data = np.asarray(layer.data)
         views, touched, saved = self.views, [], []
-        for j in rows:
-            c, t, i, k = (int(v) for v in self.camera_views.label_keys[j])
-            cam = views.cameras[c]
-            y0, x0 = self.cell_origin[cam]
-            frame = int(views.frames[t]) + int(self.session.camera(cam).offset)
-            who = None if len(views.individuals) == 1 else views.individuals[i]
-            edit = self.edits.edit_session(cam)
-            cmd = move_label_command(edit.dataset, frame=frame, node=views.node_names[k], individual=who,
-                                     xy=(data[j, 2] - x0, data[j, 1] - y0), camera=cam,
-                                     image_size=tuple(self.group[cam].size))
-            self.edits.push(cam, cmd, (c, t, i))
-            views.points[c, t, i], views.scores[c, t, i] = instance_in_view(edit.dataset, frame, views.node_names, who)
-            touched.append(t)
-            saved.append(cam)
-        self._after_edit(touched)
+        edits = self._camera_edits()
+        try:
+            for j in rows:
+                c, t, i, k = (int(v) for v in self.camera_views.label_keys[j])
+                cam = views.cameras[c]
+                y0, x0 = self.cell_origin[cam]
+                frame = int(views.frames[t]) + int(self.session.camera(cam).offset)
+                who = None if len(views.individuals) == 1 else views.individuals[i]
+                edit = edits.edit_session(cam)
+                cmd = move_label_command(edit.dataset, frame=frame, node=views.node_names[k], individual=who,
+                                         xy=(data[j, 2] - x0, data[j, 1] - y0), camera=cam,
+                                         image_size=tuple(self.group[cam].size))
+                edits.push(cam, cmd, (c, t, i))
+                views.points[c, t, i], views.scores[c, t, i] = instance_in_view(edit.dataset, frame,
+                                                                                views.node_names, who)
+                touched.append(t)
+                saved.append(cam)
+        finally:  # the rows moved before a refused one are kept: the other views follow them
+            if touched:
+                self._after_edit(touched)
         names = ", ".join(f"{cam} -> {self.edits.store_path(cam).name}" for cam in dict.fromkeys(saved))
         self.status_label.setText(f"Moved {len(rows)} label(s); saving ({names}). The other views follow.")
         return True
@@ -336,6 +338,20 @@ class MultiviewDock(PoseDock):
         self.camera_views.update_aids()
         self.undo_button.setEnabled(bool(self.edits.history))
         self._publish()
+
+    def _camera_edits(self, datasets: dict | None = None):
+        """The edits of the shown session, made on first use (``datasets``: the labels just read, reused).
+
+        After a triangulation that failed, the views shown are the previous one's and their edits
+        read the labels again.
+        """
+        if self.edits is None:
+            from .multiview_edits import CameraEdits
+
+            self.edits = CameraEdits(self.session, datasets)
+            self.edits.saved.connect(self._edits_saved)
+            self.edits.failed.connect(self._edits_failed)
+        return self.edits
 
     def _edits_saved(self, cam: str, message: str) -> None:
         if message:
