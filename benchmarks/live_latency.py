@@ -14,7 +14,7 @@ Models (UNet, 16 filters, 4 down blocks, output stride 2, as in benchmarks/train
 * ``single@192``: single-instance at 192x192 input (scale 0.1875), the DeepLabCut-Live setting;
 * ``single@192-lite``: the same input with a lighter UNet (8 filters, 3 down blocks);
 * ``single@192-tiny``: the lightest measured: 8 filters, 3 down blocks, one convolution per
-  block, no normalisation, output stride 4 (docs/live.md has its accuracy after a short training);
+  block, no normalisation, output stride 4, offsets head (docs/live.md: its accuracy after a short training);
 * ``topdown``: centroid at scale 0.25 (256x256) + centred-instance on 224 px crops at scale 0.5
   (112x112), max 2 animals;
 * ``topdown-default``: the scales ``posetrack train`` picks by default on these videos (input
@@ -55,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "flies"
 ARCH = {"filters": 16, "down_blocks": 4}
 LITE = {"filters": 8, "down_blocks": 3}  # a lighter network for the 192x192 (DeepLabCut-Live-style) setting
-# the lightest one measured: one convolution per level, no normalisation, output stride 4 (48x48 maps at 192x192)
+# the lightest one measured: one convolution per level, no normalisation, output stride 4 (48x48 maps at 192x192),
+# with an offsets head (sub-cell refinement; more accurate after a short training, docs/live.md)
 TINY = {"filters": 8, "down_blocks": 3, "convs_per_block": 1, "norm": "none"}
 
 
@@ -136,7 +137,7 @@ def build_models(work: Path, centroid_steps: int, cases=None) -> dict:
     d = work / "single_192-tiny"
     if not (d / "config.yaml").is_file():
         torch.manual_seed(2)  # its own seed, after the others: the models above stay as they were
-        cfg = _config("single", sk, 0.1875, arch=TINY, stride=4)
+        cfg = _config("single", sk, 0.1875, arch=TINY, stride=4, offsets=True)
         save_checkpoint(d, build_model(cfg), cfg, which=("best",))
     out["single@192-tiny"] = d
     d = work / "topdown-default"

@@ -49,12 +49,21 @@ def test_tuner_picks_the_faster_count_and_follows_a_change_of_load():
     assert used[8:100].count(1) == 1 and used[58] == 1  # then the faster, with one probe every 50 frames
     # the slow count is left as soon as its median (window 5) is slow: 3 frames
     assert used[100:104] == [2, 2, 2, 1] and tuner.switches[0] == (103, 2, 1)
-    assert [i for i in range(104, 400) if used[i] == 2] == [108, 158, 208, 258, 308, 358]  # probed
-    # back to 2 threads once 3 of its last 5 probes (408, 458, 508) are fast again
-    assert tuner.switches[1:] == [(509, 1, 2)] and used[509:558] == [2] * 49
+    # then probed soon after the switch (5, 10, 20, 40 frames), then every 50
+    assert [i for i in range(104, 400) if used[i] == 2] == [107, 111, 119, 135, 167, 217, 267, 317, 367]
+    # back to 2 threads once 3 of its last 5 probes (417, 467, 517) are fast again; 1 thread probed the same way
+    assert tuner.switches[1:] == [(518, 1, 2)]
+    assert [i for i in range(518, 700) if used[i] == 1] == [522, 526, 534, 550, 582, 632, 682]
     assert used[-1] == 2 and tuner.best == 2
     assert sum(tuner.counts.values()) == 1000 and "threads auto, now 2" in tuner.summary()
     assert applied[0] == 1 and all(a != b for a, b in zip(applied, applied[1:]))  # applied only on a change
+
+
+def test_a_short_burst_of_load_costs_a_few_dozen_frames():
+    tuner = ThreadTuner([1, 2], lambda n: None)  # the defaults: probe every 200 frames
+    used = _drive(tuner, lambda i, n: {1: 20.0, 2: 70.0 if 300 <= i < 303 else 12.0}[n], 600)
+    assert tuner.switches == [(303, 2, 1), (384, 1, 2)]  # not 600 frames at the slower count
+    assert used[303:384] == [1] * 81 and used[384:].count(1) <= 5  # then only probes
 
 
 def test_tuner_needs_a_clear_gain_to_switch_and_one_candidate_is_fixed():

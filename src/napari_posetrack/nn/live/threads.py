@@ -11,12 +11,15 @@ Which count is faster depends on what else runs, and that changes during a sessi
 * the first frames alternate between the candidate counts (``warm`` frames each);
 * then the fastest (lowest median time of its last ``window`` frames) runs every frame, and
   every ``probe_every`` frames one frame tries another count, so a change of load is noticed;
-* it switches only when the other count's median is ``margin`` faster than the current one.
+* it switches only when the other count's median is ``margin`` faster than the current one;
+* after a switch the count it left is probed again sooner (after ``probe_every / 10`` frames,
+  then twice as long each time, up to ``probe_every``): a burst of load a few frames long
+  makes it switch, and this brings it back within a few dozen frames once the burst is over.
 
 Probing costs one frame in ``probe_every`` (0.5% at the default 200) at the other count's speed,
-so it stays out of a p99; the price is that a count that became faster is noticed only after
-``window // 2 + 1`` probes (600 frames, 24 s at 25 frames/s), while a count that became slower
-is left within a few frames (its own window fills at once).
+so it stays out of a p99; the price is that a count that became faster after a long busy spell
+is noticed only after ``window // 2 + 1`` probes (600 frames, 24 s at 25 frames/s), while a
+count that became slower is left within a few frames (its own window fills at once).
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class ThreadTuner:
         self.n_frames = 0
         self._next_probe = 0
         self._probe_turn = -1
+        self._gap = self.probe_every  # frames between probes (shorter after a switch)
         #: frames run at each count, and every switch of the best count (frame, from, to)
         self.counts = {c: 0 for c in self.candidates}
         self.switches: list[tuple[int, int, int]] = []
@@ -122,7 +126,8 @@ class ThreadTuner:
         if i >= self._next_probe:  # one frame on another count, in turn
             others = [c for c in self.candidates if c != self.best]
             self._probe_turn += 1
-            self._next_probe = i + self.probe_every
+            self._gap = min(self.probe_every, 2 * self._gap)
+            self._next_probe = i + self._gap
             return self._set(others[self._probe_turn % len(others)])
         return self._set(self.best)
 
@@ -143,6 +148,8 @@ class ThreadTuner:
         elif fastest != self.best and meds[fastest] < (1.0 - self.margin) * meds[self.best]:
             self.switches.append((self.n_frames, self.best, fastest))
             self.best = fastest
+            self._gap = max(1, self.probe_every // 20)  # doubled at the next probe: probe_every / 10
+            self._next_probe = self.n_frames + 2 * self._gap
 
     def summary(self) -> str:
         parts = ", ".join(f"{c} thread{'s' if c > 1 else ''}: {self.counts[c]} frames (median "
