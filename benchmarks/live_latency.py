@@ -138,7 +138,10 @@ def build_models(work: Path, centroid_steps: int, cases=None) -> dict:
     if not (d / "config.yaml").is_file():
         torch.manual_seed(2)  # its own seed, after the others: the models above stay as they were
         cfg = _config("single", sk, 0.1875, arch=TINY, stride=4, offsets=True)
-        save_checkpoint(d, build_model(cfg), cfg, which=("best",))
+        model = build_model(cfg)
+        with torch.no_grad():  # random weights leave its maps under the threshold: every node found, as when trained
+            model.heads["confmaps"].bias.fill_(1.0)
+        save_checkpoint(d, model, cfg, which=("best",))
     out["single@192-tiny"] = d
     d = work / "topdown-default"
     if cases is not None and "topdown-default" not in cases:
