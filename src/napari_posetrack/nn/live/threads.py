@@ -9,17 +9,19 @@ Which count is faster depends on what else runs, and that changes during a sessi
 :class:`ThreadTuner` measures it on the live frames themselves:
 
 * the first frames alternate between the candidate counts (``warm`` frames each);
-* then the fastest (lowest median time of its last ``window`` frames) runs every frame, and
-  every ``probe_every`` frames one frame tries another count, so a change of load is noticed;
-* it switches only when the other count's median is ``margin`` faster than the current one;
+* then the fastest runs every frame, by the mean time of its last ``window`` frames without the
+  slowest one (frequent slow frames count, as when the grabber's decoding takes a core from two
+  threads, but one spike does not); every ``probe_every`` frames one frame tries another count,
+  so that a change of load is noticed;
+* it switches only when the other count's time is ``margin`` faster than the current one's;
 * after a switch the count it left is probed again sooner (after ``probe_every / 10`` frames,
   then twice as long each time, up to ``probe_every``): a burst of load a few frames long
   makes it switch, and this brings it back within a few dozen frames once the burst is over.
 
 Probing costs one frame in ``probe_every`` (0.5% at the default 200) at the other count's speed,
 so it stays out of a p99; the price is that a count that became faster after a long busy spell
-is noticed only after ``window // 2 + 1`` probes (600 frames, 24 s at 25 frames/s), while a
-count that became slower is left within a few frames (its own window fills at once).
+is noticed only after ``window - 1`` probes (800 frames, 32 s at 25 frames/s), while a count
+that became slower is left within a few frames (its own window fills at once).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class ThreadTuner:
     warm : int
         Frames per candidate at the start, alternating.
     window : int
-        Recent frames per candidate whose median is compared.
+        Recent frames per candidate whose mean (without the slowest) is compared.
     probe_every : int
         Frames between two probes of another candidate, after the start.
     margin : float
@@ -112,9 +114,12 @@ class ThreadTuner:
             self.current = n
         return n
 
-    def median(self, n: int) -> float:
-        t = self.times[n]
-        return float(np.median(t)) if t else float("nan")
+    def time_ms(self, n: int) -> float:
+        """What is compared: the mean of the last frames at ``n`` threads without the slowest one."""
+        t = sorted(self.times[n])
+        if not t:
+            return float("nan")
+        return float(np.mean(t[:-1] if len(t) >= 3 else t))
 
     def before_frame(self) -> int:
         """The thread count of the next frame (applied)."""
@@ -140,7 +145,7 @@ class ThreadTuner:
         start = self.warm * len(self.candidates)
         if self.n_frames < start or len(self.candidates) == 1:
             return
-        meds = {c: self.median(c) for c in self.candidates if self.times[c]}
+        meds = {c: self.time_ms(c) for c in self.candidates if self.times[c]}
         fastest = min(meds, key=meds.get)
         if self.n_frames == start:  # end of the start: the fastest, and the first probe later
             self.best = fastest
@@ -152,6 +157,6 @@ class ThreadTuner:
             self._next_probe = self.n_frames + 2 * self._gap
 
     def summary(self) -> str:
-        parts = ", ".join(f"{c} thread{'s' if c > 1 else ''}: {self.counts[c]} frames (median "
-                          f"{self.median(c):.1f} ms)" for c in self.candidates)
+        parts = ", ".join(f"{c} thread{'s' if c > 1 else ''}: {self.counts[c]} frames (recent "
+                          f"{self.time_ms(c):.1f} ms)" for c in self.candidates)
         return f"threads auto, now {self.best}; {parts}; {len(self.switches)} switch(es)"
