@@ -96,6 +96,7 @@ def resolve_auto(frames: FrameSet, train_fs: FrameSet, cfg) -> tuple[Samples, li
         cfg.data["pair_sides"] = [list(p) for p in sides]
         if msg:
             auto_msgs.append(msg)
+    _attach_paster(train_s, cfg, auto_msgs)
     if cfg.model.type not in ("single", "bottomup"):
         cfg.augment.patch_size = -1  # crops are windows already; centroid models see a coarse whole frame
     elif cfg.augment.patch_size == 0:
@@ -110,3 +111,19 @@ def resolve_auto(frames: FrameSet, train_fs: FrameSet, cfg) -> tuple[Samples, li
             "trained on windows, predicting on whole frames" if windows else "the fastest learner in short runs") +
             "; set model.backbone.norm to choose)")
     return train_s, auto_msgs
+
+
+def _attach_paster(train_s: Samples, cfg, msgs: list) -> None:
+    """Crowding augmentation (``augment.crowd``) for whole-frame multi-animal models without identity classes."""
+    from .paste import PASTE_MODEL_TYPES, AnimalPaster
+
+    if not (cfg.augment.enabled and cfg.augment.crowd > 0 and cfg.model.type in PASTE_MODEL_TYPES) or \
+            train_s.classes is not None or train_s.sampler is not None:
+        return
+    paster = AnimalPaster(train_s)
+    if not paster.usable:
+        return
+    train_s.paster = paster
+    msgs.append(f"crowding: {cfg.augment.crowd:.0%} of the training frames get one more labeled animal, pasted "
+                f"{paster.near[0]:g}-{paster.near[1]:g} animal lengths ({paster.animal_len:.0f} input px) from "
+                f"another, so that touching animals are told apart (set augment.crowd to 0 to turn it off)")

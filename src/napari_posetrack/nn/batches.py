@@ -34,6 +34,7 @@ class Samples:
     headings : float (M, N, 2) heading-node positions in input px (full frames with a heading node).
     classes : long (M,) identity class of each crop, -1 = none (multi-class top-down; see :mod:`.identity`);
         for multi-class bottom-up, uint8 (M, N, C) one-hot class of each instance (see :mod:`.identity_bottomup`).
+    paster : :class:`~.paste.AnimalPaster` adding a close animal to whole-frame batches (``augment.crowd``).
     """
 
     images: torch.Tensor
@@ -46,6 +47,7 @@ class Samples:
     sampler: object = None
     headings: torch.Tensor | None = None
     classes: torch.Tensor | None = None
+    paster: object = None
 
     def __len__(self) -> int:
         return int(self.images.shape[0])

@@ -248,6 +248,10 @@ class AugmentConfig(_Section):
                             "are darker/lighter than the background), so that the crop model follows the centred "
                             "animal when animals touch, also when the labels never show them close. 0 = off.",
                             min=0.0, max=1.0)
+    crowd: float = _f(0.5, "Whole-frame multi-animal models (centroid, bottom-up): probability of pasting one more "
+                      "labeled animal, turned at random, 0.4-1 animal lengths from an animal of the frame, with its "
+                      "labels, so that the model learns to separate touching animals also when the labeled frames "
+                      "never show them close. 0 = off.", min=0.0, max=1.0)
     brightness: float = _f(0.2, "Max brightness shift (added, in [0,1] units).", min=0.0, max=1.0)
     contrast: float = _f(0.3, "Max contrast change (factor 1 +/- this).", min=0.0, max=1.0)
     noise: float = _f(0.01, "Std of additive Gaussian noise.", min=0.0, max=0.5)

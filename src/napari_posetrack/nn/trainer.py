@@ -118,6 +118,8 @@ def _batch(samples: Samples, idx, device, cfg, flip_perm, gen, augment: bool):
         return x, batch
     images, pts, anchors = samples.images[idx], samples.points[idx], samples.anchors[idx]
     headings = samples.headings[idx] if samples.headings is not None else None
+    if augment and samples.paster is not None and cfg.augment.crowd > 0:  # one more animal, close to another
+        images, pts, anchors, headings = samples.paster(images, pts, anchors, headings, cfg.augment.crowd, gen)
     if augment and cfg.augment.patch_size > 0:  # train on windows; inference still sees whole frames
         images, pts, anchors, headings = cut_patches(images, pts, cfg.augment.patch_size, gen,
                                                      extra=(anchors, headings))
