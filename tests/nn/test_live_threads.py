@@ -67,6 +67,14 @@ def test_a_short_burst_of_load_costs_about_160_frames():
     assert used[463:].count(1) <= 3  # then only probes of 1 thread
 
 
+def test_a_count_far_slower_at_the_start_gets_one_frame_only():
+    # both cores taken by others: 2 threads 1.5 s a frame, 1 thread 50 ms (measured: 1553 against 49 ms)
+    tuner = ThreadTuner([1, 2], lambda n: None)
+    used = _drive(tuner, lambda i, n: {1: 50.0, 2: 1500.0}[n], 300)
+    assert used[:4] == [1, 2, 1, 1] and tuner.best == 1 and not tuner.switches
+    assert [i for i, n in enumerate(used) if n == 2] == [1, 205]  # the start's one frame, then one probe
+
+
 def test_frequent_slow_frames_count_and_one_spike_does_not():
     # 2 threads: 12 ms, but every other frame 30 ms (a core shared with the grabber); 1 thread: a steady 14 ms
     tuner = ThreadTuner([1, 2], lambda n: None, warm=4, window=5, probe_every=50)

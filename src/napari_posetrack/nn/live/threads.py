@@ -8,7 +8,8 @@ of other developers kept it busy, two threads made a frame 3-6x slower than one 
 Which count is faster depends on what else runs, and that changes during a session, so
 :class:`ThreadTuner` measures it on the live frames themselves:
 
-* the first frames alternate between the candidate counts (``warm`` frames each);
+* the first frames alternate between the candidate counts (``warm`` frames each; a count whose
+  fastest frame is more than twice as slow as another's gets no more of them);
 * then the fastest runs every frame, by the mean time of its last ``window`` frames without the
   slowest one (frequent slow frames count, as when the grabber's decoding takes a core from two
   threads, but one spike does not); every ``probe_every`` frames one frame tries another count,
@@ -104,6 +105,8 @@ class ThreadTuner:
         self._next_probe = 0
         self._probe_turn = -1
         self._gap = self.probe_every  # frames between probes (shorter after a switch)
+        self._warming = len(self.candidates) > 1
+        self._dropped: set = set()  # counts left out of the start: more than twice as slow as another
         #: frames run at each count, and every switch of the best count (frame, from, to)
         self.counts = {c: 0 for c in self.candidates}
         self.switches: list[tuple[int, int, int]] = []
@@ -126,8 +129,10 @@ class ThreadTuner:
         i, k = self.n_frames, len(self.candidates)
         if k == 1:
             return self._set(self.candidates[0])
-        if i < self.warm * k:  # start: alternate
-            return self._set(self.candidates[i % k])
+        if self._warming:  # start: alternate between the counts still in the running
+            todo = [c for c in self.candidates if c not in self._dropped and self.counts[c] < self.warm]
+            least = min(self.counts[c] for c in todo)
+            return self._set(next(c for c in todo if self.counts[c] == least))
         if i >= self._next_probe:  # one frame on another count, in turn
             others = [c for c in self.candidates if c != self.best]
             self._probe_turn += 1
@@ -142,12 +147,21 @@ class ThreadTuner:
         self.times[n].append(float(ms))
         self.counts[n] += 1
         self.n_frames += 1
-        start = self.warm * len(self.candidates)
-        if self.n_frames < start or len(self.candidates) == 1:
+        if len(self.candidates) == 1:
             return
+        if self._warming:
+            # a count more than twice as slow as another gets no more start frames (under load, two threads
+            # can take 20x as long: four of those frames would cost seconds)
+            quickest = {c: min(self.times[c]) for c in self.candidates if self.times[c]}
+            for c, t in quickest.items():
+                if any(t > 2.0 * o for d, o in quickest.items() if d != c):
+                    self._dropped.add(c)
+            if any(c not in self._dropped and self.counts[c] < self.warm for c in self.candidates):
+                return
+            self._warming = False
         meds = {c: self.time_ms(c) for c in self.candidates if self.times[c]}
         fastest = min(meds, key=meds.get)
-        if self.n_frames == start:  # end of the start: the fastest, and the first probe later
+        if self._next_probe == 0:  # end of the start: the fastest, and the first probe later
             self.best = fastest
             self._next_probe = self.n_frames + self.probe_every
         elif fastest != self.best and meds[fastest] < (1.0 - self.margin) * meds[self.best]:
