@@ -9,7 +9,8 @@ Which count is faster depends on what else runs, and that changes during a sessi
 :class:`ThreadTuner` measures it on the live frames themselves:
 
 * the first frames alternate between the candidate counts (``warm`` frames each; a count whose
-  fastest frame is more than twice as slow as another's gets no more of them);
+  fastest frame is more than 5x as slow as another's gets no more of them: under load two threads
+  took 24-33x as long, while a cold first frame can take 4-5x);
 * then the fastest runs every frame, by the mean time of its last ``window`` frames without the
   slowest one (frequent slow frames count, as when the grabber's decoding takes a core from two
   threads, but one spike does not); every ``probe_every`` frames one frame tries another count,
@@ -106,7 +107,7 @@ class ThreadTuner:
         self._probe_turn = -1
         self._gap = self.probe_every  # frames between probes (shorter after a switch)
         self._warming = len(self.candidates) > 1
-        self._dropped: set = set()  # counts left out of the start: more than twice as slow as another
+        self._dropped: set = set()  # counts left out of the start: more than 5x as slow as another
         #: frames run at each count, and every switch of the best count (frame, from, to)
         self.counts = {c: 0 for c in self.candidates}
         self.switches: list[tuple[int, int, int]] = []
@@ -150,11 +151,11 @@ class ThreadTuner:
         if len(self.candidates) == 1:
             return
         if self._warming:
-            # a count more than twice as slow as another gets no more start frames (under load, two threads
+            # a count more than 5x as slow as another gets no more start frames (under load, two threads
             # can take 20x as long: four of those frames would cost seconds)
             quickest = {c: min(self.times[c]) for c in self.candidates if self.times[c]}
             for c, t in quickest.items():
-                if any(t > 2.0 * o for d, o in quickest.items() if d != c):
+                if any(t > 5.0 * o for d, o in quickest.items() if d != c):
                     self._dropped.add(c)
             if any(c not in self._dropped and self.counts[c] < self.warm for c in self.candidates):
                 return
