@@ -98,8 +98,8 @@ def test_paste_off_or_nothing_to_paste_leaves_the_batch_alone():
     assert not AnimalPaster(s).usable
 
 
-@pytest.mark.parametrize("model_type,expected", [("centroid", True), ("bottomup", True), ("single", False)])
-def test_resolve_auto_attaches_the_paster_to_multi_animal_whole_frame_models(model_type, expected):
+@pytest.mark.parametrize("model_type,expected", [("centroid", True), ("bottomup", False), ("single", False)])
+def test_resolve_auto_attaches_the_paster_to_centroid_models_only(model_type, expected):
     fs = _frames(False, n_animals=1 if model_type == "single" else 2)
     cfg = _cfg(model_type)
     cfg.skeleton = {"node_names": fs.node_names, "edges": [["head", "thorax"], ["thorax", "tail"]]}

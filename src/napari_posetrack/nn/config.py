@@ -248,7 +248,7 @@ class AugmentConfig(_Section):
                             "are darker/lighter than the background), so that the crop model follows the centred "
                             "animal when animals touch, also when the labels never show them close. 0 = off.",
                             min=0.0, max=1.0)
-    crowd: float = _f(0.5, "Whole-frame multi-animal models (centroid, bottom-up): probability of pasting one more "
+    crowd: float = _f(0.5, "Centroid models (top-down's first stage): probability of pasting one more "
                       "labeled animal, turned at random, 0.4-1 animal lengths from an animal of the frame, with its "
                       "labels, so that the model learns to separate touching animals also when the labeled frames "
                       "never show them close. 0 = off.", min=0.0, max=1.0)
