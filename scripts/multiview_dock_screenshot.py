@@ -29,6 +29,7 @@ def main(argv=None) -> int:
         return 1
     sys.path.insert(0, str(ROOT / "scripts"))
     from make_screenshots import _shrink, start_display
+    from multiview_screenshots import _settle
 
     stop = start_display()
     try:
@@ -47,10 +48,7 @@ def main(argv=None) -> int:
         dock.triangulate_button.click()
         print(f"triangulated in {time.time() - t0:.1f} s: {dock.status_label.text()}")
         dock._set_frame(FRAME)
-        end = time.time() + 3.0
-        while time.time() < end:
-            app.processEvents()
-            time.sleep(0.02)
+        _settle(app, 3.0)
         shot = IMAGES / "multiview_dock.png"
         viewer.screenshot(str(shot.with_suffix(".tmp.png")), canvas_only=False)
         _shrink(shot.with_suffix(".tmp.png"), shot, 1366)

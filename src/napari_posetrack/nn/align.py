@@ -297,18 +297,11 @@ class CropSampler:
                      if out else "")
 
     def _animals_darker(self) -> bool:
-        """Are the animals darker than the background? (labeled nodes vs. the median of their frame, over up to
-        200 instances); decides how a pasted distractor is blended."""
-        inside, around = [], []
-        for j in range(min(len(self), 200)):
-            f = self.frames[int(self.frame_of[j])].float().mean(0)
-            p = (self.points[j] * self.frame_scale).round().long()
-            ok = torch.isfinite(self.points[j]).all(-1) & (p[:, 0] >= 0) & (p[:, 1] >= 0) & \
-                (p[:, 0] < f.shape[1]) & (p[:, 1] < f.shape[0])
-            if ok.any():
-                inside.append(float(f[p[ok, 1], p[ok, 0]].median()))
-                around.append(float(f.median()))
-        return bool(inside) and float(np.median(inside)) < float(np.median(around))
+        """Are the animals darker than the background? Decides how a pasted distractor is blended."""
+        from .paste import animals_darker
+
+        return animals_darker((self.frames[int(self.frame_of[j])], self.points[j] * self.frame_scale)
+                              for j in range(len(self)))
 
     def _paste_distractors(self, imgs, idx, augment_cfg, generator):
         """Blend another animal's crop into a random share of ``imgs`` (see ``augment.distractors``)."""

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AnimalPaster", "PASTE_MODEL_TYPES"]
+__all__ = ["AnimalPaster", "PASTE_MODEL_TYPES", "animals_darker"]
 
 #: model types whose whole-frame training batches take a pasted animal. Single-instance models cannot have
 #: two animals; identity models would need a class for the pasted one; bottom-up is left out because its one
@@ -27,14 +27,17 @@ __all__ = ["AnimalPaster", "PASTE_MODEL_TYPES"]
 PASTE_MODEL_TYPES = ("centroid",)
 
 
-def _animals_darker(images: torch.Tensor, points: torch.Tensor, limit: int = 200) -> bool:
-    """Are labelled nodes darker than the median of their frame, over up to ``limit`` frames?"""
+def animals_darker(frames_and_points, limit: int = 200) -> bool:
+    """Are the animals darker than their background? For up to ``limit`` pairs ``(frame (C, H, W), points
+    (..., 2) in that frame's px, NaN = none)``: the median of the labelled nodes' grey values against the median
+    of their frames. Decides how a pasted animal is blended (minimum for dark animals, maximum for light)."""
     inside, around = [], []
-    for i in range(min(len(images), limit)):
-        f = images[i].float().mean(0)
-        p = points[i].reshape(-1, 2)
-        ok = torch.isfinite(p).all(-1)
-        p = p[ok].round().long()
+    for j, (frame, points) in enumerate(frames_and_points):
+        if j >= limit:
+            break
+        f = frame.float().mean(0)
+        p = points.reshape(-1, 2)
+        p = p[torch.isfinite(p).all(-1)].round().long()
         keep = (p[:, 0] >= 0) & (p[:, 1] >= 0) & (p[:, 0] < f.shape[1]) & (p[:, 1] < f.shape[0])
         if keep.any():
             inside.append(float(f[p[keep, 1], p[keep, 0]].median()))
@@ -71,7 +74,7 @@ class AnimalPaster:
         r = reach[rows[:, 0], rows[:, 1]] if len(rows) else np.zeros(0)
         self.reach = np.where(np.isfinite(r), r, self.animal_len / 2).astype(np.float32)
         self.near = near
-        self.dark = _animals_darker(samples.images, samples.points)
+        self.dark = animals_darker(zip(samples.images, samples.points))
 
     @property
     def usable(self) -> bool:
