@@ -133,3 +133,22 @@ def test_killed_run_resumes_without_loss_or_duplicates(assets, tmp_path):
     np.testing.assert_array_equal(got.predicted_frames(0), np.arange(96))
     assert got.predictions.sorted().equals(want.predictions.sorted())
     assert got.get_attr("predict_status")["0"]["status"] == "complete"
+
+
+def test_flip_test_option_reaches_the_predictor(assets, tmp_path, monkeypatch):
+    from napari_posetrack.nn.inference import predictors
+
+    seen = {}
+    real = predictors.load_predictor
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predictors, "load_predictor", spy)
+    d, model, video = assets
+    out = tmp_path / "pred.slp"
+    rc = main(["predict", str(model), str(video), "--out", str(out), "--frames", "0:4", "--device", "cpu",
+               "--flip-test", "--quiet"])
+    assert rc == 0 and seen.get("flip_test") is True
+    assert len(load_dataset(out).predictions) == 4

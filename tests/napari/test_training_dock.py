@@ -81,3 +81,45 @@ def test_metrics_without_predictions_say_so_instead_of_nan():
              visibility={"precision": 1.0, "recall": 1.0})
     text = TrainingDock.metrics_text(m)
     assert "pixel error mean 1.50" in text and "train longer" not in text
+
+
+def test_batch_size_and_learning_rate_show_auto_and_take_typed_values(make_napari_viewer, qtbot, tmp_path):
+    """Both default to auto (0), which the form shows as the word; typing a number sets it, and the Settings
+    section, opened at 1366x768, fits the window (screenshot: POSETRACK_SCREENSHOT_DIR=docs/images)."""
+    import os
+    from pathlib import Path
+
+    from qtpy.QtCore import Qt
+
+    viewer = make_napari_viewer(show=True)
+    _, dock = viewer.window.add_plugin_dock_widget("napari-posetrack", "Training", tabify=False)
+    win = viewer.window._qt_window
+    win.showNormal()
+    win.resize(1366, 768)
+    qtbot.mouseClick(dock.settings_section.toggle, Qt.MouseButton.LeftButton)
+    qtbot.wait(200)
+    batch, lr = dock.fields["train.batch_size"][0], dock.fields["train.learning_rate"][0]
+    assert batch.isVisible() and batch.text() == "auto" and lr.text() == "auto"
+    assert dock.overrides()["train"]["batch_size"] == 0 and dock.overrides()["train"]["learning_rate"] == 0.0
+    docks = viewer.window._wrapped_dock_widgets
+    mine = [dw for key, dw in docks.items() if key.startswith("Training")][0]
+    others = [dw for dw in docks.values() if dw is not mine and dw.isVisible()]
+    for dw in others:
+        dw.setVisible(False)
+    qtbot.wait(200)
+    assert win.height() <= 768 and win.width() <= 1366
+    out_dir = Path(os.environ.get("POSETRACK_SCREENSHOT_DIR", tmp_path))
+    assert mine.grab().save(str(out_dir / "training_dock_settings.png"))
+    batch.setFocus()
+    batch.selectAll()
+    qtbot.keyClicks(batch, "8")
+    lr.setFocus()
+    lr.selectAll()
+    qtbot.keyClicks(lr, "0.003")
+    qtbot.keyClick(lr, Qt.Key.Key_Tab)
+    tr = dock.overrides()["train"]
+    assert tr["batch_size"] == 8 and abs(tr["learning_rate"] - 0.003) < 1e-9
+    batch.selectAll()
+    qtbot.keyClicks(batch, "0")  # back to auto
+    qtbot.keyClick(batch, Qt.Key.Key_Tab)
+    assert batch.value() == 0 and dock.overrides()["train"]["batch_size"] == 0

@@ -70,3 +70,55 @@ def test_training_reports_and_saves_the_auto_sigma(tmp_path):
     evs, _ = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
     assert any(e.stage == "setup" and e.message.startswith("sigma 2.5 px (auto") for e in evs)
     assert load_config(tmp_path / "m").model.sigma == DEFAULT_SIGMA
+
+
+@pytest.mark.parametrize("device, norm, n_train, batch, rate", [
+    ("cpu", "group", 344, 4, 5e-3),
+    ("cuda", "group", 344, 16, 1e-2),       # 5e-3 x sqrt(4) = 1e-2 (the cap)
+    ("cuda", "batch", 64, 8, 5e-3 * 2 ** 0.5),  # an eighth of 64 samples
+    ("cpu", "none", 10, 1, 1e-3 * 0.5),     # 10 samples: batch 1, plain UNet rate
+])
+def test_auto_batch_and_rate_from_device_and_samples(device, norm, n_train, batch, rate):
+    from napari_posetrack.nn.autoconfig import auto_batch_and_rate
+
+    cfg = TrainingConfig()
+    assert cfg.train.batch_size == 0 and cfg.train.learning_rate == 0.0  # auto by default
+    cfg.model.backbone.norm = norm
+    msgs = auto_batch_and_rate(cfg, n_train, device)
+    assert cfg.train.batch_size == batch
+    assert cfg.train.learning_rate == pytest.approx(rate)
+    assert len(msgs) == 2 and msgs[0].startswith(f"batch {batch} (auto:") and "learning rate" in msgs[1]
+    assert "train.batch_size" in msgs[0] and "train.learning_rate" in msgs[1]
+
+
+def test_auto_batch_and_rate_keep_what_the_user_set():
+    from napari_posetrack.nn.autoconfig import auto_batch_and_rate
+
+    cfg = TrainingConfig().update({"train": {"batch_size": 6, "learning_rate": 3e-4}})
+    assert auto_batch_and_rate(cfg, 500, "cuda") == []
+    assert (cfg.train.batch_size, cfg.train.learning_rate) == (6, 3e-4)
+
+
+@pytest.mark.parametrize("norm, ema, kept", [("batch", 0.998, 0.0), ("group", 0.998, 0.998), ("batch", 0.0, 0.0)])
+def test_weight_average_is_off_for_batch_norm(norm, ema, kept):
+    from napari_posetrack.nn.autoconfig import ema_for_norm
+
+    cfg = TrainingConfig().update({"train": {"ema": ema}})
+    cfg.model.backbone.norm = norm
+    msgs = ema_for_norm(cfg)
+    assert cfg.train.ema == kept
+    assert (len(msgs) == 1 and "batch norm" in msgs[0]) if ema != kept else msgs == []
+
+
+def test_training_with_batch_norm_reports_the_weight_average_off(tmp_path):
+    from napari_posetrack.nn.config import load_config
+    from napari_posetrack.nn.toy import make_toy_dataset
+    from napari_posetrack.nn.train import iter_train
+    from test_trainer import _events
+
+    ds = make_toy_dataset(6, (48, 48))
+    ov = {"model": {"backbone": {"filters": 4, "down_blocks": 2, "norm": "batch"}},
+          "train": {"epochs": 1, "batch_size": 2}, "preprocess": {"input_scale": 1.0}}
+    evs, _ = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
+    assert any(e.stage == "setup" and "weight average off" in e.message for e in evs)
+    assert load_config(tmp_path / "m").train.ema == 0.0

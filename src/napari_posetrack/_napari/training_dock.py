@@ -46,13 +46,16 @@ def _editor(meta: dict, value):
     if isinstance(value, int):
         w = QSpinBox()
         w.setRange(int(meta.get("min", 0)), int(meta.get("max", 1_000_000)))
+        if "special" in meta:  # the minimum stands for a word, e.g. batch size 0 = "auto"
+            w.setSpecialValueText(str(meta["special"]))
         w.setValue(value)
         return w, w.value, w.setValue
     if isinstance(value, float):
         w = QDoubleSpinBox()
-        w.setDecimals(5 if value and abs(value) < 0.01 else 3)
+        small = abs(value) < 0.01 and float(meta.get("max", 10)) <= 1.0  # a learning rate, auto (0) or set
+        w.setDecimals(5 if small else 3)
         w.setRange(float(meta.get("min", 0.0)), float(meta.get("max", 1e6)))
-        w.setSingleStep(0.05 if meta.get("max", 10) <= 10 else 1.0)
+        w.setSingleStep(0.001 if small else 0.05 if meta.get("max", 10) <= 10 else 1.0)
         if "special" in meta:  # the minimum stands for a word, e.g. input scale 0 = "auto"
             w.setSpecialValueText(str(meta["special"]))
         w.setValue(value)

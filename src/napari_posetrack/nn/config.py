@@ -274,9 +274,11 @@ class TrainConfig(_Section):
     steps_per_epoch: int = _f(0, "Batches per epoch; 0 = one pass over the training frames (at least 10 steps; "
                               "50 with a time limit, so that the epochs limit does not end it early).",
                               min=0)
-    batch_size: int = _f(4, "Frames (or crops) per batch.", min=1, max=1024)
-    learning_rate: float = _f(5e-3, "Adam learning rate (peak, after warm-up). 5e-3 suits the normalised backbones "
-                              "(model.backbone.norm group/batch); use about 1e-3 with norm none.", min=1e-7, max=1.0)
+    batch_size: int = _f(0, "Frames (or crops) per batch; 0 = auto: 4 on a CPU, 16 on a GPU, fewer when there are "
+                         "few training samples (the log says which and why).", min=0, max=1024, special="auto")
+    learning_rate: float = _f(0.0, "Adam learning rate (peak, after warm-up); 0 = auto: 5e-3 for the normalised "
+                              "backbones (model.backbone.norm group/batch) and 1e-3 without normalisation, at batch 4, "
+                              "times sqrt(batch / 4).", min=0.0, max=1.0, special="auto")
     scheduler: str = _f("cosine", "Learning-rate schedule: cosine (after the warm-up) anneals over max_minutes "
                         "when that is set, else over the epochs; plateau halves it when validation stalls.",
                         choices=("cosine", "plateau", "none"))
@@ -285,6 +287,10 @@ class TrainConfig(_Section):
     foreground_weight: float = _f(20.0, "Extra loss weight of confidence-map pixels under a peak (weight 1 + this x "
                                   "target). Peaks cover ~0.1% of a map; without it a short run learns to output "
                                   "zeros for the hard nodes. 0 = plain MSE.", min=0.0, max=1000.0)
+    ema: float = _f(0.998, "Validate, save and predict with an exponential moving average of the weights; the "
+                    "decay per step (0.998: about the last 500 steps). 0 = the raw weights of the last step. Off "
+                    "with a batch-norm backbone, whose running statistics belong to the raw weights.",
+                    min=0.0, max=0.99999)
     select_by: str = _f("pose", "Best checkpoint: by a validation pose metric (OKS mAP, then PCK) or by "
                         "validation loss.", choices=("pose", "loss"))
     precision: str = _f("auto", "Training precision: auto = bfloat16 autocast on CPUs that compute it natively "

@@ -32,10 +32,11 @@ import torch.nn.functional as F
 from ..core.errors import ConfigError, PoseTrackError
 from ..core.progress import CancelToken, ProgressEvent
 from .augment import augment_batch, cut_patches
-from .autoconfig import resolve_auto
+from .autoconfig import auto_batch_and_rate, ema_for_norm, resolve_auto
 from .batches import Samples, build_samples
 from .checkpoint import CheckpointError, save_checkpoint
 from .data import FrameSet, split_indices
+from .ema import WeightAverage
 from .model import build_model, head_names
 from .targets import make_targets
 from .validate import validate
@@ -320,6 +321,7 @@ def _prepare(frames: FrameSet, cfg, device):
     tr_idx, va_idx = split_indices(len(frames), tc.val_fraction, tc.seed)
     train_fs, val_fs = frames.subset(tr_idx), frames.subset(va_idx)
     train_s, auto_msgs = resolve_auto(frames, train_fs, cfg)
+    auto_msgs += auto_batch_and_rate(cfg, len(train_s), device.type) + ema_for_norm(cfg)
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
@@ -414,6 +416,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     if resume and (out_dir / "config.yaml").is_file():
         start_epoch, _, history = _load_resume(out_dir, cfg, model, opt, sched)
         yield ProgressEvent("setup", message=f"resumed from epoch {start_epoch} in {out_dir}")
+    ema = WeightAverage(model, tc.ema) if tc.ema > 0 else None
     scaler = torch.amp.GradScaler("cuda", enabled=precision == "float16" and device.type == "cuda")
     autocast = _autocast_factory(precision, device)
     heads, edges = head_names(cfg), [tuple(e) for e in cfg.skeleton.get("edges", [])]
@@ -437,6 +440,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 _set_lr(opt, tc.learning_rate * lr_factor(cfg, progress))
             x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
             losses.append(_train_step(net, opt, scaler, autocast, x, batch, cfg, heads, edges))
+            if ema is not None:
+                ema.update(model)
             global_step += 1
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1], **budget.left()})
         interrupted = cancel.cancelled or budget.over(_finish_reserve(eval_clock))
@@ -444,19 +449,20 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
         train_loss = float(np.mean(losses))
-        val_loss = _val_loss(model, val_s, cfg, heads, edges, device, autocast=autocast) if val_s is not None \
-            else train_loss
-        rec = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss, "lr": opt.param_groups[0]["lr"],
-               "time": time.monotonic() - t0}
-        last_epoch = epoch + 1 >= tc.epochs or interrupted
-        score, metrics, eval_clock = _score_epoch(model, val_s, val_fs, cfg, device, rec, last_epoch, budget.clock,
-                                                  eval_clock, metrics)
-        improved = sel.update(score, rec, global_step)
-        history.append(rec)
-        if sched is not None:
-            sched.step(val_loss)
-        if dist.is_main:
-            _save_epoch(out_dir, model, cfg, opt, sched, epoch + 1, improved, history)
+        with ema.applied(model) if ema is not None else contextlib.nullcontext():  # validated and saved averaged
+            val_loss = _val_loss(model, val_s, cfg, heads, edges, device, autocast=autocast) if val_s is not None \
+                else train_loss
+            rec = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
+                   "lr": opt.param_groups[0]["lr"], "time": time.monotonic() - t0}
+            last_epoch = epoch + 1 >= tc.epochs or interrupted
+            score, metrics, eval_clock = _score_epoch(model, val_s, val_fs, cfg, device, rec, last_epoch,
+                                                      budget.clock, eval_clock, metrics)
+            improved = sel.update(score, rec, global_step)
+            history.append(rec)
+            if sched is not None:
+                sched.step(val_loss)
+            if dist.is_main:
+                _save_epoch(out_dir, model, cfg, opt, sched, epoch + 1, improved, history)
         yield ProgressEvent("epoch", epoch + 1, tc.epochs, dict(rec), message=_epoch_message(rec))
         if interrupted:
             stopped = "cancelled" if cancel.cancelled else "time limit"

@@ -88,7 +88,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
                        scheduler=None, workers: int = 2, chunk_frames: int = 2000, resume: bool = True,
                        overwrite: bool = False, scheduler_timeout: float = 10.0, flush_every: int = 256,
                        compile: bool = False, cpu_bf16: bool = False, backend: str = "torch", cancel=None,
-                       identity_weight=None):
+                       identity_weight=None, flip_test: bool = False):
     """Generator form of :func:`predict` (yields ProgressEvent, returns a PredictResult)."""
     from ..core.dataset import PoseDataset
     from ..core.errors import PoseTrackError
@@ -108,7 +108,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
             raise PoseTrackError(f"--tracker {tracker} needs napari_posetrack.core.tracking, which cannot be "
                                  f"imported ({exc}).", hint="Run without --tracker, then `posetrack track`.") from None
     pred = _load_model(model_dir, backend=backend, device=device, scheduler=scheduler, peak_threshold=peak_threshold,
-                       max_instances=max_instances, compile=compile, cpu_bf16=cpu_bf16)
+                       max_instances=max_instances, compile=compile, cpu_bf16=cpu_bf16, flip_test=flip_test)
     videos, jobs = _collect(inputs, frames, pred)
     if not jobs:
         raise PoseTrackError("Nothing to predict: the inputs have no frames (labels files with no labeled frame?).",
@@ -123,7 +123,7 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
                                      batch_size=batch_size, device=device, resume=resume, cancel=cancel,
                                      flush_every=flush_every, chunk_frames=chunk_frames,
                                      settings={"peak_threshold": peak_threshold, "compile": bool(compile),
-                                               "cpu_bf16": bool(cpu_bf16),
+                                               "cpu_bf16": bool(cpu_bf16), "flip_test": bool(flip_test),
                                                "filters": {"max_instances": max_instances}})
     finally:
         if client is not None:
@@ -147,7 +147,8 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
     return res
 
 
-def _load_model(model_dir, *, backend, device, scheduler, peak_threshold, max_instances, compile, cpu_bf16):
+def _load_model(model_dir, *, backend, device, scheduler, peak_threshold, max_instances, compile, cpu_bf16,
+                flip_test=False):
     """The predictor: torch from a training folder, or an exported model on its runtime backend."""
     from ..core.errors import PoseTrackError
     from ..nn.export.exporter import is_export_dir
@@ -160,10 +161,10 @@ def _load_model(model_dir, *, backend, device, scheduler, peak_threshold, max_in
         from ..nn.export.runtime import load_backend_predictor
 
         return load_backend_predictor(model_dir, device, backend=backend, peak_threshold=peak_threshold,
-                                      max_instances=max_instances)
+                                      max_instances=max_instances, flip_test=bool(flip_test))
     return load_predictor(model_dir, "cpu" if scheduler else device, peak_threshold=peak_threshold,
                           max_instances=max_instances, compile=bool(compile) and not scheduler,
-                          cpu_bf16=bool(cpu_bf16))
+                          cpu_bf16=bool(cpu_bf16), flip_test=bool(flip_test))
 
 
 def _name_tracks(table, pred, store, videos, res, *, tracker, max_tracks, identity_weight):
@@ -251,7 +252,8 @@ def predict(model_dir, inputs, out, *, show: bool = True, **kwargs):
 
     Keyword arguments are those of :func:`iter_predict_files` (``frames="0:100"``,
     ``batch_size``, ``device``, ``max_instances``, ``tracker``, ``max_tracks``, ``scheduler``,
-    ``workers``, ``chunk_frames``, ``resume``, ``overwrite``, ``scheduler_timeout``, ``flush_every``).
+    ``workers``, ``chunk_frames``, ``resume``, ``overwrite``, ``scheduler_timeout``, ``flush_every``,
+    ``flip_test``).
     """
     from ..core.progress import drain
 

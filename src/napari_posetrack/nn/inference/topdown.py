@@ -8,6 +8,8 @@ re-centred on the anchor node the crop model found when the coarse centroid was 
 
 from __future__ import annotations
 
+import math
+
 from ...core.errors import ConfigError
 from .predictors import Predictor, _inside_frame
 
@@ -37,6 +39,8 @@ class TopDownPredictor(Predictor):
         self.heading_index = node_index(ci.model.heading_node, names)
         #: left/right node pairs (left, right) by their side in the aligned training crops (see resolve_sides)
         self.sides = [tuple(p) for p in ci.data.get("pair_sides", [])] if self.aligned else []
+        #: node order of a mirrored crop (left/right pairs swapped), for ``flip_test``; None without pairs
+        self.mirror_order = mirror_order(self.n_nodes, ci.skeleton.get("symmetries") or [])
 
     def anchors(self, frames_u8):
         """Centroid peaks of a batch: b (M,), xy (M, 2) original px, value (M,), heading angle (M,) and its
@@ -109,7 +113,7 @@ class TopDownPredictor(Predictor):
         for lo in range(0, len(b), step):
             sl = slice(lo, lo + step)
             crops = sample_crops(frames, b[sl], A[sl], n_in, frame_scale)
-            out = st.forward(crops)
+            out = self._crop_forward(st, crops)
             offsets = out.get("offsets") if st.has_offsets else None
             xy, v = global_points(out["confmaps"], offsets, st.stride, self.settings.peak_threshold,
                                   self.settings.refine)
@@ -123,6 +127,16 @@ class TopDownPredictor(Predictor):
                     extra = torch.zeros((len(b), e.shape[1]), dtype=e.dtype, device=frames.device)
                 extra[sl] = e
         return pts, val, extra
+
+    def _crop_forward(self, st, crops) -> dict:
+        """Centred-instance outputs of a batch of crops; with ``flip_test`` (and left/right pairs, no offset
+        heads) the confidence maps are averaged with those of the mirrored crops, mirrored back."""
+        out = st.forward(crops)
+        if self.settings.flip_test and self.mirror_order is not None and not getattr(st, "has_offsets", False):
+            mirrored = st.forward(crops.flip(-1))["confmaps"]
+            out["confmaps"] = 0.5 * (out["confmaps"] + unmirror_maps(mirrored, self.mirror_order, crops.shape[-1],
+                                                                    st.stride))
+        return out
 
     def _recenter(self, frames, b, A, pts, val, n_in, fscale, extra=None):
         """Second crop pass where the crop model puts the anchor node (or, aligned, the heading) clearly away
@@ -231,3 +245,42 @@ def _keep_better(pts, val, idx, p2, v2, *, ties_to_new: bool = False, extra=None
     val[idx[better]] = v2[better]
     if extra is not None and e2 is not None:
         extra[idx[better]] = e2[better]
+
+
+def mirror_order(n_nodes: int, symmetries) -> list | None:
+    """Channel order that turns the maps of a mirrored image into left/right-correct maps (each pair's two
+    nodes swapped); None when there are no pairs (a mirrored crop would then teach nothing)."""
+    order = list(range(n_nodes))
+    for pair in symmetries:
+        a, b = int(pair[0]), int(pair[1])
+        if 0 <= a < n_nodes and 0 <= b < n_nodes and a != b:
+            order[a], order[b] = b, a
+    return order if order != list(range(n_nodes)) else None
+
+
+def unmirror_maps(maps, order, width_in: int, stride: int):
+    """Maps (B, K, H, W) predicted on images mirrored left-right (input width ``width_in``), back on the
+    original image's grid: channels reordered, columns reversed and shifted by the fraction of a cell by
+    which the mirrored grid misses the original one.
+
+    Grid column ``c`` sits at input x = ``c * stride``. Mirrored, column ``c`` looked at input x
+    ``width_in - 1 - c * stride``, so after reversing, column ``k`` sits at ``k * stride + d`` with
+    ``d = width_in - 1 - stride * (W - 1)``; the result at ``c * stride`` is interpolated from its neighbours.
+    """
+    import torch
+
+    m = maps[:, order].flip(-1)
+    w = m.shape[-1]
+    s = (width_in - 1 - stride * (w - 1)) / float(stride)  # reversed column k sits at original column k + s
+    whole = int(math.floor(s))
+    frac = s - whole
+    if whole:
+        m = torch.roll(m, shifts=whole, dims=-1)
+        if whole > 0:
+            m[..., :whole] = 0
+        else:
+            m[..., whole:] = 0
+    if frac > 1e-6:  # value at column c: (1 - frac) x column c + frac x column c - 1
+        prev = torch.cat([torch.zeros_like(m[..., :1]), m[..., :-1]], dim=-1)
+        m = (1.0 - frac) * m + frac * prev
+    return m
