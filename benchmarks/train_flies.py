@@ -246,7 +246,9 @@ def run_anchor(kind, cpu_seconds, out, threads, test_ds, train_file, auto: bool 
 
     d = out / f"sleapnn_{kind}"
     d.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    from infer_speed import anchor_env  # skips torchvision's C-op registration, which fails beside CPU torch
+
+    env = anchor_env(out, threads)
     names = subprocess.run([ANCHOR_PYTHON, "-c", ANCHOR_CFG, kind, str(d), str(train_file),
                             json.dumps({} if auto else stage_configs(kind))], env=env,
                            check=True,

@@ -122,3 +122,28 @@ def test_training_with_batch_norm_reports_the_weight_average_off(tmp_path):
     evs, _ = _events(iter_train(ds, "single", tmp_path / "m", overrides=ov))
     assert any(e.stage == "setup" and "weight average off" in e.message for e in evs)
     assert load_config(tmp_path / "m").train.ema == 0.0
+
+
+def test_body_sides_from_the_labels_for_bottom_up_grouping():
+    from napari_posetrack.nn.autoconfig import body_sides
+
+    rng = np.random.default_rng(0)
+    names = ["thorax", "head", "wingL", "wingR", "legL", "legR"]
+    pts = []
+    for _ in range(12):  # animals facing every way; wingL always on the left of wingR, the legs at random
+        ang = rng.uniform(0, 2 * np.pi)
+        fwd, side = np.array([np.cos(ang), np.sin(ang)]), np.array([-np.sin(ang), np.cos(ang)])
+        t = rng.uniform(100, 400, 2)
+        flip = rng.choice([-1, 1])
+        body = [t, t + 30 * fwd, t - 20 * fwd - 12 * side, t - 20 * fwd + 12 * side,
+                t + 5 * fwd - flip * 15 * side, t + 5 * fwd + flip * 15 * side]
+        pts.append(np.stack(body)[None].astype(np.float32))
+    fs = FrameSet([np.zeros((512, 512, 1), np.uint8)] * 12, pts, np.array([[0, i] for i in range(12)]),
+                  np.zeros(12, bool), names, [(0, 1), (0, 2), (0, 3), (0, 4), (0, 5)], None, None)
+    sk = {"node_names": names, "symmetries": [[3, 2], [4, 5]]}
+    axis, sides, msg = body_sides(fs, sk)
+    assert axis == (0, 1)
+    assert sides == [(2, 3)]  # wingL first: it lies on the smaller side; the legs switch sides, so not kept
+    assert "thorax -> head" in msg and "wingL|wingR 100%" in msg
+    assert body_sides(fs, {"node_names": ["a", "b", "wingL", "wingR", "legL", "legR"],
+                           "symmetries": [[2, 3]]}) == ((), [], "")  # no axis can be proposed from these names

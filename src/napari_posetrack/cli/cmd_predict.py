@@ -34,7 +34,8 @@ def add_arguments(parser) -> None:
                              "faster, results differ slightly from float32")
     parser.add_argument("--flip-test", action="store_true",
                         help="top-down: also predict each crop mirrored (left/right nodes swapped) and average the "
-                             "maps: more accurate (fly benchmark PCK@5px 0.793 -> 0.804), about 1.5x slower")
+                             "maps: more accurate (fly benchmark's default model: PCK@5px 0.804 -> 0.830), about 1.5x "
+                             "slower")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch",
                         help="run the networks in torch (default) or onnxruntime; with onnx, MODEL_DIR may also be "
                              "a folder written by `posetrack export-model`")

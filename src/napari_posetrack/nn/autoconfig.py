@@ -11,7 +11,7 @@ import numpy as np
 from .batches import Samples, animal_size, build_samples
 from .data import FrameSet, anchor_points
 
-__all__ = ["resolve_auto", "auto_sigma", "auto_batch_and_rate", "ema_for_norm", "DEFAULT_SIGMA"]
+__all__ = ["resolve_auto", "auto_sigma", "auto_batch_and_rate", "ema_for_norm", "body_sides", "DEFAULT_SIGMA"]
 
 #: confidence-map sigma (input px) of every model but centroids: the value the benchmarks were tuned with
 DEFAULT_SIGMA = 2.5
@@ -65,7 +65,8 @@ def auto_sigma(fs: FrameSet, cfg) -> tuple[float, str]:
 def resolve_auto(frames: FrameSet, train_fs: FrameSet, cfg) -> tuple[Samples, list[str]]:
     """Fill the config's ``auto`` settings from the data (input scale, output stride, sigma, flip, crop size,
     training windows, normalisation), record the left/right pair sides of aligned crops (``data.pair_sides``)
-    and build the training samples. Returns (samples, one message per choice)."""
+    or, for bottom-up models, of the animals' body axis (``data.side_axis`` and ``data.pair_sides``, see
+    :func:`body_sides`) and build the training samples. Returns (samples, one message per choice)."""
     auto_msgs = []
     if not cfg.preprocess.input_scale:
         from .batches import auto_input_scale
@@ -94,6 +95,12 @@ def resolve_auto(frames: FrameSet, train_fs: FrameSet, cfg) -> tuple[Samples, li
         sides, msg = train_s.sampler.pair_sides(cfg.skeleton.get("symmetries") or [],
                                                 cfg.skeleton.get("node_names", []))
         cfg.data["pair_sides"] = [list(p) for p in sides]
+        if msg:
+            auto_msgs.append(msg)
+    if cfg.model.type == "bottomup":
+        axis, sides, msg = body_sides(train_fs, cfg.skeleton)
+        if sides:
+            cfg.data["side_axis"], cfg.data["pair_sides"] = list(axis), [list(p) for p in sides]
         if msg:
             auto_msgs.append(msg)
     _attach_paster(train_s, cfg, auto_msgs)
@@ -177,3 +184,47 @@ def ema_for_norm(cfg) -> list[str]:
         return ["weight average off (batch norm: its running statistics belong to the raw weights, not to an "
                 "average of them)"]
     return []
+
+
+def body_sides(frames: FrameSet, skeleton: dict, min_share: float = 0.9) -> tuple[tuple, list, str]:
+    """Left/right node pairs that keep their order across the body axis in the labels, for bottom-up grouping.
+
+    The axis is the skeleton's anchor -> heading pair (named in the skeleton, or proposed from the node names:
+    thorax -> head, ...). A pair ``(a, b)`` of the skeleton's symmetries is kept when one node lies on the same
+    side of the other, measured across the axis, in at least ``min_share`` of the labeled animals with all four
+    nodes (5 at least); it is returned as ``(left, right)`` in that order. Returns ``((anchor, heading) node
+    indices, pairs, message)``; no axis or no pair gives ``((), [], "")``.
+    """
+    from ..core.skeleton import Skeleton
+    from .inference.paf import lateral
+
+    names = list(skeleton.get("node_names", []))
+    pairs = skeleton.get("symmetries") or []
+    if not names or not pairs:
+        return (), [], ""
+    anchor, heading, _ = Skeleton.from_dict({"node_names": names, "anchor": skeleton.get("anchor"),
+                                             "heading": skeleton.get("heading")}).alignment()
+    if not anchor or not heading or anchor not in names or heading not in names:
+        return (), [], ""
+    ai, hi = names.index(anchor), names.index(heading)
+    pts = [p for p in frames.points if len(p)]
+    if not pts:
+        return (), [], ""
+    pts = np.concatenate(pts).astype(np.float64)
+    out, shown = [], []
+    for a, b in pairs:
+        a, b = int(a), int(b)
+        la, lb = lateral(pts[:, ai], pts[:, hi], pts[:, a]), lateral(pts[:, ai], pts[:, hi], pts[:, b])
+        ok = np.isfinite(la) & np.isfinite(lb) & (la != lb)
+        if int(ok.sum()) < 5:
+            continue
+        share = float((la[ok] < lb[ok]).mean())
+        if max(share, 1 - share) >= min_share:
+            left, right = (a, b) if share >= 0.5 else (b, a)
+            out.append((left, right))
+            shown.append(f"{names[left]}|{names[right]} {max(share, 1 - share):.0%}")
+    if not out:
+        return (), [], ""
+    return (ai, hi), out, (f"{len(out)} left/right node pairs keep their order across the {anchor} -> {heading} "
+                           f"axis in the labels ({', '.join(shown)}): grouping gives each node of a pair the "
+                           "peak on its side")

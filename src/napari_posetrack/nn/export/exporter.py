@@ -303,7 +303,7 @@ def _sidecar(kind: str, model_dir: Path, opset, frame_size) -> dict:
                        "centroid_threshold": defaults.centroid_threshold},
         "decoder": {"refine": defaults.refine, "paf_method": defaults.paf_method,
                     "paf_samples": defaults.paf_samples, "paf_threshold": defaults.paf_threshold,
-                    "paf_min_fraction": defaults.paf_min_fraction},
+                    "paf_min_fraction": defaults.paf_min_fraction, "paf_peak_weight": defaults.paf_peak_weight},
         "coordinates": "a peak at map cell m is at network-input pixel m * output_stride and at original pixel "
                        "(p + 0.5) / input_scale - 0.5 (plus the crop origin for centered_instance); padding is "
                        "zeros at the bottom/right",

@@ -72,7 +72,7 @@ def local_points(maps, offsets, stride: int, threshold: float, refine: str = "qu
     return b, c, xy, val
 
 
-def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settings) -> list:
+def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settings, axis=(), sides=()) -> list:
     """Group the local peaks of each frame of a batch into instances with the PAFs.
 
     Parameters
@@ -80,13 +80,17 @@ def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settin
     b, c, xy, val : outputs of :func:`local_points` (tensors or arrays)
     pafs : ndarray (B, 2E, H, W)
     settings : PredictorSettings
-        ``paf_method``, ``paf_samples``, ``paf_threshold``, ``paf_min_fraction``.
+        ``paf_method``, ``paf_samples``, ``paf_threshold``, ``paf_min_fraction``, ``paf_peak_weight``,
+        ``pair_sides``.
+    axis, sides : optional
+        The body axis (anchor, heading) and the left/right pairs whose order across it the labels keep
+        (``data.side_axis`` / ``data.pair_sides`` of a bottom-up model): see :func:`.paf.order_pair_sides`.
 
     Returns
     -------
     list of (points (N, K, 2) map units, node_scores (N, K), instance_scores (N,)) per frame
     """
-    from .paf import group_instances
+    from .paf import group_instances, order_pair_sides
 
     b, c, xy, val = (np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t) for t in (b, c, xy, val))
     out = []
@@ -95,9 +99,13 @@ def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settin
         ci, xyi, vi = c[sel], xy[sel], val[sel]
         peaks = [xyi[ci == k] for k in range(n_nodes)]
         values = [vi[ci == k] for k in range(n_nodes)]
-        out.append(group_instances(peaks, values, pafs[i], edges, method=settings.paf_method,
-                                   n_samples=settings.paf_samples, threshold=settings.paf_threshold,
-                                   min_fraction=settings.paf_min_fraction))
+        kw = dict(n_samples=settings.paf_samples, threshold=settings.paf_threshold,
+                  min_fraction=settings.paf_min_fraction, peak_weight=getattr(settings, "paf_peak_weight", 0.0))
+        pts, node_scores, inst_scores = group_instances(peaks, values, pafs[i], edges, method=settings.paf_method,
+                                                        **kw)
+        if sides and axis and getattr(settings, "pair_sides", True):
+            pts, node_scores = order_pair_sides(pts, node_scores, peaks, values, pafs[i], edges, axis, sides, **kw)
+        out.append((pts, node_scores, inst_scores))
     return out
 
 

@@ -15,13 +15,15 @@ The algorithm (OpenPose / SLEAP):
 3. Walk the edges in breadth-first order from the skeleton's roots and grow instances from
    the matched connections, merging two partial instances when a connection joins them and
    their nodes do not overlap.
+4. Optionally (:func:`order_pair_sides`), left/right node pairs are put in the order across the
+   body axis that the training labels keep (wingL left of wingR, seen along thorax -> head).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["edge_order", "score_connections", "match_connections", "group_instances"]
+__all__ = ["edge_order", "score_connections", "match_connections", "group_instances", "order_pair_sides", "lateral"]
 
 
 def edge_order(n_nodes: int, edges) -> list[int]:
@@ -63,6 +65,9 @@ def score_connections(
     min_fraction: float = 0.8,
     max_edge_length: float | None = None,
     dist_penalty_weight: float = 1.0,
+    src_values: np.ndarray | None = None,
+    dst_values: np.ndarray | None = None,
+    peak_weight: float = 0.0,
 ) -> np.ndarray:
     """Line-integral scores between every source and destination candidate of one edge.
 
@@ -76,6 +81,9 @@ def score_connections(
         (x, y) of the destination node's candidates.
     n_samples, threshold, min_fraction, max_edge_length, dist_penalty_weight
         See the module docstring. ``max_edge_length`` defaults to half the map's larger side.
+    src_values, dst_values : ndarray (n,), (m,), optional
+        Confidence of each candidate; with ``peak_weight`` > 0, a valid pair's score gains
+        ``peak_weight * (src_value + dst_value) / 2``.
 
     Returns
     -------
@@ -105,6 +113,10 @@ def score_connections(
     score = mean + penalty
     frac = (dots > threshold).mean(-1)
     valid = (frac >= min_fraction) & (score > 0) & (dist > 1e-6)
+    if peak_weight and src_values is not None and dst_values is not None:
+        vs = np.asarray(src_values, np.float32).reshape(n)
+        vd = np.asarray(dst_values, np.float32).reshape(m)
+        score = score + peak_weight * 0.5 * (vs[:, None] + vd[None, :])
     return np.where(valid, score, -np.inf).astype(np.float32)
 
 
@@ -171,7 +183,7 @@ def group_instances(
     edges : list of (int, int)
     method : {"hungarian", "greedy"}
     **score_kwargs
-        Passed to :func:`score_connections`.
+        Passed to :func:`score_connections` (``peak_weight`` uses ``values``).
 
     Returns
     -------
@@ -195,7 +207,8 @@ def group_instances(
         s, d = edges[e]
         if 2 * e + 1 >= pafs.shape[0]:
             raise ValueError(f"PAFs have {pafs.shape[0]} channels; edge {e} needs channels {2*e} and {2*e+1}.")
-        sc = score_connections(pafs[2 * e : 2 * e + 2], peaks[s], peaks[d], **score_kwargs)
+        sc = score_connections(pafs[2 * e : 2 * e + 2], peaks[s], peaks[d], src_values=values[s],
+                               dst_values=values[d], **score_kwargs)
         for i, j, score in match_connections(sc, method):
             a, b = owner.get((s, i)), owner.get((d, j))
             if a is None and b is None:
@@ -240,3 +253,90 @@ def _instances(assign: list, escore: list, peaks, values) -> tuple[np.ndarray, n
             points[r, node] = peaks[node][row[node]]
             node_scores[r, node] = values[node][row[node]]
     return points, node_scores, np.asarray(keep_scores, np.float32)
+
+
+def lateral(anchor, heading, pts):
+    """Signed distance-like offset of ``pts`` (..., 2) across the body axis anchor -> heading (image coordinates;
+    the sign says the side, the value grows with the distance from the axis)."""
+    u = np.asarray(heading, np.float64) - np.asarray(anchor, np.float64)
+    v = np.asarray(pts, np.float64) - np.asarray(anchor, np.float64)
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+
+
+def order_pair_sides(points, node_scores, peaks, values, pafs, edges, axis, sides, *, min_sep: float = 2.0,
+                     **score_kwargs):
+    """Put each instance's left/right node pairs in the order across the body axis that the labels keep.
+
+    A bottom-up model's maps of two mirror-image nodes (wingL / wingR) often fire on both parts, and the
+    grouping then gives one instance both nodes on one wing, or the two swapped. For each instance with both
+    axis nodes (``axis`` = (anchor, heading) indices) and each pair ``(left, right)`` of ``sides``:
+
+    * both nodes on two places, in the wrong order across the axis: they are swapped;
+    * both on one place (closer than ``min_sep`` map cells): the best other peak of either node's map with a
+      valid connection from the node's neighbour on the skeleton (scored as in :func:`score_connections`) and
+      not used by any instance is taken, and the two places go to the two nodes by their order.
+
+    ``points`` (I, K, 2) and ``node_scores`` (I, K) from :func:`group_instances`; ``peaks``, ``values``, ``pafs``
+    and ``edges`` as given to it. Returns new ``(points, node_scores)``.
+    """
+    points = np.array(points, np.float32, copy=True)
+    node_scores = np.array(node_scores, np.float32, copy=True)
+    if not len(points) or not sides or len(axis) != 2:
+        return points, node_scores
+    edges = [tuple(map(int, e)) for e in edges]
+    ai, hi = int(axis[0]), int(axis[1])
+    used = points[np.isfinite(points).all(-1)]
+    for r in range(len(points)):
+        p, v = points[r], node_scores[r]
+        if not (np.isfinite(p[ai]).all() and np.isfinite(p[hi]).all()) or np.allclose(p[ai], p[hi]):
+            continue
+        for left, right in sides:
+            if not (np.isfinite(p[left]).all() and np.isfinite(p[right]).all()):
+                continue
+            if np.hypot(*(p[left] - p[right])) >= min_sep:
+                if lateral(p[ai], p[hi], p[left]) > lateral(p[ai], p[hi], p[right]):
+                    p[[left, right]], v[[left, right]] = p[[right, left]], v[[right, left]]
+                continue
+            best = _second_place(p, v, left, right, peaks, values, pafs, edges, used, min_sep, score_kwargs)
+            if best is None:
+                continue
+            q, qv = best
+            spot, sv = p[left].copy(), float(np.nanmax([v[left], v[right]]))
+            first = lateral(p[ai], p[hi], spot) < lateral(p[ai], p[hi], q)
+            (p[left], v[left]), (p[right], v[right]) = ((spot, sv), (q, qv)) if first else ((q, qv), (spot, sv))
+            used = np.concatenate([used, q[None]])
+    return points, node_scores
+
+
+def _second_place(p, v, left, right, peaks, values, pafs, edges, used, min_sep, score_kwargs):
+    """The best peak of ``left``'s or ``right``'s map, away from their shared place, that is connected to the
+    instance (points ``p``, scores ``v``) by the field of an edge of either node and not used by an instance:
+    ``(xy, value)`` or None."""
+    best, best_score = None, -np.inf
+    for node in (left, right):
+        for e, (s, d) in enumerate(edges):
+            if node not in (s, d):
+                continue
+            other = s if d == node else d
+            if other in (left, right) or not np.isfinite(p[other]).all() or 2 * e + 1 >= len(pafs):
+                continue
+            mine = np.array([np.nan_to_num(v[other], nan=1.0)], np.float32)
+            for ch in (left, right):
+                cand = np.asarray(peaks[ch], np.float32).reshape(-1, 2)
+                if not len(cand):
+                    continue
+                val = np.asarray(values[ch], np.float32).reshape(-1)
+                if s == other:
+                    sc = score_connections(pafs[2 * e: 2 * e + 2], p[other][None], cand, src_values=mine,
+                                           dst_values=val, **score_kwargs)[0]
+                else:
+                    sc = score_connections(pafs[2 * e: 2 * e + 2], cand, p[other][None], src_values=val,
+                                           dst_values=mine, **score_kwargs)[:, 0]
+                for j in np.flatnonzero(np.isfinite(sc)):
+                    if np.hypot(*(cand[j] - p[left])) < min_sep:
+                        continue
+                    if len(used) and np.min(np.hypot(*(used - cand[j]).T)) < 1e-3:
+                        continue
+                    if sc[j] > best_score:
+                        best, best_score = (cand[j].copy(), float(val[j])), float(sc[j])
+    return best
