@@ -152,3 +152,19 @@ def test_flip_test_option_reaches_the_predictor(assets, tmp_path, monkeypatch):
                "--flip-test", "--quiet"])
     assert rc == 0 and seen.get("flip_test") is True
     assert len(load_dataset(out).predictions) == 4
+
+
+@pytest.mark.parametrize("name", ["predictions", "predictions.csv"])  # no extension; one that fits 3 formats
+def test_output_name_without_one_format_fails_before_predicting(assets, tmp_path, capsys, monkeypatch, name):
+    from napari_posetrack.nn.inference import predictors
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded although the output name was refused")
+
+    monkeypatch.setattr(predictors, "load_predictor", never)
+    d, model, video = assets
+    out = tmp_path / name
+    rc = main(["predict", str(model), str(video), "--out", str(out), "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "Nothing was predicted" in err and ".zarr" in err and ".slp" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -101,6 +101,16 @@ def iter_predict_files(model_dir, inputs, out, *, frames=None, batch_size: int =
     store_out = _is_store(out)
     if not store_out and out.exists() and not overwrite:
         raise PoseTrackError(f"The output {out} exists.", path=out, hint="Pass --overwrite, or pick another --out.")
+    if not store_out:  # a name no format fits must fail now, not after hours of prediction
+        from ..core.io import writer_for
+
+        try:
+            writer_for(out)
+        except PoseTrackError as exc:
+            raise PoseTrackError(f"{str(exc).splitlines()[0]} Nothing was predicted.", path=out,
+                                 hint="Name --out as a project store (a folder ending in .zarr) or as a file whose "
+                                      "extension names one format: .slp, .pkg.slp, .nwb, .nc (movement) or .json "
+                                      "(COCO); write a .zarr store and `posetrack export` it to the others.") from None
     if tracker:
         try:
             from ..core import tracking  # noqa: F401

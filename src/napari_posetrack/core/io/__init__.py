@@ -28,6 +28,7 @@ __all__ = [
     "register_format",
     "get_format",
     "detect_format",
+    "writer_for",
     "load_dataset",
     "save_dataset",
     "apply_skeleton",
@@ -199,16 +200,10 @@ def load_dataset(path, *, skeleton=None, format: str | None = None, check_videos
     return dataset
 
 
-def save_dataset(dataset, path, format: str | None = None, *, overwrite: bool = False, **options) -> Path:
-    """Write ``dataset`` to ``path`` in ``format`` (guessed from the extension when omitted).
-
-    The write is atomic and refuses an existing ``path`` unless ``overwrite=True``. Extra
-    ``options`` go to the format's saver (for example ``video=0`` for per-video formats).
-    Returns the path written.
-    """
-
-    from ._atomic import atomic_output
-
+def writer_for(path, format: str | None = None) -> FormatSpec:
+    """The format that :func:`save_dataset` would write ``path`` in (``format``, else guessed from the file
+    name); raises :class:`FormatError` when none or several fit. Call it before long work whose result is
+    written there, so that a bad name fails first."""
     path = Path(path)
     if format is None:
         matches = [s for s in FORMATS.values() if s.save is not None and s.patterns and
@@ -225,9 +220,22 @@ def save_dataset(dataset, path, format: str | None = None, *, overwrite: bool = 
                 path=path,
                 hint="Pass format= to say which one.",
             )
-        spec = matches[0]
-    else:
-        spec = get_format(format, kind="write")
+        return matches[0]
+    return get_format(format, kind="write")
+
+
+def save_dataset(dataset, path, format: str | None = None, *, overwrite: bool = False, **options) -> Path:
+    """Write ``dataset`` to ``path`` in ``format`` (guessed from the extension when omitted).
+
+    The write is atomic and refuses an existing ``path`` unless ``overwrite=True``. Extra
+    ``options`` go to the format's saver (for example ``video=0`` for per-video formats).
+    Returns the path written.
+    """
+
+    from ._atomic import atomic_output
+
+    path = Path(path)
+    spec = writer_for(path, format)
 
     def write(target, **extra):
         try:
