@@ -147,3 +147,13 @@ def test_body_sides_from_the_labels_for_bottom_up_grouping():
     assert "thorax -> head" in msg and "wingL|wingR 100%" in msg
     assert body_sides(fs, {"node_names": ["a", "b", "wingL", "wingR", "legL", "legR"],
                            "symmetries": [[2, 3]]}) == ((), [], "")  # no axis can be proposed from these names
+
+
+def test_auto_rate_scales_with_the_global_batch_of_data_parallel_training():
+    from napari_posetrack.nn.autoconfig import auto_batch_and_rate
+
+    cfg = TrainingConfig().update({"train": {"batch_size": 2}})
+    cfg.model.backbone.norm = "group"
+    msgs = auto_batch_and_rate(cfg, 100, "cpu", world_size=2)
+    assert cfg.train.learning_rate == pytest.approx(5e-3)  # 2 per process x 2 processes = batch 4
+    assert msgs and "global batch 4 = 2 x 2 processes" in msgs[0]

@@ -53,3 +53,17 @@ def test_default_and_bad_decay():
     assert TrainingConfig().train.ema == pytest.approx(0.998)
     with pytest.raises(ValueError, match="decay"):
         WeightAverage(_net(), 1.0)
+
+
+def test_copy_to_leaves_the_average_in_the_model():
+    from napari_posetrack.nn.ema import WeightAverage
+
+    model = torch.nn.Linear(3, 2)
+    avg = WeightAverage(model, 0.5)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    avg.update(model)
+    want = [t.clone() for t in avg.shadow]
+    avg.copy_to(model)
+    assert torch.equal(model.weight, want[avg.names.index("weight")])
+    assert not torch.equal(model.weight, avg.shadow[avg.names.index("weight")] + 1.0)

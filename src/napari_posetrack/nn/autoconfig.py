@@ -146,12 +146,14 @@ GPU_BATCH = 16
 BASE_RATE = {"group": 5e-3, "batch": 5e-3, "none": 1e-3}
 
 
-def auto_batch_and_rate(cfg, n_train: int, device_type: str) -> list[str]:
+def auto_batch_and_rate(cfg, n_train: int, device_type: str, world_size: int = 1) -> list[str]:
     """Fill ``train.batch_size`` and ``train.learning_rate`` when they are 0 (auto). Returns the messages.
 
     Batch: :data:`CPU_BATCH` on a CPU, :data:`GPU_BATCH` on CUDA/MPS, but never more than an eighth of the
     training samples (at least 1), so that an epoch has several steps. Learning rate: :data:`BASE_RATE` for the
-    backbone's normalisation at batch 4, times sqrt(batch / 4) (Adam's usual scaling), at most 1e-2.
+    backbone's normalisation at batch 4, times sqrt(batch / 4) (Adam's usual scaling), at most 1e-2, where the
+    batch is the global one: ``train.batch_size`` is per process, and ``world_size`` data-parallel processes
+    average their gradients over ``world_size`` times as many samples.
     """
     msgs = []
     tc = cfg.train
@@ -165,9 +167,12 @@ def auto_batch_and_rate(cfg, n_train: int, device_type: str) -> list[str]:
     if not tc.learning_rate:
         norm = cfg.model.backbone.norm if cfg.model.backbone.norm in BASE_RATE else "group"
         base = BASE_RATE[norm]
-        tc.learning_rate = float(min(1e-2, base * (tc.batch_size / 4.0) ** 0.5))
+        total = tc.batch_size * max(1, int(world_size))
+        tc.learning_rate = float(min(1e-2, base * (total / 4.0) ** 0.5))
+        shown = f"batch {tc.batch_size}" if total == tc.batch_size else \
+            f"global batch {total} = {tc.batch_size} x {world_size} processes"
         msgs.append(f"learning rate {tc.learning_rate:.2g} (auto: {base:g} for a backbone with {norm} norm at batch 4, "
-                    f"times sqrt(batch {tc.batch_size} / 4); set train.learning_rate to choose)")
+                    f"times sqrt({shown} / 4); set train.learning_rate to choose)")
     return msgs
 
 

@@ -42,6 +42,11 @@ class WeightAverage:
         d = min(self.decay, (1.0 + self.steps) / (10.0 + self.steps))
         torch._foreach_lerp_(self.shadow, self._live(model), 1.0 - d)
 
+    @torch.no_grad()
+    def copy_to(self, model: torch.nn.Module) -> None:
+        """Put the averaged weights into the model for good (at the end of training)."""
+        torch._foreach_copy_(self._live(model), self.shadow)
+
     @contextlib.contextmanager
     def applied(self, model: torch.nn.Module):
         """Within the block the model holds the averaged weights; the raw ones come back after it."""

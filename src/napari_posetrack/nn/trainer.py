@@ -313,7 +313,7 @@ def _epoch_message(rec: dict) -> str:
     return msg
 
 
-def _prepare(frames: FrameSet, cfg, device):
+def _prepare(frames: FrameSet, cfg, device, world_size: int = 1):
     """Split the frames (``train.seed``), resolve the auto settings, build the samples, pick the precision.
     Returns (training samples, validation samples or None, validation frames, precision, setup messages)."""
     tc = cfg.train
@@ -321,7 +321,7 @@ def _prepare(frames: FrameSet, cfg, device):
     tr_idx, va_idx = split_indices(len(frames), tc.val_fraction, tc.seed)
     train_fs, val_fs = frames.subset(tr_idx), frames.subset(va_idx)
     train_s, auto_msgs = resolve_auto(frames, train_fs, cfg)
-    auto_msgs += auto_batch_and_rate(cfg, len(train_s), device.type) + ema_for_norm(cfg)
+    auto_msgs += auto_batch_and_rate(cfg, len(train_s), device.type, world_size) + ema_for_norm(cfg)
     val_s = build_samples(val_fs, cfg) if len(val_fs) else None
     cfg.data.update({"n_train_frames": int(len(tr_idx)), "n_val_frames": int(len(va_idx)),
                      "n_train_samples": len(train_s), "val_keys": frames.keys[va_idx].tolist()})
@@ -408,7 +408,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     tc = cfg.train
     gen = _seed(tc)
     device = _device(tc.device, dist)
-    train_s, val_s, val_fs, precision, msgs = _prepare(frames, cfg, device)
+    train_s, val_s, val_fs, precision, msgs = _prepare(frames, cfg, device, dist.world_size)
     for msg in msgs:
         yield ProgressEvent("setup", message=msg)
     model, net, opt, sched = _build(model, cfg, device, dist)
@@ -472,6 +472,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         if tc.patience and sel.bad_epochs >= tc.patience and global_step - sel.best_step >= MIN_PATIENCE_STEPS:
             stopped = "early stopping"
             break
+    if ema is not None:  # every rank ends with the averaged weights, the ones saved and predicted with
+        ema.copy_to(model)
     best_epoch = sel.best_epoch
     result = {"out_dir": str(out_dir), "best_epoch": best_epoch, "best_val_loss": _best_loss(history, best_epoch),
               "history": history, "stopped": stopped, "epochs_run": len(history)}
