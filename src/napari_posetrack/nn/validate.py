@@ -129,7 +129,9 @@ def _predict_bottomup(model, samples, fs, cfg, device):
 
             groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), n, k)
         else:
-            groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), n, k, fs.edges, st)
+            axis = tuple(int(i) for i in cfg.data.get("side_axis", []) or [])  # as the predictor groups
+            sides = [tuple(int(i) for i in p) for p in cfg.data.get("pair_sides", [])] if len(axis) == 2 else []
+            groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), n, k, fs.edges, st, axis, sides)
         for i, (pts, node_scores, *_) in enumerate(groups):
             rows.append(unscale_points(pts * stride, scale))
             fr.extend([samples.frame[s0 + i]] * len(pts))
