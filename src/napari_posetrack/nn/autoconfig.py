@@ -182,7 +182,8 @@ def ema_for_norm(cfg) -> list[str]:
     Batch norm's running statistics describe the activations of the raw weights; put beside averaged weights
     they no longer match, and on the few-shot mouse case (single-instance, windows, batch norm) a keypoint
     then jumped to the frame corner on 4 of 76 test frames (mean error 9.8 px, against 2.1 px without the
-    average). Group norm has no running statistics, so top-down, bottom-up and centroid models keep it.
+    average). Group norm has no running statistics, so centroid and centred-instance models keep it; single and
+    bottom-up models trained on windows get batch norm by default, and so no average.
     """
     if cfg.train.ema > 0 and cfg.model.backbone.norm == "batch":
         cfg.train.ema = 0.0

@@ -17,7 +17,7 @@ import torch
 
 from ..core.metrics.pose import pose_metrics
 from ..core.posetable import PoseTable
-from .inference.decode import global_points, group_frames, local_points
+from .inference.decode import body_axis_sides, global_points, group_frames, local_points
 from .inference.filters import instance_scores
 from .preprocess import unscale_points
 
@@ -129,8 +129,7 @@ def _predict_bottomup(model, samples, fs, cfg, device):
 
             groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), n, k)
         else:
-            axis = tuple(int(i) for i in cfg.data.get("side_axis", []) or [])  # as the predictor groups
-            sides = [tuple(int(i) for i in p) for p in cfg.data.get("pair_sides", [])] if len(axis) == 2 else []
+            axis, sides = body_axis_sides(cfg.data)  # grouped as the predictor groups
             groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), n, k, fs.edges, st, axis, sides)
         for i, (pts, node_scores, *_) in enumerate(groups):
             rows.append(unscale_points(pts * stride, scale))

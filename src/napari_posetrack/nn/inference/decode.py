@@ -72,6 +72,15 @@ def local_points(maps, offsets, stride: int, threshold: float, refine: str = "qu
     return b, c, xy, val
 
 
+def body_axis_sides(data: dict) -> tuple[tuple, list]:
+    """The body axis (anchor, heading) and left/right pairs a bottom-up model's ``config.data`` records
+    (``side_axis``, ``pair_sides``; see :func:`~..autoconfig.body_sides`), or ``((), [])``."""
+    axis = tuple(int(i) for i in data.get("side_axis", []) or [])
+    if len(axis) != 2:
+        return (), []
+    return axis, [tuple(int(i) for i in p) for p in data.get("pair_sides", [])]
+
+
 def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settings, axis=(), sides=()) -> list:
     """Group the local peaks of each frame of a batch into instances with the PAFs.
 
@@ -93,17 +102,18 @@ def group_frames(b, c, xy, val, pafs, n_frames: int, n_nodes: int, edges, settin
     from .paf import group_instances, order_pair_sides
 
     b, c, xy, val = (np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t) for t in (b, c, xy, val))
+    kw = dict(n_samples=settings.paf_samples, threshold=settings.paf_threshold,
+              min_fraction=settings.paf_min_fraction, peak_weight=settings.paf_peak_weight)
+    use_sides = bool(sides) and len(axis) == 2 and settings.pair_sides
     out = []
     for i in range(n_frames):
         sel = b == i
         ci, xyi, vi = c[sel], xy[sel], val[sel]
         peaks = [xyi[ci == k] for k in range(n_nodes)]
         values = [vi[ci == k] for k in range(n_nodes)]
-        kw = dict(n_samples=settings.paf_samples, threshold=settings.paf_threshold,
-                  min_fraction=settings.paf_min_fraction, peak_weight=getattr(settings, "paf_peak_weight", 0.0))
         pts, node_scores, inst_scores = group_instances(peaks, values, pafs[i], edges, method=settings.paf_method,
                                                         **kw)
-        if sides and axis and getattr(settings, "pair_sides", True):
+        if use_sides:
             pts, node_scores = order_pair_sides(pts, node_scores, peaks, values, pafs[i], edges, axis, sides, **kw)
         out.append((pts, node_scores, inst_scores))
     return out

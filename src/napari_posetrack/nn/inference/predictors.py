@@ -343,11 +343,10 @@ class BottomUpPredictor(Predictor):
 
     def __init__(self, stages, device, settings: PredictorSettings | None = None, model_dir=None):
         super().__init__(stages, device, settings, model_dir)
-        data = self.stages["bottomup"].cfg.data
+        from .decode import body_axis_sides
+
         #: body axis (anchor, heading) and left/right pairs (left, right) whose order across it the labels keep
-        self.side_axis = tuple(int(i) for i in data.get("side_axis", []) or [])
-        self.sides = [tuple(int(i) for i in p) for p in data.get("pair_sides", [])] if len(self.side_axis) == 2 \
-            else []
+        self.side_axis, self.sides = body_axis_sides(self.stages["bottomup"].cfg.data)
 
     def _peaks(self, frames_u8):
         """The network's outputs on a batch and every local peak of every node: (out, b, c, xy, val)."""
