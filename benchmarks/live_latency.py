@@ -219,6 +219,18 @@ def breakdown(model_dir, video, backend: str, threads: int, frames: int) -> dict
     return {k: v * 1e3 / frames for k, v in out.items()}
 
 
+def _model_kind(folder: Path) -> str:
+    """``single`` or ``topdown`` for a trained model folder (refused otherwise: live mode runs those two)."""
+    if (folder / "centroid").is_dir() and (folder / "centered_instance").is_dir():
+        return "topdown"
+    import yaml
+
+    kind = (yaml.safe_load((folder / "config.yaml").read_text()) or {}).get("model", {}).get("type")
+    if kind != "single":
+        raise SystemExit(f"--model {folder}: live mode runs single-instance and top-down models, not {kind!r}")
+    return kind
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", default="/tmp/posetrack-live-bench", help="folder for the models and exports")
@@ -229,6 +241,9 @@ def main(argv=None) -> int:
     ap.add_argument("--unpaced-frames", type=int, default=40, help="frames for the unpaced throughput")
     ap.add_argument("--cases", default="single@192-lite,single@192,single@512,topdown")
     ap.add_argument("--backends", default="torch,torch-bf16,onnx")
+    ap.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
+                    help="also time a trained model (a `posetrack train` folder): single-instance models on "
+                         "single_fly.mp4, top-down on two_flies.mp4 (repeatable)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--breakdown", type=int, default=0, metavar="N",
                     help="also profile N unpaced frames per case and print where the time goes (CPU ms per frame)")
@@ -245,14 +260,20 @@ def main(argv=None) -> int:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    models = build_models(work, args.centroid_steps, args.cases.split(","))
+    cases = [c for c in args.cases.split(",") if c]
+    models = build_models(work, args.centroid_steps, cases) if cases else {}
     print(f"models ready in {time.perf_counter() - t:.0f} s", flush=True)
     videos = {"single@512": DATA / "single_fly.mp4", "single@192": DATA / "single_fly.mp4",
               "single@192-lite": DATA / "single_fly.mp4", "single@192-tiny": DATA / "single_fly.mp4",
               "topdown": DATA / "two_flies.mp4",
               "topdown-default": DATA / "two_flies.mp4"}
+    for spec in args.model:
+        name, _, folder = spec.partition("=")
+        kind = _model_kind(Path(folder))
+        models[name], videos[name] = Path(folder), DATA / ("single_fly.mp4" if kind == "single" else "two_flies.mp4")
+        cases.append(name)
     rows = []
-    for case in args.cases.split(","):
+    for case in cases:
         for b in args.backends.split(","):
             backend, half = ("torch", True) if b == "torch-bf16" else (b, False)
             if half:

@@ -86,6 +86,34 @@ def test_grouping_gives_each_node_to_the_class_whose_map_is_highest():
     assert cls.tolist() == [1] and pts.shape == (1, 1, 2)
 
 
+def test_grouping_puts_left_right_pairs_in_order_across_the_body_axis():
+    """Two animals (F left, M right), nodes thorax 0, head 1, eyeL 2, eyeR 3, heads up (y decreasing). Both eye maps
+    fire on F's right eye, the eyeL map only weakly on her left eye; M's eyes come out swapped."""
+    from napari_posetrack.nn.inference.bottomup_id import group_frame_by_class
+
+    f = np.array([[20, 30], [20, 20], [17, 18], [23, 18]], np.float64)  # seen along thorax -> head, eyeL is left
+    m = f + [40, 0]
+    peaks = [np.stack([f[0], m[0]]), np.stack([f[1], m[1]]),
+             np.stack([f[3], f[2], m[3]]),   # eyeL map: strong on F's right eye, weak on her left eye, M's right
+             np.stack([f[3], m[2]])]         # eyeR map: F's right eye, M's left eye
+    values = [np.array([0.9, 0.9]), np.array([0.9, 0.9]), np.array([0.8, 0.5, 0.9]), np.array([0.9, 0.9])]
+    fs_, ms_ = [0.9, 0.05], [0.05, 0.9]
+    scores = [np.array([fs_, ms_]), np.array([fs_, ms_]), np.array([fs_, fs_, ms_]), np.array([fs_, ms_])]
+    plain, *_ = group_frame_by_class(peaks, values, scores, 2)
+    np.testing.assert_array_equal(plain[0, 2], plain[0, 3])  # without sides: F's two eyes on one place
+    np.testing.assert_array_equal(plain[1, 2:], [m[3], m[2]])  # and M's swapped
+    pts, ns, _, probs, cls = group_frame_by_class(peaks, values, scores, 2, axis=(0, 1), sides=[(2, 3)])
+    assert cls.tolist() == [0, 1]
+    np.testing.assert_array_equal(pts[0], f)
+    np.testing.assert_array_equal(pts[1], m)
+    assert ns[0, 2] == pytest.approx(0.5) and ns[1, 2] == pytest.approx(0.9)  # scores travel with the places
+    assert probs[0, 0] > 0.9 and probs[1, 1] > 0.9
+    # a second peak that the class maps give to the other animal is not taken
+    scores[2] = np.array([fs_, ms_, ms_])
+    pts, *_ = group_frame_by_class(peaks, values, scores, 2, axis=(0, 1), sides=[(2, 3)])
+    np.testing.assert_array_equal(pts[0, 2], pts[0, 3])
+
+
 class _ClassMapModel(torch.nn.Module):
     """Confidence maps = the grey input (a peak on every blob, every node channel alike); class map 'F' is high
     on bright blobs, 'M' on dim ones. The node channels tell the nodes apart by position: node 0 (thorax)

@@ -267,7 +267,8 @@ class TrainConfig(_Section):
     """Optimisation settings."""
 
     _section = "train"
-    epochs: int = _f(100, "Maximum number of epochs.", min=1, max=100000)
+    epochs: int = _f(0, "Maximum number of epochs; 0 = auto: no epoch limit when train.max_minutes is set (the time "
+                     "budget or early stopping ends the run), else 100.", min=0, max=100000, special="auto")
     max_minutes: float = _f(0.0, "Stop after this many minutes (0 = no time limit).", min=0.0)
     time_clock: str = _f("wall", "Clock of max_minutes: wall time, or CPU time of this process (all threads).",
                          choices=("wall", "cpu"))

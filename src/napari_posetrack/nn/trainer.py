@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -355,7 +356,7 @@ class _Budget:
         self.start = self.clock()
         self.seconds = tc.max_minutes * 60
         self.deadline = self.start + self.seconds if self.seconds else math.inf
-        self.total_steps = max(1, tc.epochs * steps_per_epoch)
+        self.total_steps = max(1, epoch_limit(tc) * steps_per_epoch)
 
     def over(self, reserve: float = 0.0) -> bool:
         """Is the time up, keeping ``reserve`` seconds for what follows the last step?"""
@@ -427,7 +428,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     global_step = start_epoch * steps
     sel = _Selection(history, global_step)
     eval_clock = (0.0, budget.clock())  # (cost of the last pose validation, when it ended)
-    for epoch in range(start_epoch, tc.epochs):
+    n_epochs = epoch_limit(tc)
+    for epoch in range(start_epoch, n_epochs):
         net.train()
         losses = []
         for step in range(steps):
@@ -454,7 +456,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 else train_loss
             rec = {"epoch": epoch + 1, "train_loss": train_loss, "val_loss": val_loss,
                    "lr": opt.param_groups[0]["lr"], "time": time.monotonic() - t0}
-            last_epoch = epoch + 1 >= tc.epochs or interrupted
+            last_epoch = epoch + 1 >= n_epochs or interrupted
             score, metrics, eval_clock = _score_epoch(model, val_s, val_fs, cfg, device, rec, last_epoch,
                                                       budget.clock, eval_clock, metrics)
             improved = sel.update(score, rec, global_step)
@@ -463,7 +465,8 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 sched.step(val_loss)
             if dist.is_main:
                 _save_epoch(out_dir, model, cfg, opt, sched, epoch + 1, improved, history)
-        yield ProgressEvent("epoch", epoch + 1, tc.epochs, dict(rec), message=_epoch_message(rec))
+        yield ProgressEvent("epoch", epoch + 1, tc.epochs or (0 if tc.max_minutes else DEFAULT_EPOCHS), dict(rec),
+                            message=_epoch_message(rec))
         if interrupted:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
@@ -514,8 +517,22 @@ def _finish(model, cfg, out_dir: Path, history: list, val_s, val_fs, device, dis
     return metrics
 
 
+#: ``train.epochs: auto`` without a time budget
+DEFAULT_EPOCHS = 100
+
+
+def epoch_limit(tc) -> int:
+    """The run's epoch limit: ``train.epochs``, or for ``auto`` (0) none with a time budget (``max_minutes``: the
+    budget or early stopping ends the run; a fixed 100 ended budgeted runs at half their time once steps got
+    faster, with the learning rate still high) and :data:`DEFAULT_EPOCHS` without one."""
+    if tc.epochs:
+        return int(tc.epochs)
+    return sys.maxsize if tc.max_minutes else DEFAULT_EPOCHS
+
+
 #: with a time budget, an epoch is one pass over the training samples but at least this many steps: with 40
-#: labeled frames (10 batches) the default 100 epochs would end the run long before its budget
+#: labeled frames (10 batches) validating after every pass would take much of the budget, and an explicit
+#: ``train.epochs`` would end the run long before it
 MIN_EPOCH_STEPS = 50
 #: at most about this share of the training time goes to pose validation between epochs
 EVAL_SHARE = 0.1

@@ -124,12 +124,12 @@ def _predict_bottomup(model, samples, fs, cfg, device):
     for s0, out in _forward_all(model, samples, device):
         b, c, xy, val = local_points(out["confmaps"], out.get("offsets"), stride, st.peak_threshold, st.refine)
         n = out["confmaps"].shape[0]
+        axis, sides = body_axis_sides(cfg.data)  # grouped as the predictor groups
         if "classmaps" in out:  # multi-class bottom-up: nodes grouped by the class maps
             from .inference.bottomup_id import group_by_class
 
-            groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), n, k)
+            groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), n, k, axis=axis, sides=sides)
         else:
-            axis, sides = body_axis_sides(cfg.data)  # grouped as the predictor groups
             groups = group_frames(b, c, xy, val, out["pafs"].cpu().numpy(), n, k, fs.edges, st, axis, sides)
         for i, (pts, node_scores, *_) in enumerate(groups):
             rows.append(unscale_points(pts * stride, scale))

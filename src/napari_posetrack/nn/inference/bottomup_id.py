@@ -12,9 +12,13 @@ A ``bottomup-id`` model (:mod:`napari_posetrack.nn.identity_bottomup`) has confi
    per node. Peaks whose class-map value stays below :data:`MIN_CLASS_SCORE` for every class
    belong to no known animal and are dropped, as are the peaks left over when a node has
    more peaks than there are classes;
-3. the peaks of a class make one instance, whose class scores are the mean of the class-map
+3. when the model recorded its left/right pairs (``data.side_axis`` / ``data.pair_sides``, as bottom-up
+   models do), each animal's pairs are put in the order across its body axis that the labels keep: a
+   swapped pair is swapped back, and a pair on one place (both maps fired on one eye) takes the best other
+   peak of either map that the class maps give to the same animal (:func:`~.paf.order_sides`);
+4. the peaks of a class make one instance, whose class scores are the mean of the class-map
    values at its nodes (normalised to sum 1: its class probabilities);
-4. within the frame, classes are assigned by Hungarian matching on those probabilities
+5. within the frame, classes are assigned by Hungarian matching on those probabilities
    (:func:`napari_posetrack.core.identity.assign_identities`), so no two instances share a class.
 
 There are no part affinity fields: the grouping does not depend on the skeleton's edges, and
@@ -47,7 +51,8 @@ def class_scores_at(classmaps: np.ndarray, xy: np.ndarray) -> np.ndarray:
     return np.asarray(classmaps[:, yi, xi].T, np.float32)
 
 
-def group_frame_by_class(peaks, values, scores, n_classes: int, min_class_score: float = MIN_CLASS_SCORE):
+def group_frame_by_class(peaks, values, scores, n_classes: int, min_class_score: float = MIN_CLASS_SCORE,
+                         axis=(), sides=()):
     """Group one frame's node peaks into one instance per class.
 
     Parameters
@@ -58,6 +63,11 @@ def group_frame_by_class(peaks, values, scores, n_classes: int, min_class_score:
         Their confidence-map values.
     scores : list of K arrays (P_k, C)
         Class-map values at each peak (:func:`class_scores_at`).
+    axis, sides : optional
+        The body axis (anchor, heading) and the left/right pairs whose order across it the labels keep
+        (``data.side_axis`` / ``data.pair_sides``, recorded when the model was trained). A pair found in the
+        wrong order is swapped; a pair on one place takes the best other peak of either node's map that the
+        class maps give to the same animal and no animal holds (:func:`~.paf.order_sides`).
 
     Returns
     -------
@@ -70,23 +80,23 @@ def group_frame_by_class(peaks, values, scores, n_classes: int, min_class_score:
     k = len(peaks)
     pts = np.full((n_classes, k, 2), np.nan, np.float32)
     node_scores = np.full((n_classes, k), np.nan, np.float32)
-    class_sum = np.zeros((n_classes, n_classes), np.float64)
-    n_nodes = np.zeros(n_classes, np.int64)
+    peaks = [np.asarray(q, np.float32).reshape(-1, 2) for q in peaks]
+    values = [np.asarray(v, np.float64).reshape(-1) for v in values]
+    scores = [np.clip(np.asarray(sc, np.float64).reshape(len(q), n_classes), 0.0, None) for q, sc in zip(peaks, scores)]
     for j in range(k):
-        p = np.asarray(peaks[j], np.float32).reshape(-1, 2)
-        if not len(p):
+        if not len(peaks[j]):
             continue
-        v = np.asarray(values[j], np.float64).reshape(-1)
-        s = np.clip(np.asarray(scores[j], np.float64).reshape(len(p), n_classes), 0.0, None)
-        gain = v[:, None] * s
+        gain = values[j][:, None] * scores[j]
         rows, cols = linear_sum_assignment(-gain)
         for r, c in zip(rows, cols):
-            if s[r, c] < min_class_score:
+            if scores[j][r, c] < min_class_score:
                 continue
-            pts[c, j] = p[r]
-            node_scores[c, j] = v[r]
-            class_sum[c] += s[r]
-            n_nodes[c] += 1
+            pts[c, j] = peaks[j][r]
+            node_scores[c, j] = values[j][r]
+    if sides and len(axis) == 2:
+        pts, node_scores = _order_sides_by_class(pts, node_scores, peaks, values, scores, axis, sides,
+                                                 min_class_score)
+    class_sum, n_nodes = _class_sums(pts, peaks, scores, n_classes)
     found = np.flatnonzero(n_nodes > 0)
     mean = class_sum[found] / n_nodes[found, None]
     total = mean.sum(1, keepdims=True)
@@ -96,8 +106,51 @@ def group_frame_by_class(peaks, values, scores, n_classes: int, min_class_score:
     return pts[found], node_scores[found], np.asarray(inst, np.float32), probs, found.astype(np.int64)
 
 
+def _class_sums(pts, peaks, scores, n_classes):
+    """Sum (C, C) of the class-map values at each class's nodes, and each class's node count (C,)."""
+    class_sum = np.zeros((n_classes, n_classes), np.float64)
+    n_nodes = np.zeros(n_classes, np.int64)
+    for c in range(n_classes):
+        for j in range(pts.shape[1]):
+            if not np.isfinite(pts[c, j]).all():
+                continue
+            # the node's place is a peak of its own map, or of its mirror-image node's after a side swap
+            for q, sc in ((peaks[j], scores[j]), *((peaks[i], scores[i]) for i in range(len(peaks)) if i != j)):
+                hit = np.flatnonzero(np.abs(q - pts[c, j]).max(1) < 1e-4) if len(q) else []
+                if len(hit):
+                    class_sum[c] += sc[hit[0]]
+                    n_nodes[c] += 1
+                    break
+    return class_sum, n_nodes
+
+
+def _order_sides_by_class(pts, node_scores, peaks, values, scores, axis, sides, min_class_score):
+    """:func:`~.paf.order_sides` for the class-map grouping (rows of ``pts`` are the classes): a pair on one
+    place takes the peak of either node's map with the highest ``value x class-map value`` among those whose
+    highest class map is this instance's class (at least ``min_class_score``)."""
+    from .paf import order_sides
+
+    def second(c, p, _v, left, right, used):
+        best, best_gain = None, -np.inf
+        for ch in (left, right):
+            q, val, sc = peaks[ch], values[ch], scores[ch]
+            for i in range(len(q)):
+                if sc[i, c] < min_class_score or sc[i, c] < sc[i].max():
+                    continue
+                if np.hypot(*(q[i] - p[left])) < 2.0:
+                    continue
+                if len(used) and np.min(np.hypot(*(used - q[i]).T)) < 1e-3:
+                    continue
+                gain = val[i] * sc[i, c]
+                if gain > best_gain:
+                    best, best_gain = (q[i].copy(), float(val[i])), gain
+        return best
+
+    return order_sides(pts, node_scores, axis, sides, second)
+
+
 def group_by_class(b, c, xy, val, classmaps, n_frames: int, n_nodes: int,
-                   min_class_score: float = MIN_CLASS_SCORE) -> list:
+                   min_class_score: float = MIN_CLASS_SCORE, axis=(), sides=()) -> list:
     """:func:`group_frame_by_class` for every frame of a batch.
 
     Parameters
@@ -105,6 +158,7 @@ def group_by_class(b, c, xy, val, classmaps, n_frames: int, n_nodes: int,
     b, c, xy, val : outputs of :func:`~.decode.local_points` (tensors or arrays): frame, node, map-unit
         position and value of every peak
     classmaps : ndarray (B, C, H, W)
+    axis, sides : the body axis and left/right pairs (:func:`~.decode.body_axis_sides`), optional
 
     Returns
     -------
@@ -122,7 +176,8 @@ def group_by_class(b, c, xy, val, classmaps, n_frames: int, n_nodes: int,
         peaks = [xyi[ci == j] for j in range(n_nodes)]
         values = [vi[ci == j] for j in range(n_nodes)]
         scores = [sc[ci == j] for j in range(n_nodes)]
-        pts, ns, inst, probs, _ = group_frame_by_class(peaks, values, scores, n_classes, min_class_score)
+        pts, ns, inst, probs, _ = group_frame_by_class(peaks, values, scores, n_classes, min_class_score,
+                                                       axis=axis, sides=sides)
         out.append((pts, ns, inst, probs))
     return out
 
@@ -148,7 +203,9 @@ class BottomUpIdentityPredictor(IdentityTableMixin, BottomUpPredictor):
     def run_batch(self, frames_u8):
         st = self.stages["bottomup"]
         out, b, c, xy, val = self._peaks(frames_u8)
-        groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), frames_u8.shape[0], self.n_nodes)
+        use_sides = self.settings.pair_sides
+        groups = group_by_class(b, c, xy, val, out["classmaps"].cpu().numpy(), frames_u8.shape[0], self.n_nodes,
+                                axis=self.side_axis if use_sides else (), sides=self.sides if use_sides else ())
         h, w = frames_u8.shape[1:3]
         n_classes = len(self.class_names)
         fr = FrameResults()

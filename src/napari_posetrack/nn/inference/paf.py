@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["edge_order", "score_connections", "match_connections", "group_instances", "order_pair_sides", "lateral"]
+__all__ = ["edge_order", "score_connections", "match_connections", "group_instances", "order_sides", "order_pair_sides",
+           "lateral"]
 
 
 def edge_order(n_nodes: int, edges) -> list[int]:
@@ -263,8 +264,7 @@ def lateral(anchor, heading, pts):
     return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
 
 
-def order_pair_sides(points, node_scores, peaks, values, pafs, edges, axis, sides, *, min_sep: float = 2.0,
-                     **score_kwargs):
+def order_sides(points, node_scores, axis, sides, second_place, *, min_sep: float = 2.0):
     """Put each instance's left/right node pairs in the order across the body axis that the labels keep.
 
     A bottom-up model's maps of two mirror-image nodes (wingL / wingR) often fire on both parts, and the
@@ -272,18 +272,18 @@ def order_pair_sides(points, node_scores, peaks, values, pafs, edges, axis, side
     axis nodes (``axis`` = (anchor, heading) indices) and each pair ``(left, right)`` of ``sides``:
 
     * both nodes on two places, in the wrong order across the axis: they are swapped;
-    * both on one place (closer than ``min_sep`` map cells): the best other peak of either node's map with a
-      valid connection from the node's neighbour on the skeleton (scored as in :func:`score_connections`) and
-      not used by any instance is taken, and the two places go to the two nodes by their order.
+    * both on one place (closer than ``min_sep`` map cells): ``second_place(r, p, v, left, right, used)`` names
+      the best other peak for instance ``r`` (points ``p`` (K, 2), scores ``v`` (K,)) not in ``used`` (every
+      place an instance holds), as ``(xy, value)`` or None, and the two places go to the two nodes by their
+      order. How a peak is judged to belong to the instance is the grouping's: a connection of the part
+      affinity fields (:func:`order_pair_sides`) or the class maps (``bottomup_id.group_frame_by_class``).
 
-    ``points`` (I, K, 2) and ``node_scores`` (I, K) from :func:`group_instances`; ``peaks``, ``values``, ``pafs``
-    and ``edges`` as given to it. Returns new ``(points, node_scores)``.
+    Returns new ``(points, node_scores)``.
     """
     points = np.array(points, np.float32, copy=True)
     node_scores = np.array(node_scores, np.float32, copy=True)
     if not len(points) or not sides or len(axis) != 2:
         return points, node_scores
-    edges = [tuple(map(int, e)) for e in edges]
     ai, hi = int(axis[0]), int(axis[1])
     used = points[np.isfinite(points).all(-1)]
     for r in range(len(points)):
@@ -297,15 +297,32 @@ def order_pair_sides(points, node_scores, peaks, values, pafs, edges, axis, side
                 if lateral(p[ai], p[hi], p[left]) > lateral(p[ai], p[hi], p[right]):
                     p[[left, right]], v[[left, right]] = p[[right, left]], v[[right, left]]
                 continue
-            best = _second_place(p, v, left, right, peaks, values, pafs, edges, used, min_sep, score_kwargs)
+            best = second_place(r, p, v, left, right, used)
             if best is None:
                 continue
             q, qv = best
             spot, sv = p[left].copy(), float(np.nanmax([v[left], v[right]]))
             first = lateral(p[ai], p[hi], spot) < lateral(p[ai], p[hi], q)
             (p[left], v[left]), (p[right], v[right]) = ((spot, sv), (q, qv)) if first else ((q, qv), (spot, sv))
-            used = np.concatenate([used, q[None]])
+            used = np.concatenate([used, np.asarray(q, np.float32)[None]])
     return points, node_scores
+
+
+def order_pair_sides(points, node_scores, peaks, values, pafs, edges, axis, sides, *, min_sep: float = 2.0,
+                     **score_kwargs):
+    """:func:`order_sides` for instances grouped by the part affinity fields: a pair on one place takes the
+    best other peak of either node's map with a valid connection from the node's neighbour on the skeleton
+    (scored as in :func:`score_connections`) that no instance holds.
+
+    ``points`` (I, K, 2) and ``node_scores`` (I, K) from :func:`group_instances`; ``peaks``, ``values``, ``pafs``
+    and ``edges`` as given to it. Returns new ``(points, node_scores)``.
+    """
+    edges = [tuple(map(int, e)) for e in edges]
+
+    def second(_r, p, v, left, right, used):
+        return _second_place(p, v, left, right, peaks, values, pafs, edges, used, min_sep, score_kwargs)
+
+    return order_sides(points, node_scores, axis, sides, second, min_sep=min_sep)
 
 
 def _second_place(p, v, left, right, peaks, values, pafs, edges, used, min_sep, score_kwargs):
