@@ -14,7 +14,7 @@ CFG = {"model": {"sigma": 1.5, "backbone": {"filters": 4, "down_blocks": 2}},
        "augment": {"enabled": False}}
 
 
-def _fit(out_dir, batch_size, dist=None):
+def _fit(out_dir, batch_size, dist=None, train=None):
     from napari_posetrack.nn.config import TrainingConfig
     from napari_posetrack.nn.data import collect_frames
     from napari_posetrack.nn.toy import make_toy_dataset
@@ -24,12 +24,14 @@ def _fit(out_dir, batch_size, dist=None):
     ds = make_toy_dataset(8, (32, 32))
     cfg = prepare_config(TrainingConfig(), "single", ds, CFG)
     cfg.train.batch_size = batch_size
+    for k, v in (train or {}).items():
+        setattr(cfg.train, k, v)
     gen = iter_fit(collect_frames(ds), cfg, out_dir, dist=dist)
     while True:
         try:
             next(gen)
         except StopIteration as stop:
-            return stop.value["model"]
+            return stop.value["model"] if train is None else stop.value
 
 
 def _worker(rank, world, port, tmp):
@@ -75,3 +77,48 @@ def test_ddp_two_processes_match_single(tmp_path):
     moved = max(float((init[k].float() - r0[k].float()).abs().max()) for k in r0)
     assert np.isfinite(moved) and moved > 1e-4  # training really changed the weights
     assert (tmp_path / "ddp" / "best.safetensors").is_file()  # written by rank 0 only
+
+
+def _budget_worker(rank, world, port, tmp):
+    import torch.distributed as dist
+
+    import napari_posetrack.nn.trainer as trainer
+    from napari_posetrack.nn.trainer import DistInfo
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        if rank == 1:  # this rank's clock says the time is up; rank 0's does not
+            trainer._Budget.over = lambda self, reserve=0.0: True
+        res = _fit(os.path.join(tmp, "ddp"), 2, DistInfo(rank, world),
+                   train={"epochs": 3, "max_minutes": 60.0, "scheduler": "cosine"})
+        torch.save({"steps": torch.tensor(len(res["history"])),
+                    **{k: v.detach().clone() for k, v in res["model"].state_dict().items()}},
+                   os.path.join(tmp, f"rank{rank}.pt"))
+        with open(os.path.join(tmp, f"stopped{rank}.txt"), "w") as f:
+            f.write(res["stopped"])
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_ranks_stop_together_when_one_clock_runs_out(tmp_path):
+    """Each rank reads its own clock; when one rank's budget is over, every rank stops at the same step (a rank
+    that went on would wait forever in the gradient all-reduce) and the replicas stay equal."""
+    import time
+
+    torch.set_num_threads(1)
+    ctx = mp.start_processes(_budget_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=False,
+                             start_method="fork")
+    deadline = time.monotonic() + 120
+    while not ctx.join(timeout=2):
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                proc.kill()
+            raise AssertionError("the ranks did not finish together: one waited in the all-reduce")
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for k in r0:
+        assert torch.allclose(r0[k].float(), r1[k].float(), atol=1e-6), k
+    assert int(r0["steps"]) == 1  # one epoch: rank 1 asked to stop at its second step, rank 0 stopped with it
+    assert (tmp_path / "stopped0.txt").read_text() == "time limit" == (tmp_path / "stopped1.txt").read_text()

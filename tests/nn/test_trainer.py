@@ -366,6 +366,24 @@ def test_early_stopping_waits_for_steps_as_well_as_epochs(tmp_path, monkeypatch)
     assert res["stages"]["single"]["stopped"] == "epochs" and res["stages"]["single"]["epochs_run"] == 8
 
 
+def test_early_stopping_waits_for_half_a_cosine_time_budget(tmp_path, monkeypatch):
+    """Under max_minutes with the cosine schedule the learning rate is still high early on, so a stalled
+    validation score does not stop the run before half the budget; with a flat rate it does."""
+    import napari_posetrack.nn.trainer as trainer
+
+    monkeypatch.setattr(trainer, "_better", lambda score, best: best is None)  # only epoch 1 is ever the best
+    monkeypatch.setattr(trainer, "MIN_PATIENCE_STEPS", 1)
+    ds = make_toy_dataset(8, (32, 32))
+    ov = {"model": {"backbone": {"filters": 4, "down_blocks": 2}},
+          "train": {"epochs": 5, "max_minutes": 60.0, "batch_size": 2, "steps_per_epoch": 3, "eval_every": 0,
+                    "patience": 1, "device": "cpu"}, "augment": {"enabled": False}}
+    _, res = _events(iter_train(ds, "single", tmp_path / "cosine", overrides=ov))
+    assert res["stages"]["single"]["stopped"] == "epochs" and res["stages"]["single"]["epochs_run"] == 5
+    ov["train"]["scheduler"] = "none"
+    _, res = _events(iter_train(ds, "single", tmp_path / "flat", overrides=ov))
+    assert res["stages"]["single"]["stopped"] == "early stopping" and res["stages"]["single"]["epochs_run"] == 2
+
+
 def test_slow_pose_validation_is_spaced_out(tmp_path, monkeypatch):
     """Pose metrics that take seconds run on about a tenth of the time, and always on the last epoch."""
     import napari_posetrack.nn.trainer as trainer

@@ -298,7 +298,8 @@ class TrainConfig(_Section):
                         "(AVX512-BF16/AMX) and float16 AMP on CUDA (see amp), else float32.",
                         choices=("auto", "float32", "bf16"))
     patience: int = _f(10, "Early stopping: epochs without val improvement (0 = off); it also waits 1,000 "
-                       "steps after the best epoch, so short epochs (few labeled frames) do not end a run early.",
+                       "steps after the best epoch, so short epochs (few labeled frames) do not end a run early, "
+                       "and, under max_minutes with the cosine schedule, until half the budget is spent.",
                        min=0)
     val_fraction: float = _f(0.1, "Fraction of labeled frames held out for validation.", min=0.0, max=0.9)
     eval_every: int = _f(1, "Compute pose metrics on the validation split every N epochs (0 = only at end; "

@@ -433,11 +433,12 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         net.train()
         losses = []
         for step in range(steps):
-            if cancel.cancelled or (budget.over(_finish_reserve(eval_clock)) and (step or epoch > start_epoch)):
+            stop = cancel.cancelled or (budget.over(_finish_reserve(eval_clock)) and (step or epoch > start_epoch))
+            progress, stop = _agree(dist, device, budget.progress(global_step), stop)
+            if stop:
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
             idx = gidx[dist.rank * tc.batch_size:(dist.rank + 1) * tc.batch_size]
-            progress = budget.progress(global_step)
             if sched is None or progress < tc.warmup:
                 _set_lr(opt, tc.learning_rate * lr_factor(cfg, progress))
             x, batch = _batch(train_s, idx, device, cfg, flip_perm, gen, cfg.augment.enabled)
@@ -446,7 +447,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 ema.update(model)
             global_step += 1
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1], **budget.left()})
-        interrupted = cancel.cancelled or budget.over(_finish_reserve(eval_clock))
+        _, interrupted = _agree(dist, device, 0.0, cancel.cancelled or budget.over(_finish_reserve(eval_clock)))
         if not losses:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
@@ -472,7 +473,10 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             break
         # a few frames make short epochs: also wait MIN_PATIENCE_STEPS steps, or a noisy validation
         # score stops a run that has only begun (40 frames: 10 steps an epoch)
-        if tc.patience and sel.bad_epochs >= tc.patience and global_step - sel.best_step >= MIN_PATIENCE_STEPS:
+        _, early = _agree(dist, device, 0.0, bool(tc.patience) and sel.bad_epochs >= tc.patience
+                          and global_step - sel.best_step >= MIN_PATIENCE_STEPS
+                          and not _annealing_ahead(tc, budget, global_step))
+        if early:
             stopped = "early stopping"
             break
     if ema is not None:  # every rank ends with the averaged weights, the ones saved and predicted with
@@ -515,6 +519,31 @@ def _finish(model, cfg, out_dir: Path, history: list, val_s, val_fs, device, dis
         (out_dir / "metrics.json").write_text(json.dumps(metrics, default=float, indent=1))
         yield ProgressEvent("validate", 1, 1, _summary(metrics))
     return metrics
+
+
+def _agree(dist: DistInfo, device, progress: float, stop: bool) -> tuple[float, bool]:
+    """The largest progress through the budget and any rank's wish to stop, on every rank. Each rank reads its
+    own clock, so in a data-parallel job they would otherwise step with different learning rates and stop at
+    different steps, and a rank that went on would wait forever in the gradient all-reduce. One process:
+    unchanged."""
+    if dist.world_size <= 1:
+        return progress, bool(stop)
+    import torch.distributed as tdist
+
+    t = torch.tensor([float(progress), float(bool(stop))], dtype=torch.float64, device=device)
+    tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
+    return float(t[0]), bool(t[1] > 0)
+
+
+#: under a time budget with the cosine schedule, early stopping waits until this share of the budget is spent
+EARLY_STOP_FROM = 0.5
+
+
+def _annealing_ahead(tc, budget, global_step: int) -> bool:
+    """True while a budgeted cosine run has most of its learning-rate decay ahead: before :data:`EARLY_STOP_FROM`
+    of the budget the rate is still high and validation scores swing with it (bottom-up identity on the flies
+    stopped at 8 of 20 minutes on such a swing, at 70% of its peak rate), so early stopping waits."""
+    return bool(budget.seconds) and tc.scheduler == "cosine" and budget.progress(global_step) < EARLY_STOP_FROM
 
 
 #: ``train.epochs: auto`` without a time budget
