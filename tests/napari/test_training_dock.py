@@ -83,8 +83,8 @@ def test_metrics_without_predictions_say_so_instead_of_nan():
     assert "pixel error mean 1.50" in text and "train longer" not in text
 
 
-def test_batch_size_and_learning_rate_show_auto_and_take_typed_values(make_napari_viewer, qtbot, tmp_path):
-    """Both default to auto (0), which the form shows as the word; typing a number sets it, and the Settings
+def test_batch_size_learning_rate_and_epochs_show_auto_and_take_typed_values(make_napari_viewer, qtbot, tmp_path):
+    """All three default to auto (0), which the form shows as the word; typing a number sets it, and the Settings
     section, opened at 1366x768, fits the window (screenshot: POSETRACK_SCREENSHOT_DIR=docs/images)."""
     import os
     from pathlib import Path
@@ -99,8 +99,10 @@ def test_batch_size_and_learning_rate_show_auto_and_take_typed_values(make_napar
     qtbot.mouseClick(dock.settings_section.toggle, Qt.MouseButton.LeftButton)
     qtbot.wait(200)
     batch, lr = dock.fields["train.batch_size"][0], dock.fields["train.learning_rate"][0]
-    assert batch.isVisible() and batch.text() == "auto" and lr.text() == "auto"
+    epochs = dock.fields["train.epochs"][0]
+    assert batch.isVisible() and batch.text() == "auto" and lr.text() == "auto" and epochs.text() == "auto"
     assert dock.overrides()["train"]["batch_size"] == 0 and dock.overrides()["train"]["learning_rate"] == 0.0
+    assert dock.overrides()["train"]["epochs"] == 0  # auto: no epoch limit under a time budget, else 100
     docks = viewer.window._wrapped_dock_widgets
     mine = [dw for key, dw in docks.items() if key.startswith("Training")][0]
     others = [dw for dw in docks.values() if dw is not mine and dw.isVisible()]

@@ -299,7 +299,7 @@ class TrainConfig(_Section):
                         choices=("auto", "float32", "bf16"))
     patience: int = _f(10, "Early stopping: epochs without val improvement (0 = off); it also waits 1,000 "
                        "steps after the best epoch, so short epochs (few labeled frames) do not end a run early, "
-                       "and, under max_minutes with the cosine schedule, until half the budget is spent.",
+                       "and, under max_minutes with the cosine schedule, until 3/4 of the budget is spent.",
                        min=0)
     val_fraction: float = _f(0.1, "Fraction of labeled frames held out for validation.", min=0.0, max=0.9)
     eval_every: int = _f(1, "Compute pose metrics on the validation split every N epochs (0 = only at end; "
