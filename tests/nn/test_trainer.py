@@ -236,10 +236,11 @@ def _frameset(side, animal, n=4, k=3):
 
 @pytest.mark.parametrize("kind,side,animal,expected", [
     ("centroid", 1024, 100, 0.125),     # fly-sized: a coarse view (12 px flies) finds the animals
-    ("centroid", 1024, 80, 0.25),       # ... but not smaller than 12 px
+    ("centroid", 1024, 80, 0.125),      # 10 px flies are still found at 1/8
+    ("centroid", 1024, 72, 0.25),       # ... but nothing smaller than 10 px
     ("bottomup", 1024, 100, 0.5),
     ("single", 1024, 100, 0.5),
-    ("centroid", 1024, 20, 1.0),        # tiny animals keep full resolution
+    ("centroid", 1024, 16, 1.0),        # tiny animals keep full resolution
     ("bottomup", 1024, 40, 1.0),
     ("bottomup", 32, 10, 1.0),          # small frames are never shrunk
     ("centroid", 2048, 400, 0.125),

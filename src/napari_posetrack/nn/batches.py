@@ -144,7 +144,10 @@ def raw_crop_size(fs: FrameSet, cfg) -> float:
 #: centroid model only finds each animal and its heading (the crop model then re-centres it):
 #: at 1/8 (128 px, 12 px flies) it took 4x the steps of 1/4 in the same time, and its anchors
 #: were better after 6 CPU-min (5.5 px median error, 3.0 peaks for 3 flies, against 20 px, 2.6).
-AUTO_SCALE_RULES = {"centroid": (128, 12), "single": (512, 32), "bottomup": (512, 32), "centered_instance": (128, 32)}
+#: per model type: (largest network-input side, smallest median animal in input px). The centroid's 10 px: at 12,
+#: flies of 95 px (two_flies frames 32-127) crossed it and got scale 1/4, 4x the work per step of their 97 px
+#: neighbours' 1/8, and a 6-minute centroid stage then made 14 epochs instead of 47 (docs/identity.md)
+AUTO_SCALE_RULES = {"centroid": (128, 10), "single": (512, 32), "bottomup": (512, 32), "centered_instance": (128, 32)}
 
 
 def animal_size(fs: FrameSet) -> float:
