@@ -157,12 +157,13 @@ def build_models(work: Path, centroid_steps: int, cases=None) -> dict:
     return out
 
 
-def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads: int, unpaced_frames: int):
+def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads: int, unpaced_frames: int,
+             device: str = "cpu"):
     from napari_posetrack.nn.live import LiveSession
     from napari_posetrack.nn.live.predictor import load_live_predictor
     from napari_posetrack.nn.live.sources import VideoFileSource
 
-    lp = load_live_predictor(model_dir, backend=backend, device="cpu", half=half, threads=threads,
+    lp = load_live_predictor(model_dir, backend=backend, device=device, half=half, threads=threads,
                              max_instances=2)
     animals = []
 
@@ -244,6 +245,7 @@ def main(argv=None) -> int:
     ap.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                     help="also time a trained model (a `posetrack train` folder): single-instance models on "
                          "single_fly.mp4, top-down on two_flies.mp4 (repeatable)")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (bf16 there means float16)")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--breakdown", type=int, default=0, metavar="N",
                     help="also profile N unpaced frames per case and print where the time goes (CPU ms per frame)")
@@ -279,7 +281,7 @@ def main(argv=None) -> int:
             if half:
                 os.environ["POSETRACK_CPU_BF16"] = "1"  # time it even where it is emulated
             r = run_case(models[case], videos[case], backend, half, args.seconds, args.threads,
-                         args.unpaced_frames)
+                         args.unpaced_frames, device=args.device)
             os.environ.pop("POSETRACK_CPU_BF16", None)
             r["case"] = case
             if args.breakdown and not half:
