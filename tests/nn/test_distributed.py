@@ -90,7 +90,7 @@ def _budget_worker(rank, world, port, tmp):
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         if rank == 1:  # this rank's clock says the time is up; rank 0's does not
-            trainer._Budget.over = lambda self, reserve=0.0: True
+            trainer.Budget.over = lambda self, reserve=0.0: True
         res = _fit(os.path.join(tmp, "ddp"), 2, DistInfo(rank, world),
                    train={"epochs": 3, "max_minutes": 60.0, "scheduler": "cosine"})
         torch.save({"steps": torch.tensor(len(res["history"])),

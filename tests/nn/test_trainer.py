@@ -436,7 +436,8 @@ def test_time_budget_keeps_room_for_the_final_scoring():
     """A budget-limited run stops early enough for the last validation and the final scoring (about one pose
     validation each), so --max-minutes is not overrun by them."""
     from napari_posetrack.nn.config import TrainingConfig
-    from napari_posetrack.nn.trainer import _Budget, _finish_reserve
+    from napari_posetrack.nn.budget import Budget as _Budget
+    from napari_posetrack.nn.trainer import _finish_reserve
 
     cfg = TrainingConfig().update({"train": {"max_minutes": 1.0}})
     b = _Budget(cfg.train, 50)

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
 import torch.nn.functional as F
 
 from ..core.errors import ConfigError, PoseTrackError
@@ -35,6 +35,7 @@ from ..core.progress import CancelToken, ProgressEvent
 from .augment import augment_batch, cut_patches
 from .autoconfig import auto_batch_and_rate, ema_for_norm, resolve_auto
 from .batches import Samples, build_samples
+from .budget import DEFAULT_EPOCHS, Budget, agree, annealing_ahead, epoch_limit
 from .checkpoint import CheckpointError, save_checkpoint
 from .data import FrameSet, split_indices
 from .ema import WeightAverage
@@ -348,31 +349,6 @@ def _build(model, cfg, device, dist: DistInfo):
     return model, net, opt, _plateau(cfg, opt)
 
 
-class _Budget:
-    """The run's clock (``train.time_clock``), time limit and progress through the budget."""
-
-    def __init__(self, tc, steps_per_epoch: int):
-        self.clock = time.process_time if tc.time_clock == "cpu" else time.monotonic
-        self.start = self.clock()
-        self.seconds = tc.max_minutes * 60
-        self.deadline = self.start + self.seconds if self.seconds else math.inf
-        self.total_steps = max(1, epoch_limit(tc) * steps_per_epoch)
-
-    def over(self, reserve: float = 0.0) -> bool:
-        """Is the time up, keeping ``reserve`` seconds for what follows the last step?"""
-        return self.clock() > self.deadline - reserve
-
-    def left(self) -> dict:
-        """``{"budget_left_s": seconds}`` with a time limit (shown by the progress bar), else ``{}``."""
-        return {"budget_left_s": max(0.0, self.deadline - self.clock())} if self.seconds else {}
-
-    def progress(self, global_step: int) -> float:
-        """Fraction of the run done: of the time budget when there is one (the warm-up + cosine schedule
-        follows it, or a budget-limited run would stop at an almost untouched learning rate), else of the
-        steps of all epochs."""
-        return (self.clock() - self.start) / self.seconds if self.seconds else global_step / self.total_steps
-
-
 class _Selection:
     """The best epoch so far (by :func:`_better`) and the epochs since it, for checkpoints and early stopping."""
 
@@ -423,7 +399,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
     heads, edges = head_names(cfg), [tuple(e) for e in cfg.skeleton.get("edges", [])]
     flip_perm, n_train = frames.flip_permutation, len(train_s)
     steps = tc.steps_per_epoch or max(MIN_EPOCH_STEPS if tc.max_minutes else 10, math.ceil(n_train / tc.batch_size))
-    budget = _Budget(tc, steps)
+    budget = Budget(tc, steps)
     stopped, metrics = "epochs", {}
     global_step = start_epoch * steps
     sel = _Selection(history, global_step)
@@ -434,7 +410,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
         losses = []
         for step in range(steps):
             stop = cancel.cancelled or (budget.over(_finish_reserve(eval_clock)) and (step or epoch > start_epoch))
-            progress, stop = _agree(dist, device, budget.progress(global_step), stop)
+            progress, stop = agree(dist, device, budget.progress(global_step), stop)
             if stop:
                 break
             gidx = torch.randint(0, n_train, (tc.batch_size * dist.world_size,), generator=gen)
@@ -447,7 +423,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 ema.update(model)
             global_step += 1
             yield ProgressEvent("train", step + 1, steps, {"epoch": epoch + 1, "loss": losses[-1], **budget.left()})
-        _, interrupted = _agree(dist, device, 0.0, cancel.cancelled or budget.over(_finish_reserve(eval_clock)))
+        _, interrupted = agree(dist, device, 0.0, cancel.cancelled or budget.over(_finish_reserve(eval_clock)))
         if not losses:
             stopped = "cancelled" if cancel.cancelled else "time limit"
             break
@@ -473,9 +449,9 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
             break
         # a few frames make short epochs: also wait MIN_PATIENCE_STEPS steps, or a noisy validation
         # score stops a run that has only begun (40 frames: 10 steps an epoch)
-        _, early = _agree(dist, device, 0.0, bool(tc.patience) and sel.bad_epochs >= tc.patience
+        _, early = agree(dist, device, 0.0, bool(tc.patience) and sel.bad_epochs >= tc.patience
                           and global_step - sel.best_step >= MIN_PATIENCE_STEPS
-                          and not _annealing_ahead(tc, budget, global_step))
+                          and not annealing_ahead(tc, budget, global_step))
         if early:
             stopped = "early stopping"
             break
@@ -519,45 +495,6 @@ def _finish(model, cfg, out_dir: Path, history: list, val_s, val_fs, device, dis
         (out_dir / "metrics.json").write_text(json.dumps(metrics, default=float, indent=1))
         yield ProgressEvent("validate", 1, 1, _summary(metrics))
     return metrics
-
-
-def _agree(dist: DistInfo, device, progress: float, stop: bool) -> tuple[float, bool]:
-    """The largest progress through the budget and any rank's wish to stop, on every rank. Each rank reads its
-    own clock, so in a data-parallel job they would otherwise step with different learning rates and stop at
-    different steps, and a rank that went on would wait forever in the gradient all-reduce. One process:
-    unchanged."""
-    if dist.world_size <= 1:
-        return progress, bool(stop)
-    import torch.distributed as tdist
-
-    t = torch.tensor([float(progress), float(bool(stop))], dtype=torch.float64, device=device)
-    tdist.all_reduce(t, op=tdist.ReduceOp.MAX)
-    return float(t[0]), bool(t[1] > 0)
-
-
-#: under a time budget with the cosine schedule, early stopping waits until this share of the budget is spent
-EARLY_STOP_FROM = 0.75
-
-
-def _annealing_ahead(tc, budget, global_step: int) -> bool:
-    """True while a budgeted cosine run has most of its learning-rate decay ahead: before :data:`EARLY_STOP_FROM`
-    of the budget the rate is above 15% of its peak and validation scores swing with it (bottom-up identity on the
-    flies stopped at 8 of 20 minutes on such a swing, at 70% of its peak rate, and at 10 minutes when early
-    stopping waited for half the budget), so early stopping waits."""
-    return bool(budget.seconds) and tc.scheduler == "cosine" and budget.progress(global_step) < EARLY_STOP_FROM
-
-
-#: ``train.epochs: auto`` without a time budget
-DEFAULT_EPOCHS = 100
-
-
-def epoch_limit(tc) -> int:
-    """The run's epoch limit: ``train.epochs``, or for ``auto`` (0) none with a time budget (``max_minutes``: the
-    budget or early stopping ends the run; a fixed 100 ended budgeted runs at half their time once steps got
-    faster, with the learning rate still high) and :data:`DEFAULT_EPOCHS` without one."""
-    if tc.epochs:
-        return int(tc.epochs)
-    return sys.maxsize if tc.max_minutes else DEFAULT_EPOCHS
 
 
 #: with a time budget, an epoch is one pass over the training samples but at least this many steps: with 40

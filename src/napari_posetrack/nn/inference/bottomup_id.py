@@ -107,20 +107,20 @@ def group_frame_by_class(peaks, values, scores, n_classes: int, min_class_score:
 
 
 def _class_sums(pts, peaks, scores, n_classes):
-    """Sum (C, C) of the class-map values at each class's nodes, and each class's node count (C,)."""
+    """Sum (C, C) of the class-map values at each class's nodes, and each class's node count (C,). A node's place
+    is one of the frame's peaks (of its own map, or of its mirror-image node's after the side ordering), and the
+    class-map values depend on the place only, so any peak there gives them."""
     class_sum = np.zeros((n_classes, n_classes), np.float64)
     n_nodes = np.zeros(n_classes, np.int64)
-    for c in range(n_classes):
-        for j in range(pts.shape[1]):
-            if not np.isfinite(pts[c, j]).all():
-                continue
-            # the node's place is a peak of its own map, or of its mirror-image node's after a side swap
-            for q, sc in ((peaks[j], scores[j]), *((peaks[i], scores[i]) for i in range(len(peaks)) if i != j)):
-                hit = np.flatnonzero(np.abs(q - pts[c, j]).max(1) < 1e-4) if len(q) else []
-                if len(hit):
-                    class_sum[c] += sc[hit[0]]
-                    n_nodes[c] += 1
-                    break
+    places = np.concatenate(peaks) if peaks else np.zeros((0, 2), np.float32)
+    if not len(places):
+        return class_sum, n_nodes
+    values = np.concatenate(scores)
+    for c, j in zip(*np.nonzero(np.isfinite(pts).all(-1))):
+        hit = np.flatnonzero(np.abs(places - pts[c, j]).max(1) < 1e-4)
+        if len(hit):
+            class_sum[c] += values[hit[0]]
+            n_nodes[c] += 1
     return class_sum, n_nodes
 
 
