@@ -28,6 +28,10 @@ the table reports the mean number of animals found).
 
     OMP_NUM_THREADS=1 nice -n 15 .venv/bin/python benchmarks/live_latency.py --threads 1 --seconds 20
 
+``--busy-wait on`` turns on live mode's busy wait (the inference thread polls for each frame
+instead of sleeping; off by default, as in live mode), ``both`` times each case both ways; each
+row says how much of a core the polling took.
+
 ``--threads auto`` (the default, as in live mode) lets the live predictor measure 1 thread against
 all cores on the replayed frames and keep the faster (nn/live/threads.py); the row says what it chose.
 
@@ -42,6 +46,7 @@ elsewhere it is emulated (``POSETRACK_CPU_BF16=1`` forces it here so that it can
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -158,7 +163,7 @@ def build_models(work: Path, centroid_steps: int, cases=None) -> dict:
 
 
 def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads: int, unpaced_frames: int,
-             device: str = "cpu"):
+             device: str = "cpu", busy_wait: bool = False):
     from napari_posetrack.nn.live import LiveSession
     from napari_posetrack.nn.live.predictor import load_live_predictor
     from napari_posetrack.nn.live.sources import VideoFileSource
@@ -171,7 +176,7 @@ def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads
         animals.append(pose.n_animals)
 
     src = VideoFileSource(video, realtime=True, loop=True, gray=True)
-    st = LiveSession(lp, src, on_pose=on_pose, duration=seconds, warmup=3).run()
+    st = LiveSession(lp, src, on_pose=on_pose, duration=seconds, warmup=3, busy_wait=busy_wait).run()
     fast = LiveSession(lp, VideoFileSource(video, realtime=False, gray=True, max_frames=unpaced_frames),
                        warmup=0).run()
     return {"backend": backend, "precision": st.precision, "p50_ms": st.p50, "p95_ms": st.p95, "p99_ms": st.p99,
@@ -179,7 +184,8 @@ def run_case(model_dir, video, backend: str, half: bool, seconds: float, threads
             "sustained_fps": st.fps, "source_fps": st.source_fps, "arrived": st.n_arrived,
             "processed": st.n_processed, "dropped": st.n_dropped, "unpaced_fps": fast.fps,
             "mean_animals": float(np.mean(animals)) if animals else 0.0, "seconds": st.duration_s,
-            "threads": st.threads}
+            "threads": st.threads, "busy_wait": st.busy_wait,
+            "busy_wait_core_pct": 100 * st.busy_wait_s / st.duration_s if st.duration_s else 0.0}
 
 
 #: parts of a frame's time in --breakdown: label -> the (file, function) pairs whose cumulative time counts
@@ -246,6 +252,9 @@ def main(argv=None) -> int:
                     help="also time a trained model (a `posetrack train` folder): single-instance models on "
                          "single_fly.mp4, top-down on two_flies.mp4 (repeatable)")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine (bf16 there means float16)")
+    ap.add_argument("--busy-wait", choices=("off", "on", "both"), default="off",
+                    help="live mode's busy wait (polling for frames instead of sleeping; off by default, as in "
+                         "live mode); both: one row each")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--breakdown", type=int, default=0, metavar="N",
                     help="also profile N unpaced frames per case and print where the time goes (CPU ms per frame)")
@@ -275,31 +284,33 @@ def main(argv=None) -> int:
         models[name], videos[name] = Path(folder), DATA / ("single_fly.mp4" if kind == "single" else "two_flies.mp4")
         cases.append(name)
     rows = []
-    for case in cases:
-        for b in args.backends.split(","):
-            backend, half = ("torch", True) if b == "torch-bf16" else (b, False)
-            if half:
-                os.environ["POSETRACK_CPU_BF16"] = "1"  # time it even where it is emulated
-            r = run_case(models[case], videos[case], backend, half, args.seconds, args.threads,
-                         args.unpaced_frames, device=args.device)
-            os.environ.pop("POSETRACK_CPU_BF16", None)
-            r["case"] = case
-            if args.breakdown and not half:
-                r["breakdown_cpu_ms"] = breakdown(models[case], videos[case], backend, args.threads, args.breakdown)
-            rows.append(r)
-            print(f"{case:11s} {b:10s} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}  p99 {r['p99_ms']:7.1f} ms  "
-                  f"{r['sustained_fps']:5.1f} fps sustained  dropped {r['dropped']}/{r['arrived']}  "
-                  f"unpaced {r['unpaced_fps']:5.1f} fps  animals {r['mean_animals']:.2f}  threads {r['threads']}",
-                  flush=True)
+    waits = {"off": (False,), "on": (True,), "both": (False, True)}[args.busy_wait]
+    for case, b, busy in itertools.product(cases, args.backends.split(","), waits):
+        backend, half = ("torch", True) if b == "torch-bf16" else (b, False)
+        if half:
+            os.environ["POSETRACK_CPU_BF16"] = "1"  # time it even where it is emulated
+        r = run_case(models[case], videos[case], backend, half, args.seconds, args.threads,
+                     args.unpaced_frames, device=args.device, busy_wait=busy)
+        os.environ.pop("POSETRACK_CPU_BF16", None)
+        r["case"] = case
+        if args.breakdown and not half and not busy:
+            r["breakdown_cpu_ms"] = breakdown(models[case], videos[case], backend, args.threads, args.breakdown)
+        rows.append(r)
+        print(f"{case:11s} {b:10s} p50 {r['p50_ms']:7.1f}  p95 {r['p95_ms']:7.1f}  p99 {r['p99_ms']:7.1f} ms  "
+              f"{r['sustained_fps']:5.1f} fps sustained  dropped {r['dropped']}/{r['arrived']}  "
+              f"unpaced {r['unpaced_fps']:5.1f} fps  animals {r['mean_animals']:.2f}  threads {r['threads']}  "
+              f"busy wait {'on' if r['busy_wait'] else 'off'} ({r['busy_wait_core_pct']:.0f}% of a core)",
+              flush=True)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     print(f"\nCPU: {cpu}, {os.cpu_count()} cores, {args.threads} thread(s); torch {torch.__version__}; "
           f"python {platform.python_version()}")
-    print("| model | backend | p50 ms | p95 ms | p99 ms | sustained fps | dropped / arrived | unpaced fps |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | backend | p50 ms | p95 ms | p99 ms | sustained fps | dropped / arrived | unpaced fps "
+          "| busy wait (% of a core) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['case']} | {r['backend']} {r['precision']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['sustained_fps']:.1f} | {r['dropped']} / {r['arrived']} | "
-              f"{r['unpaced_fps']:.1f} |")
+              f"{r['unpaced_fps']:.1f} | {'on' if r['busy_wait'] else 'off'} ({r['busy_wait_core_pct']:.0f}%) |")
     if args.breakdown:
         print(f"\nwhere a frame's time goes (CPU ms per frame, {args.breakdown} unpaced frames under cProfile):")
         labels = ["total", *PARTS, "rest"]

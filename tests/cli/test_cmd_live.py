@@ -37,11 +37,13 @@ def test_live_on_a_replayed_video_records_and_triggers(assets, tmp_path, capsys)
     rc = main(["live", str(model), "--source", str(video), "--realtime", "--max-frames", "8", "--device", "cpu",
                "--record", str(store), "--record-video", str(tmp_path / "raw.mkv"), "--json",
                str(tmp_path / "stats.json"), "--when-near", "a", "a", "1000", "--udp", f"127.0.0.1:{port}",
-               "--same-animal"])
+               "--same-animal", "--busy-wait"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "latency frame arrival -> callback (ms): p50" in out and "frames/s sustained" in out
+    assert "busy wait: polled for frames" in out
     stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats["busy_wait"] is True and 0 < stats["busy_wait_s"] < stats["duration_s"]
     assert stats["n_processed"] == 8 and stats["latency_p99_ms"] >= stats["latency_p50_ms"] > 0
     assert stats["n_triggers"] == 8 and "8 UDP message(s) sent" in out
     msgs = [json.loads(recv.recv(1024)) for _ in range(8)]

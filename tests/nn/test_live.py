@@ -53,6 +53,43 @@ def test_latest_frame_slot_drops_and_never_queues():
     assert slot.take() is None
 
 
+def test_polling_take_returns_the_frame_put_meanwhile_and_gives_up_on_timeout_or_close():
+    slot = LatestFrame()
+    t0 = time.perf_counter()
+    assert slot.take(timeout=0.03, poll=True) is None  # polls 30 ms, gives up
+    assert time.perf_counter() - t0 >= 0.03
+    timer = threading.Timer(0.02, lambda: slot.put(Frame(np.zeros((2, 2, 1), np.uint8), 7, time.perf_counter())))
+    timer.start()
+    f = slot.take(timeout=2.0, poll=True)
+    assert f is not None and f.index == 7 and slot.n_dropped == 0
+    timer = threading.Timer(0.02, slot.close)
+    timer.start()
+    t0 = time.perf_counter()
+    assert slot.take(timeout=2.0, poll=True) is None and time.perf_counter() - t0 < 1.0  # a close ends the polling
+
+
+def test_a_replayed_file_decodes_like_a_camera_unless_one_thread_cannot_keep_up():
+    from napari_posetrack.nn.live.sources import replay_threads
+
+    assert replay_threads((1024, 1024), 25.0) == "SLICE"  # the fly videos: decoded when due, nothing ahead
+    assert replay_threads((1080, 1920), 30.0) == "SLICE"
+    assert replay_threads((2160, 3840), 30.0) == "AUTO"  # 4K at 30 fps keeps frame threads
+    assert replay_threads((0, 0), 0.0) == "SLICE"
+
+
+def test_busy_wait_polls_between_frames_and_gives_the_same_poses(assets):
+    d, model, video = assets
+    got = {False: [], True: []}
+    stats = {busy: live(model, str(video), on_pose=lambda p, b=busy: got[b].append(p.points.copy()), realtime=False,
+                        device="cpu", busy_wait=busy) for busy in (False, True)}
+    off, on = stats[False], stats[True]
+    assert off.n_processed == on.n_processed == 40
+    np.testing.assert_array_equal(np.concatenate(got[False]), np.concatenate(got[True]))
+    assert not off.busy_wait and off.busy_wait_s == 0 and "busy wait" not in off.summary()
+    assert on.busy_wait and 0 < on.busy_wait_s < on.duration_s
+    assert "busy wait: polled for frames" in on.summary() and on.to_dict()["busy_wait"] is True
+
+
 def test_every_frame_matches_offline_and_is_recorded(assets, tmp_path):
     from napari_posetrack.core.store import ProjectStore
 

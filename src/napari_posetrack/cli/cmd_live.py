@@ -33,6 +33,9 @@ def add_arguments(parser) -> None:
                         help="CPU threads for the network and decoder: a count, or auto (default, unless "
                              "OMP_NUM_THREADS is set): measured on the live frames, the faster of 1 and all "
                              "cores (at most 4), re-checked every 200 frames")
+    parser.add_argument("--busy-wait", action="store_true",
+                        help="poll for each frame instead of sleeping until it arrives: about 1 ms lower p99 "
+                             "latency for small networks, at the cost of one core kept busy")
     parser.add_argument("--max-instances", type=int, default=None, help="keep at most N animals per frame")
     parser.add_argument("--peak-threshold", type=float, default=0.2, help="minimum node confidence (default 0.2)")
     parser.add_argument("--frame-size", default=None, metavar="HxW",
@@ -98,7 +101,8 @@ def _run(args) -> int:
                  record_video=args.record_video, backend=args.backend, device=args.device, half=args.half,
                  threads=args.threads, frame_size=parse_size(args.frame_size),
                  on_size_mismatch="refuse" if args.refuse_size_mismatch else "resize",
-                 max_instances=args.max_instances, peak_threshold=args.peak_threshold)
+                 max_instances=args.max_instances, peak_threshold=args.peak_threshold,
+                 busy_wait=args.busy_wait)
     if out is not None:
         out.close()
     print(stats.summary())

@@ -101,6 +101,9 @@ class LiveStats:
     record: str | None = None
     #: CPU threads: the count, or what the "auto" tuner chose and measured
     threads: str = ""
+    #: whether the inference thread polled for frames (``busy_wait``), and the seconds it spent polling
+    busy_wait: bool = False
+    busy_wait_s: float = 0.0
 
     @staticmethod
     def _pct(values, q) -> float:
@@ -132,7 +135,8 @@ class LiveStats:
                 "infer_p50_ms": self._pct(self.infer_ms, 50), "callback_errors": dict(self.callback_errors),
                 "n_slow_callbacks": self.n_slow_callbacks, "source_error": self.source_error,
                 "n_reconnects": self.n_reconnects, "recorded_frames": self.recorded_frames,
-                "threads": self.threads, "warnings": list(self.warnings)}
+                "threads": self.threads, "busy_wait": self.busy_wait, "busy_wait_s": self.busy_wait_s,
+                "warnings": list(self.warnings)}
 
     def summary(self) -> str:
         lines = [
@@ -149,6 +153,9 @@ class LiveStats:
         ]
         if self.threads:
             lines.append(f"CPU threads: {self.threads}")
+        if self.busy_wait and self.duration_s > 0:
+            lines.append(f"busy wait: polled for frames {self.busy_wait_s:.1f} s "
+                         f"({100 * self.busy_wait_s / self.duration_s:.0f}% of one core)")
         if self.callback_ms:
             lines.append(f"callbacks: {len(self.callback_ms)} calls ({self.n_triggers} when the condition held), "
                          f"p50 {self._pct(self.callback_ms, 50):.2f} ms, max {max(self.callback_ms):.2f} ms"
@@ -284,6 +291,11 @@ class LiveSession:
         Project store (created if needed) that the poses stream into.
     record_video : path, optional
         Video file that every arriving raw frame is written to (``.mkv`` survives a crash).
+    busy_wait : bool
+        The inference thread polls for the next frame (a busy wait) instead of sleeping until it
+        arrives, so that its core is awake when it does. On the development machine this cut the
+        p99 latency of a small network by about 1 ms (docs/live.md, eleventh session), at the
+        cost of one core kept busy between frames. Off by default.
     backend, device, half, frame_size, on_size_mismatch, threads
         See :func:`.predictor.load_live_predictor`.
     **settings
@@ -294,7 +306,7 @@ class LiveSession:
                  max_frames: int | None = None, realtime: bool = True, record=None, record_video=None,
                  backend: str = "torch", device: str = "auto", half: bool = False, frame_size=None,
                  on_size_mismatch: str = "resize", threads: int | None = None, flush_every: int = 50,
-                 warmup: int = 2, **settings):
+                 warmup: int = 2, busy_wait: bool = False, **settings):
         if on_pose is not None and not callable(on_pose):
             raise ConfigError(f"on_pose should be a function of one pose, got {type(on_pose).__name__}.",
                               hint="Pass a function, or an output such as UDPTrigger(host, port).")
@@ -310,6 +322,7 @@ class LiveSession:
                                 on_size_mismatch=on_size_mismatch, threads=threads, **settings)
         self.flush_every = flush_every
         self.n_warmup = warmup
+        self.busy_wait = bool(busy_wait)
         self.stats = LiveStats()
         self._stop = threading.Event()
         self._thread = None
@@ -394,12 +407,16 @@ class LiveSession:
                 rec = _Recorder(pred, src, self.record, self.record_video, self.flush_every)
                 st.record = str(self.record) if self.record is not None else None
             interval = 1.0 / src.fps if src.fps and getattr(src, "realtime", True) else None
+            st.busy_wait = self.busy_wait
             src.start()
             t0 = time.perf_counter()
             while not self._stop.is_set():
                 if self.duration is not None and time.perf_counter() - t0 >= self.duration:
                     break
-                f = src.slot.take(timeout=0.05)
+                t_wait = time.perf_counter()
+                f = src.slot.take(timeout=0.05, poll=self.busy_wait)
+                if self.busy_wait:
+                    st.busy_wait_s += time.perf_counter() - t_wait
                 if f is None:
                     if src.slot.closed:
                         break
