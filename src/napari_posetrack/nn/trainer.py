@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-
 import torch.nn.functional as F
 
 from ..core.errors import ConfigError, PoseTrackError
@@ -35,7 +35,7 @@ from ..core.progress import CancelToken, ProgressEvent
 from .augment import augment_batch, cut_patches
 from .autoconfig import auto_batch_and_rate, ema_for_norm, resolve_auto
 from .batches import Samples, build_samples
-from .budget import DEFAULT_EPOCHS, Budget, agree, annealing_ahead, epoch_limit
+from .budget import Budget, agree, annealing_ahead, epoch_limit
 from .checkpoint import CheckpointError, save_checkpoint
 from .data import FrameSet, split_indices
 from .ema import WeightAverage
@@ -442,7 +442,7 @@ def iter_fit(frames: FrameSet, cfg, out_dir, *, resume: bool = False, cancel: Ca
                 sched.step(val_loss)
             if dist.is_main:
                 _save_epoch(out_dir, model, cfg, opt, sched, epoch + 1, improved, history)
-        yield ProgressEvent("epoch", epoch + 1, tc.epochs or (0 if tc.max_minutes else DEFAULT_EPOCHS), dict(rec),
+        yield ProgressEvent("epoch", epoch + 1, n_epochs if n_epochs < sys.maxsize else 0, dict(rec),
                             message=_epoch_message(rec))
         if interrupted:
             stopped = "cancelled" if cancel.cancelled else "time limit"

@@ -120,11 +120,11 @@ def _predict_bottomup(model, samples, fs, cfg, device):
     stride, scale = cfg.model.output_stride, cfg.preprocess.input_scale
     st = _settings()
     k = len(fs.node_names)
+    axis, sides = body_axis_sides(cfg.data)  # grouped as the predictor groups
     rows, fr, sc = [], [], []
     for s0, out in _forward_all(model, samples, device):
         b, c, xy, val = local_points(out["confmaps"], out.get("offsets"), stride, st.peak_threshold, st.refine)
         n = out["confmaps"].shape[0]
-        axis, sides = body_axis_sides(cfg.data)  # grouped as the predictor groups
         if "classmaps" in out:  # multi-class bottom-up: nodes grouped by the class maps
             from .inference.bottomup_id import group_by_class
 
